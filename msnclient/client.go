@@ -1,12 +1,13 @@
 package msnclient
 
-// SKELETON written by the lead to fix the contract between helpers; the NS
-// helper owns this file and replaces the bodies.
-
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -35,84 +36,207 @@ type Config struct {
 	DialTimeout            time.Duration // default 15s
 	RequestTimeout         time.Duration // per request; default 30s
 	DeadTimeout            time.Duration // no traffic for this long: dead; default 90s
+	PingInterval           time.Duration // PNG interval; default: the server's QNG value, else 50s
 	SwitchboardIdleTimeout time.Duration // idle conversations closed after; default 5m
 
 	Logger *zerolog.Logger // nil: no logging
 }
 
-// Client is one MSN account's session.
+// withDefaults fills in the defaults of unset fields.
+func (cfg Config) withDefaults() Config {
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 15 * time.Second
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.DeadTimeout <= 0 {
+		cfg.DeadTimeout = 90 * time.Second
+	}
+	if cfg.SwitchboardIdleTimeout <= 0 {
+		cfg.SwitchboardIdleTimeout = 5 * time.Minute
+	}
+	if cfg.InitialStatus == "" || cfg.InitialStatus == StatusOffline {
+		cfg.InitialStatus = StatusOnline
+	}
+	if cfg.RST2URL == "" {
+		cfg.RST2URL = cfg.RSTURL
+	}
+	cfg.Email = strings.TrimSpace(cfg.Email)
+	return cfg
+}
+
+// Client is one MSN account's session. Its methods are safe for concurrent
+// use.
 type Client struct {
-	cfg     Config
-	handler EventHandler
-	sb      *switchboards
+	cfg    Config
+	log    zerolog.Logger
+	events *eventQueue
+	sb     *switchboards
+	guid   string
+
+	connectMu sync.Mutex // one Connect at a time
+
+	mu         sync.Mutex
+	sess       *session // current session, nil when disconnected
+	dia        *dialect // dialect of the last session
+	httpClient *http.Client
+	list       contactList
+	own        ownState
+}
+
+// ownState is what we know of our own presence and profile.
+type ownState struct {
+	status       Status
+	friendlyName string
+	psm          string
+	media        string
+	msnObject    string
 }
 
 // NewClient creates a client; Connect logs in.
 func NewClient(cfg Config, handler EventHandler) *Client {
-	c := &Client{cfg: cfg, handler: handler}
+	cfg = cfg.withDefaults()
+	c := &Client{cfg: cfg, events: newEventQueue(handler)}
+	if cfg.Logger != nil {
+		c.log = cfg.Logger.With().Str("msn_account", strings.ToLower(cfg.Email)).Logger()
+	} else {
+		c.log = zerolog.Nop()
+	}
+	c.guid = cfg.MachineGUID
+	if c.guid == "" {
+		c.guid = newGUID()
+	}
+	c.list.init()
 	c.sb = newSwitchboards(c)
 	return c
 }
 
+// newGUID returns a random version 4 UUID in braces.
+func newGUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("{%x-%x-%x-%x-%x}", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// Logger returns the client's logger (derived from Config.Logger; a no-op
+// logger when none was given).
+func (c *Client) Logger() *zerolog.Logger { return &c.log }
+
 // Connect logs in and returns when the contact list is loaded and the initial
-// status set.
-func (c *Client) Connect(ctx context.Context) error { return errors.New("not yet") }
-
-// Close signs out (OUT) and closes every connection.
-func (c *Client) Close() error { return nil }
-
-// Version returns the negotiated dialect number, 0 before login.
-func (c *Client) Version() int { return 0 }
-
-// Email returns the account's email, lower-cased.
-func (c *Client) Email() string { return c.cfg.Email }
-
-// MachineGUID returns the MSNP16+ endpoint GUID in use.
-func (c *Client) MachineGUID() string { return c.cfg.MachineGUID }
-
-// Contacts returns a copy of the contact list.
-func (c *Client) Contacts() []Contact { return nil }
-
-// Contact returns one contact.
-func (c *Client) Contact(email string) (Contact, bool) { return Contact{}, false }
-
-// Groups returns the contact groups.
-func (c *Client) Groups() []Group { return nil }
-
-// SetStatus sets our presence status.
-func (c *Client) SetStatus(ctx context.Context, status Status) error { return nil }
-
-// SetDisplayPicture sets our MSNObject (XML, or "" for none).
-func (c *Client) SetDisplayPicture(ctx context.Context, msnObject string) error { return nil }
-
-// SetFriendlyName sets our friendly name.
-func (c *Client) SetFriendlyName(ctx context.Context, name string) error { return nil }
-
-// SetPersonalMessage sets our personal message and current media.
-func (c *Client) SetPersonalMessage(ctx context.Context, message, currentMedia string) error {
+// status set. It may be called again after a disconnect.
+func (c *Client) Connect(ctx context.Context) error {
+	c.connectMu.Lock()
+	defer c.connectMu.Unlock()
+	if c.session() != nil {
+		return errors.New("msn: already connected")
+	}
+	if c.cfg.Email == "" || c.cfg.Server == "" {
+		return errors.New("msn: config needs Email and Server")
+	}
+	// The web-service client is not worth its memory between the rare SOAP
+	// calls of a session.
+	defer c.releaseHTTP()
+	s, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.startSession(ctx, s); err != nil {
+		s.end(ReasonConnectionLost, err)
+		return err
+	}
 	return nil
 }
 
-// AddContact adds email to the forward and allow lists.
-func (c *Client) AddContact(ctx context.Context, email string) error { return nil }
+// startSession loads the contact list, sets the initial status and announces
+// the session.
+func (c *Client) startSession(ctx context.Context, s *session) error {
+	if err := c.loadContacts(ctx, s); err != nil {
+		return fmt.Errorf("load contact list: %w", err)
+	}
+	if err := c.sendStatus(ctx, s, c.cfg.InitialStatus); err != nil {
+		return fmt.Errorf("set initial status: %w", err)
+	}
+	if !s.markConnected() {
+		return fmt.Errorf("msn: connection lost during login: %w", s.conn.closedErr())
+	}
+	c.emitPendingRequests()
+	s.startKeepalive()
+	return nil
+}
 
-// RemoveContact removes email from the forward list.
-func (c *Client) RemoveContact(ctx context.Context, email string) error { return nil }
+// Close signs out (OUT) and closes every connection. It emits
+// Disconnected{ReasonClosed} if a session was up.
+func (c *Client) Close() error {
+	s := c.session()
+	if s == nil {
+		c.sb.closeAll()
+		return nil
+	}
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	_ = s.conn.write(newCommand("OUT"))
+	s.end(ReasonClosed, nil)
+	return nil
+}
 
-// BlockContact moves email to the block list.
-func (c *Client) BlockContact(ctx context.Context, email string) error { return nil }
+// releaseHTTP drops our own web-service HTTP client (its root pool and idle
+// connections cost tens of KiB per account); the next SOAP call builds a new
+// one. A client given in Config.HTTPClient is kept (it may be shared).
+func (c *Client) releaseHTTP() {
+	c.mu.Lock()
+	hc := c.httpClient
+	if hc != c.cfg.HTTPClient {
+		c.httpClient = nil
+	}
+	c.mu.Unlock()
+	if hc != nil && hc != c.cfg.HTTPClient {
+		hc.CloseIdleConnections()
+	}
+}
 
-// UnblockContact moves email back to the allow list.
-func (c *Client) UnblockContact(ctx context.Context, email string) error { return nil }
+// session returns the current session or nil.
+func (c *Client) session() *session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess
+}
 
-// AcceptContact accepts a pending request: allow list and forward list.
-func (c *Client) AcceptContact(ctx context.Context, email string) error { return nil }
+// connected returns the current session if login has completed.
+func (c *Client) connected() (*session, error) {
+	s := c.session()
+	if s == nil || !s.isConnected() {
+		return nil, ErrNotConnected
+	}
+	return s, nil
+}
+
+// Version returns the negotiated dialect number, 0 before login.
+func (c *Client) Version() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dia == nil {
+		return 0
+	}
+	return c.dia.version
+}
+
+// dialect returns the dialect of the current (or last) session, nil before
+// the first login.
+func (c *Client) dialect() *dialect {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dia
+}
+
+// Email returns the account's email, lower-cased.
+func (c *Client) Email() string { return strings.ToLower(c.cfg.Email) }
+
+// MachineGUID returns the MSNP16+ endpoint GUID in use.
+func (c *Client) MachineGUID() string { return c.guid }
 
 // emit queues an event for the handler without blocking the caller.
-func (c *Client) emit(evt any) {}
-
-// transferToSwitchboard asks the NS for a new switchboard (XFR SB) and returns
-// its address and cookie.
-func (c *Client) transferToSwitchboard(ctx context.Context) (addr, cookie string, err error) {
-	return "", "", errors.New("not yet")
-}
+func (c *Client) emit(evt any) { c.events.push(evt) }

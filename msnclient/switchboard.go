@@ -1,43 +1,340 @@
 package msnclient
 
-// SKELETON written by the lead; the switchboard helper owns this file.
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
 
-import "context"
+	"github.com/rs/zerolog"
+)
 
-type switchboards struct{ c *Client }
+// switchboards manages a client's switchboard connections and the
+// conversation handles addressing them.
+type switchboards struct {
+	c   *Client
+	log zerolog.Logger
 
-func newSwitchboards(c *Client) *switchboards { return &switchboards{c: c} }
+	mu    sync.Mutex
+	conns []*sbConn // live, oldest first
+	convs map[string]*Conversation
+}
 
-// handleRing is called by the NS reader for RNG (an invitation).
-func (s *switchboards) handleRing(sessionID, addr, cookie, inviter, inviterName string) {}
+func newSwitchboards(c *Client) *switchboards {
+	log := zerolog.Nop()
+	if c.cfg.Logger != nil {
+		log = c.cfg.Logger.With().Str("component", "switchboard").Logger()
+	}
+	return &switchboards{c: c, log: log, convs: make(map[string]*Conversation)}
+}
+
+func (s *switchboards) dialTimeout() time.Duration {
+	if d := s.c.cfg.DialTimeout; d > 0 {
+		return d
+	}
+	return 15 * time.Second
+}
+
+func (s *switchboards) idleTimeout() time.Duration {
+	if d := s.c.cfg.SwitchboardIdleTimeout; d > 0 {
+		return d
+	}
+	return defaultSBIdleTimeout
+}
+
+func (s *switchboards) requestTimeout() time.Duration {
+	if d := s.c.cfg.RequestTimeout; d > 0 {
+		return d
+	}
+	return 30 * time.Second
+}
+
+func (s *switchboards) add(sb *sbConn) {
+	s.mu.Lock()
+	s.conns = append(s.conns, sb)
+	s.mu.Unlock()
+}
+
+func (s *switchboards) remove(sb *sbConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.conns {
+		if x == sb {
+			s.conns = append(s.conns[:i], s.conns[i+1:]...)
+			return
+		}
+	}
+}
+
+// find returns the newest live switchboard serving exactly these
+// participants.
+func (s *switchboards) find(participants []string) *sbConn {
+	s.mu.Lock()
+	conns := append([]*sbConn(nil), s.conns...)
+	s.mu.Unlock()
+	for i := len(conns) - 1; i >= 0; i-- {
+		if !conns[i].isClosed() && equalStrings(conns[i].target(), participants) {
+			return conns[i]
+		}
+	}
+	return nil
+}
+
+// handleRing is called by the NS reader for RNG (an invitation). It joins the
+// session in the background.
+func (s *switchboards) handleRing(sessionID, addr, cookie, inviter, inviterName string) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), sbHandshakeTimeout)
+		defer cancel()
+		if err := s.answer(ctx, sessionID, addr, cookie); err != nil {
+			s.log.Warn().Err(err).Str("inviter", inviter).Msg("could not join switchboard")
+		}
+	}()
+}
+
+func (s *switchboards) answer(ctx context.Context, sessionID, addr, cookie string) error {
+	sb, err := s.dialSB(ctx, addr)
+	if err != nil {
+		return err
+	}
+	if err := sb.handshakeANS(ctx, cookie, sessionID); err != nil {
+		_ = sb.conn.Close()
+		return err
+	}
+	s.add(sb)
+	sb.start()
+	return nil
+}
+
+// open starts a new session (XFR SB, USR) and invites the participants.
+func (s *switchboards) open(ctx context.Context, participants []string) (*sbConn, error) {
+	addr, cookie, err := s.c.transferToSwitchboard(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("request switchboard: %w", err)
+	}
+	sb, err := s.dialSB(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := sb.handshakeUSR(ctx, cookie); err != nil {
+		_ = sb.conn.Close()
+		return nil, err
+	}
+	s.add(sb)
+	sb.start()
+	for _, p := range participants {
+		if err := sb.call(ctx, p); err != nil {
+			sb.close()
+			return nil, err
+		}
+	}
+	jctx, cancel := context.WithTimeout(ctx, sbJoinTimeout)
+	defer cancel()
+	if err := sb.waitJoined(jctx, participants); err != nil {
+		sb.close()
+		return nil, err
+	}
+	return sb, nil
+}
 
 // closeAll closes every switchboard (on disconnect or Close).
-func (s *switchboards) closeAll() {}
+func (s *switchboards) closeAll() {
+	s.mu.Lock()
+	conns := append([]*sbConn(nil), s.conns...)
+	s.mu.Unlock()
+	for _, sb := range conns {
+		sb.close()
+	}
+}
 
 // Conversation is a conversation with a set of participants. The switchboard
 // behind it is opened, replaced and closed as needed.
-type Conversation struct{ participants []string }
+type Conversation struct {
+	s *switchboards
+
+	mu           sync.Mutex // held while finding or opening a switchboard
+	participants []string
+	sb           *sbConn
+}
 
 // Conversation returns the conversation with these participants (emails),
 // creating a handle if none exists; nothing is sent until it is used.
 func (c *Client) Conversation(participants ...string) *Conversation {
-	return &Conversation{participants: participants}
+	set := normalizeParticipants(participants, strings.ToLower(c.Email()))
+	key := strings.Join(set, ",")
+	s := c.sb
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cv := s.convs[key]; cv != nil {
+		return cv
+	}
+	cv := &Conversation{s: s, participants: set}
+	s.convs[key] = cv
+	return cv
+}
+
+func normalizeParticipants(in []string, self string) []string {
+	seen := make(map[string]bool, len(in))
+	out := make([]string, 0, len(in))
+	for _, p := range in {
+		p = strings.ToLower(strings.TrimSpace(p))
+		if p == "" || p == self || seen[p] {
+			continue
+		}
+		seen[p] = true
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Participants returns the other participants, lower-cased and sorted.
-func (cv *Conversation) Participants() []string { return cv.participants }
+func (cv *Conversation) Participants() []string {
+	cv.mu.Lock()
+	defer cv.mu.Unlock()
+	return append([]string(nil), cv.participants...)
+}
+
+// ensure returns a live switchboard with the conversation's participants,
+// opening one if needed.
+func (cv *Conversation) ensure(ctx context.Context) (*sbConn, error) {
+	cv.mu.Lock()
+	defer cv.mu.Unlock()
+	if len(cv.participants) == 0 {
+		return nil, errors.New("conversation has no participants")
+	}
+	if cv.sb != nil && !cv.sb.isClosed() && equalStrings(cv.sb.target(), cv.participants) {
+		return cv.sb, nil
+	}
+	if sb := cv.s.find(cv.participants); sb != nil {
+		cv.sb = sb
+		return sb, nil
+	}
+	sb, err := cv.s.open(ctx, cv.participants)
+	if err != nil {
+		return nil, fmt.Errorf("open conversation with %s: %w", strings.Join(cv.participants, ", "), err)
+	}
+	cv.sb = sb
+	return sb, nil
+}
+
+// send sends one payload; a switchboard that closed before acknowledging is
+// replaced and the payload sent once more.
+func (cv *Conversation) send(ctx context.Context, mode string, payload []byte) error {
+	for attempt := 0; ; attempt++ {
+		sb, err := cv.ensure(ctx)
+		if err != nil {
+			return err
+		}
+		actx, cancel := context.WithTimeout(ctx, cv.s.requestTimeout())
+		err = sb.sendMessage(actx, mode, payload)
+		cancel()
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, errSBClosed) && attempt == 0:
+			cv.s.log.Debug().Msg("switchboard closed before the acknowledgement, resending on a new one")
+			continue
+		case errors.Is(err, errSBClosed):
+			return fmt.Errorf("%w: %w", ErrNotDelivered, err)
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			return fmt.Errorf("%w: %w", ErrNotDelivered, ErrTimeout)
+		}
+		return err
+	}
+}
 
 // SendText sends a message and returns when every part was acknowledged.
-func (cv *Conversation) SendText(ctx context.Context, msg TextMessage) error { return nil }
+// Text longer than one switchboard message is split into several.
+func (cv *Conversation) SendText(ctx context.Context, msg TextMessage) error {
+	header := buildTextHeader(msg.Format)
+	parts := splitText(normalizeText(msg.Text), maxPayload-len(header))
+	for i, part := range parts {
+		payload := make([]byte, 0, len(header)+len(part))
+		payload = append(append(payload, header...), part...)
+		if err := cv.send(ctx, "A", payload); err != nil {
+			if len(parts) > 1 {
+				return fmt.Errorf("send part %d of %d: %w", i+1, len(parts), err)
+			}
+			return fmt.Errorf("send message: %w", err)
+		}
+	}
+	return nil
+}
 
 // SendTyping sends one typing notification.
-func (cv *Conversation) SendTyping(ctx context.Context) error { return nil }
+func (cv *Conversation) SendTyping(ctx context.Context) error {
+	if err := cv.send(ctx, "U", buildTyping(cv.s.c.Email())); err != nil {
+		return fmt.Errorf("send typing: %w", err)
+	}
+	return nil
+}
 
 // SendNudge sends a nudge.
-func (cv *Conversation) SendNudge(ctx context.Context) error { return nil }
+func (cv *Conversation) SendNudge(ctx context.Context) error {
+	if err := cv.send(ctx, "N", []byte(nudgePayload)); err != nil {
+		return fmt.Errorf("send nudge: %w", err)
+	}
+	return nil
+}
 
-// Invite invites another contact into the conversation.
-func (cv *Conversation) Invite(ctx context.Context, email string) error { return nil }
+// Invite invites another contact into the conversation, which from then on
+// addresses the larger set of participants.
+func (cv *Conversation) Invite(ctx context.Context, email string) error {
+	email = strings.ToLower(strings.TrimSpace(email))
+	sb, err := cv.ensure(ctx)
+	if err != nil {
+		return err
+	}
+	if err := sb.call(ctx, email); err != nil {
+		return err
+	}
+	jctx, cancel := context.WithTimeout(ctx, sbJoinTimeout)
+	defer cancel()
+	if err := sb.waitJoined(jctx, []string{email}); err != nil {
+		return fmt.Errorf("invite %s: %w", email, err)
+	}
+	s := cv.s
+	cv.mu.Lock()
+	oldKey := strings.Join(cv.participants, ",")
+	cv.participants = normalizeParticipants(append(cv.participants, email), strings.ToLower(s.c.Email()))
+	newKey := strings.Join(cv.participants, ",")
+	cv.mu.Unlock()
+	s.mu.Lock()
+	if s.convs[oldKey] == cv {
+		delete(s.convs, oldKey)
+	}
+	if s.convs[newKey] == nil {
+		s.convs[newKey] = cv
+	}
+	s.mu.Unlock()
+	return nil
+}
 
-// Leave leaves the conversation (BYE) and closes its switchboard.
-func (cv *Conversation) Leave() error { return nil }
+// Leave leaves the conversation (OUT) and closes its switchboards.
+func (cv *Conversation) Leave() error {
+	cv.mu.Lock()
+	parts := cv.participants
+	cv.sb = nil
+	cv.mu.Unlock()
+	for sb := cv.s.find(parts); sb != nil; sb = cv.s.find(parts) {
+		sb.close()
+		<-sb.done
+	}
+	return nil
+}

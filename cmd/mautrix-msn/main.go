@@ -1,9 +1,36 @@
+// Command mautrix-msn is a Matrix puppeting bridge to MSN Messenger.
 package main
+
 import (
- _ "maunium.net/go/mautrix/bridgev2/matrix/mxmain"
- _ "github.com/mattn/go-sqlite3"
- _ "gopkg.in/yaml.v3"
- _ "github.com/rs/zerolog"
- _ "github.com/prometheus/client_golang/prometheus"
+	"os"
+
+	"maunium.net/go/mautrix/bridgev2/matrix/mxmain"
+
+	"github.com/mautrix-msn/mautrix-msn/bridge"
 )
-func main(){}
+
+// Set by the build (-ldflags "-X main.Tag=... -X main.Commit=... -X main.BuildTime=...").
+var (
+	Tag       = "unknown"
+	Commit    = "unknown"
+	BuildTime = "unknown"
+)
+
+func main() {
+	m := mxmain.BridgeMain{
+		Name:        "mautrix-msn",
+		URL:         "https://github.com/mautrix-msn/mautrix-msn",
+		Description: "A Matrix-MSN Messenger puppeting bridge.",
+		Version:     "0.1.0",
+		Connector:   bridge.NewConnector(),
+	}
+	m.PostInit = func() {
+		// The homeserver version check can be skipped for servers that
+		// advertise an old spec version but work (e.g. some Dendrite builds).
+		if os.Getenv("MAUTRIX_MSN_IGNORE_UNSUPPORTED_SERVER") == "true" {
+			m.Matrix.IgnoreUnsupportedServer = true
+		}
+	}
+	m.InitVersion(Tag, Commit, BuildTime)
+	m.Run()
+}

@@ -1,0 +1,64 @@
+package bridge
+
+import (
+	"context"
+
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/event"
+)
+
+// defaultMaxMessageLength is used when the config leaves max_message_length at 0.
+const defaultMaxMessageLength = 7000
+
+// GetCapabilities implements bridgev2.NetworkConnector.
+func (c *Connector) GetCapabilities() *bridgev2.NetworkGeneralCapabilities {
+	return &bridgev2.NetworkGeneralCapabilities{
+		Provisioning: bridgev2.ProvisioningCapabilities{
+			ResolveIdentifier: bridgev2.ResolveIdentifierCapabilities{
+				CreateDM:    true,
+				LookupEmail: true,
+				ContactList: true,
+			},
+		},
+	}
+}
+
+// maxMessageLength is the longest message accepted from Matrix.
+func (c *Connector) maxMessageLength() int {
+	if c.Config.MaxMessageLength > 0 {
+		return c.Config.MaxMessageLength
+	}
+	return defaultMaxMessageLength
+}
+
+// roomFeatures describes honestly what an MSN conversation supports: plain
+// text with whole-message formatting, replies only as quoted text, typing;
+// no media, edits, reactions, redactions or read receipts.
+func (c *Connector) roomFeatures() *event.RoomFeatures {
+	return &event.RoomFeatures{
+		ID: "net.mautrix-msn.capabilities.2026_11_25",
+		Formatting: event.FormattingFeatureMap{
+			// MSN formats a whole message at once: uniform formatting is kept,
+			// mixed formatting becomes plain text.
+			event.FmtBold:                event.CapLevelPartialSupport,
+			event.FmtItalic:              event.CapLevelPartialSupport,
+			event.FmtUnderline:           event.CapLevelPartialSupport,
+			event.FmtStrikethrough:       event.CapLevelPartialSupport,
+			event.FmtTextForegroundColor: event.CapLevelPartialSupport,
+			event.FmtInlineLink:          event.CapLevelPartialSupport,
+		},
+		MaxTextLength:       c.maxMessageLength(),
+		Reply:               event.CapLevelPartialSupport,
+		Thread:              event.CapLevelUnsupported,
+		Edit:                event.CapLevelUnsupported,
+		Delete:              event.CapLevelUnsupported,
+		Reaction:            event.CapLevelUnsupported,
+		ReadReceipts:        false,
+		TypingNotifications: true,
+	}
+}
+
+// GetCapabilities implements bridgev2.NetworkAPI.
+func (m *MSNClient) GetCapabilities(_ context.Context, _ *bridgev2.Portal) *event.RoomFeatures {
+	return m.connector.roomFeatures()
+}

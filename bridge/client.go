@@ -1,0 +1,386 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/bridgev2/status"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
+)
+
+// Bridge state error codes of MSN logins.
+const (
+	ErrCodeDisconnected       status.BridgeStateErrorCode = "msn-disconnected"
+	ErrCodeConnectFailed      status.BridgeStateErrorCode = "msn-connect-failed"
+	ErrCodeServerShutdown     status.BridgeStateErrorCode = "msn-server-shutdown"
+	ErrCodeBadCredentials     status.BridgeStateErrorCode = "msn-bad-credentials"
+	ErrCodeSignedInElsewhere  status.BridgeStateErrorCode = "msn-signed-in-elsewhere"
+	ErrCodeNoCredentials      status.BridgeStateErrorCode = "msn-no-credentials"
+	ErrCodeUnknownServerInConfig status.BridgeStateErrorCode = "msn-unknown-server"
+)
+
+func init() {
+	status.BridgeStateHumanErrors.Update(status.BridgeStateErrorMap{
+		ErrCodeDisconnected:   "Disconnected from MSN, reconnecting…",
+		ErrCodeConnectFailed:  "Could not connect to the MSN server, retrying…",
+		ErrCodeServerShutdown: "The MSN server is shutting down, reconnecting…",
+		ErrCodeBadCredentials: "Wrong email or password. Use `relogin` to log in again.",
+		ErrCodeSignedInElsewhere: "Signed in to MSN from another place, so the bridge was signed out. " +
+			"It will not reconnect by itself; use `reconnect` (or `relogin`) to sign in from the bridge again.",
+		ErrCodeNoCredentials: "The stored MSN password is missing or unreadable (was credentials_key changed?). " +
+			"Use `relogin` to log in again.",
+		ErrCodeUnknownServerInConfig: "The MSN server of this login is no longer in the bridge config. Use `relogin`.",
+	})
+}
+
+// connectTimeout bounds one login attempt.
+const connectTimeout = 2 * time.Minute
+
+// MSNClient is the bridgev2.NetworkAPI of one MSN login.
+type MSNClient struct {
+	connector *Connector
+	login     *bridgev2.UserLogin
+	meta      *UserLoginMetadata
+	log       zerolog.Logger
+
+	mu         sync.Mutex
+	sess       *session // current connected session, nil when offline
+	adopted    *session // connected session handed over by the login process
+	loopCancel context.CancelFunc
+	loopDone   chan struct{}
+
+	loggedIn atomic.Bool
+	names    sync.Map // email -> friendly name seen in messages and joins
+
+	notifiedMu sync.Mutex
+	notified   map[string]bool // contact requests already announced
+
+	msgIDs   *messageIDGenerator
+	typing   *typingSender
+	presence *presenceBridge
+	convs    *conversationTracker
+}
+
+var (
+	_ bridgev2.NetworkAPI                    = (*MSNClient)(nil)
+	_ bridgev2.TypingHandlingNetworkAPI      = (*MSNClient)(nil)
+	_ bridgev2.IdentifierResolvingNetworkAPI = (*MSNClient)(nil)
+	_ bridgev2.GhostDMCreatingNetworkAPI     = (*MSNClient)(nil)
+	_ bridgev2.ContactListingNetworkAPI      = (*MSNClient)(nil)
+	_ bridgev2.UserSearchingNetworkAPI       = (*MSNClient)(nil)
+)
+
+func newMSNClient(c *Connector, login *bridgev2.UserLogin, meta *UserLoginMetadata) *MSNClient {
+	m := &MSNClient{
+		connector: c,
+		login:     login,
+		meta:      meta,
+		log:       login.Log.With().Str("component", "msn").Logger(),
+		msgIDs:    newMessageIDGenerator(),
+		convs:     newConversationTracker(),
+		notified:  make(map[string]bool),
+	}
+	m.typing = newTypingSender(typingRepeatInterval, m.sendTyping)
+	m.presence = newPresenceBridge(c.Config.Presence.Enabled, c.Config.presenceInterval(), m.setGhostPresence)
+	return m
+}
+
+// adoptSession gives the client an already connected session (from the
+// login process) that Connect uses instead of signing in again.
+func (m *MSNClient) adoptSession(sess *session) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.adopted = sess
+}
+
+// Connect implements bridgev2.NetworkAPI. It returns at once; a goroutine
+// signs in and keeps the session up.
+func (m *MSNClient) Connect(ctx context.Context) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.loopCancel != nil {
+		return
+	}
+	adopted := m.adopted
+	m.adopted = nil
+	srv, ok := m.connector.Config.Server(m.meta.Server)
+	if !ok {
+		m.closeAdopted(adopted)
+		m.sendState(status.StateBadCredentials, ErrCodeUnknownServerInConfig, nil)
+		return
+	}
+	password, err := m.password()
+	if err != nil {
+		m.closeAdopted(adopted)
+		m.log.Warn().Err(err).Msg("Stored password unusable")
+		m.sendState(status.StateBadCredentials, ErrCodeNoCredentials, nil)
+		return
+	}
+	if m.meta.MachineGUID == "" {
+		m.meta.MachineGUID = newMachineGUID()
+		if err := m.login.Save(ctx); err != nil {
+			m.log.Err(err).Msg("Failed to save new machine GUID")
+		}
+	}
+	cfg := srv.clientConfig(m.meta.Email, password, m.meta.MachineGUID)
+	cfg.SwitchboardIdleTimeout = m.connector.Config.switchboardIdleTimeout()
+	logger := m.log.With().Str("component", "msnclient").Logger()
+	cfg.Logger = &logger
+
+	loopCtx, cancel := context.WithCancel(m.log.WithContext(m.backgroundCtx()))
+	m.loopCancel = cancel
+	m.loopDone = make(chan struct{})
+	go m.connectLoop(loopCtx, cfg, adopted, m.loopDone)
+}
+
+func (m *MSNClient) closeAdopted(sess *session) {
+	if sess != nil {
+		_ = sess.client.Close()
+	}
+}
+
+func (m *MSNClient) backgroundCtx() context.Context {
+	if m.connector.Bridge != nil && m.connector.Bridge.BackgroundCtx != nil {
+		return m.connector.Bridge.BackgroundCtx
+	}
+	return context.Background()
+}
+
+// password decrypts the stored password.
+func (m *MSNClient) password() (string, error) {
+	if m.meta.EncryptedPassword == "" {
+		return "", errors.New("no stored password")
+	}
+	return decryptPassword(m.connector.Config.credentialsKey, m.meta.EncryptedPassword)
+}
+
+// connectLoop signs in, waits for the session to end and signs in again
+// with backoff, until stopped or the server refuses us for good.
+func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess *session, done chan struct{}) {
+	defer close(done)
+	go m.presenceRefreshLoop(ctx, m.connector.Config.presenceRefresh())
+	failures := 0
+	for {
+		if sess == nil {
+			m.sendState(status.StateConnecting, "", nil)
+			var err error
+			sess, err = dialSession(ctx, cfg)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				switch {
+				case errors.Is(err, msnclient.ErrBadCredentials):
+					m.sendState(status.StateBadCredentials, ErrCodeBadCredentials, err)
+					return
+				case errors.Is(err, msnclient.ErrSignedInElsewhere):
+					m.sendState(status.StateBadCredentials, ErrCodeSignedInElsewhere, err)
+					return
+				}
+				failures++
+				delay := backoffDelay(failures)
+				m.log.Warn().Err(err).Int("failures", failures).Stringer("retry_in", delay).Msg("Failed to connect to MSN")
+				m.sendState(status.StateTransientDisconnect, ErrCodeConnectFailed, err)
+				if !sleepCtx(ctx, delay) {
+					return
+				}
+				continue
+			}
+		}
+		failures = 0
+		m.setSession(sess)
+		m.sendState(status.StateConnected, "", nil)
+		go m.syncAfterConnect(ctx, sess)
+
+		select {
+		case <-ctx.Done():
+			m.setSession(nil)
+			_ = sess.client.Close()
+			return
+		case <-sess.done:
+		}
+		m.setSession(nil)
+		reason := sess.reason()
+		sess = nil
+		switch reason.Reason {
+		case msnclient.ReasonClosed:
+			return
+		case msnclient.ReasonOtherLogin:
+			m.log.Warn().Msg("Signed in from another place; not reconnecting")
+			m.sendState(status.StateBadCredentials, ErrCodeSignedInElsewhere, nil)
+			return
+		case msnclient.ReasonServerShutdown:
+			m.sendState(status.StateTransientDisconnect, ErrCodeServerShutdown, reason.Err)
+		default:
+			m.sendState(status.StateTransientDisconnect, ErrCodeDisconnected, reason.Err)
+		}
+		m.log.Warn().Err(reason.Err).Int("reason", int(reason.Reason)).Msg("Disconnected from MSN, reconnecting")
+		failures = 1
+		if !sleepCtx(ctx, backoffDelay(failures)) {
+			return
+		}
+	}
+}
+
+// dialSession creates a client and signs in.
+func dialSession(ctx context.Context, cfg msnclient.Config) (*session, error) {
+	sess := newSession()
+	sess.client = msnclient.NewClient(cfg, sess.handle)
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	if err := sess.client.Connect(ctx); err != nil {
+		_ = sess.client.Close()
+		return nil, fmt.Errorf("sign in to %s as %s: %w", cfg.Server, cfg.Email, err)
+	}
+	return sess, nil
+}
+
+// setSession makes sess the current session (nil: offline) and attaches
+// the event handler.
+func (m *MSNClient) setSession(sess *session) {
+	m.mu.Lock()
+	m.sess = sess
+	m.loggedIn.Store(sess != nil)
+	m.mu.Unlock()
+	if sess != nil {
+		m.presence.restart()
+		sess.attach(func(evt any) { m.handleEvent(sess, evt) })
+	} else {
+		m.typing.stopAll()
+	}
+}
+
+// client returns the connected msnclient, or ErrNotConnected.
+func (m *MSNClient) client() (*msnclient.Client, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sess == nil {
+		return nil, msnclient.ErrNotConnected
+	}
+	return m.sess.client, nil
+}
+
+// Disconnect implements bridgev2.NetworkAPI: it signs out and stops the
+// connect loop, waiting a few seconds at most.
+func (m *MSNClient) Disconnect() {
+	m.mu.Lock()
+	cancel, done, sess, adopted := m.loopCancel, m.loopDone, m.sess, m.adopted
+	m.loopCancel, m.loopDone, m.adopted = nil, nil, nil
+	m.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if sess != nil {
+		_ = sess.client.Close()
+	}
+	m.closeAdopted(adopted)
+	if done != nil {
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			m.log.Warn().Msg("Connect loop did not stop in time")
+		}
+	}
+	m.typing.stopAll()
+	m.presence.stop()
+	m.loggedIn.Store(false)
+}
+
+// IsLoggedIn implements bridgev2.NetworkAPI.
+func (m *MSNClient) IsLoggedIn() bool {
+	return m.loggedIn.Load()
+}
+
+// LogoutRemote implements bridgev2.NetworkAPI: it signs out of MSN and
+// forgets the stored password and our tables' data of the login.
+func (m *MSNClient) LogoutRemote(ctx context.Context) {
+	m.Disconnect()
+	m.meta.EncryptedPassword = ""
+	if err := m.login.Save(ctx); err != nil {
+		m.log.Err(err).Msg("Failed to clear stored password")
+	}
+	if err := m.connector.DB.Contact.DeleteAll(ctx, string(m.login.ID)); err != nil {
+		m.log.Err(err).Msg("Failed to delete contact snapshot")
+	}
+	if err := m.connector.DB.GroupPortal.DeleteAll(ctx, string(m.login.ID)); err != nil {
+		m.log.Err(err).Msg("Failed to delete group portal mappings")
+	}
+}
+
+// IsThisUser implements bridgev2.NetworkAPI.
+func (m *MSNClient) IsThisUser(_ context.Context, userID networkid.UserID) bool {
+	return userID == makeUserID(m.meta.Email)
+}
+
+// selfUserID is the ghost ID of the login's own account.
+func (m *MSNClient) selfUserID() networkid.UserID {
+	return makeUserID(m.meta.Email)
+}
+
+// sendState reports a bridge state of the login. err is only logged in the
+// state's info, never a password.
+func (m *MSNClient) sendState(evt status.BridgeStateEvent, code status.BridgeStateErrorCode, err error) {
+	state := status.BridgeState{StateEvent: evt, Error: code}
+	if err != nil {
+		state.Info = map[string]any{"go_error": err.Error()}
+	}
+	if code == ErrCodeSignedInElsewhere || code == ErrCodeBadCredentials || code == ErrCodeNoCredentials {
+		state.UserAction = status.UserActionRelogin
+	}
+	if m.login.BridgeState != nil {
+		m.login.BridgeState.Send(state)
+	}
+}
+
+// backoffDelay is the wait before reconnect attempt n (1-based): 2 s
+// doubling up to 5 min, with ±20% jitter.
+func backoffDelay(n int) time.Duration {
+	const base, maxDelay = 2 * time.Second, 5 * time.Minute
+	d := base
+	for i := 1; i < n && d < maxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, maxDelay)
+	jitter := time.Duration((rand.Float64()*0.4 - 0.2) * float64(d))
+	return d + jitter
+}
+
+// sleepCtx waits d or until ctx is done; it reports whether d elapsed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// markRequestNotified records that a contact request from email was shown;
+// it reports false when it already was.
+func (m *MSNClient) markRequestNotified(email string) bool {
+	m.notifiedMu.Lock()
+	defer m.notifiedMu.Unlock()
+	if m.notified[email] {
+		return false
+	}
+	m.notified[email] = true
+	return true
+}
+
+// currentSession returns the connected session, nil when offline.
+func (m *MSNClient) currentSession() *session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sess
+}

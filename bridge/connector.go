@@ -1,0 +1,97 @@
+// Package bridge is the bridgev2 network connector of mautrix-msn: it maps
+// MSN accounts (msnclient) to Matrix logins, portals and ghosts.
+package bridge
+
+import (
+	"context"
+	"fmt"
+
+	up "go.mau.fi/util/configupgrade"
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/commands"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+
+	"github.com/mautrix-msn/mautrix-msn/database"
+)
+
+// Connector is the MSN network connector.
+type Connector struct {
+	Bridge *bridgev2.Bridge
+	Config Config
+	DB     *database.Database
+}
+
+var (
+	_ bridgev2.NetworkConnector            = (*Connector)(nil)
+	_ bridgev2.ConfigValidatingNetwork     = (*Connector)(nil)
+	_ bridgev2.IdentifierValidatingNetwork = (*Connector)(nil)
+)
+
+// NewConnector returns a connector; mxmain fills its config.
+func NewConnector() *Connector {
+	return &Connector{}
+}
+
+// Init implements bridgev2.NetworkConnector.
+func (c *Connector) Init(br *bridgev2.Bridge) {
+	c.Bridge = br
+	c.DB = database.New(br.DB.Database, br.Log.With().Str("db_section", "msn").Logger())
+	if proc, ok := br.Commands.(*commands.Processor); ok {
+		proc.AddHandlers(c.commandHandlers()...)
+	}
+}
+
+// Start implements bridgev2.NetworkConnector: it upgrades our tables.
+func (c *Connector) Start(ctx context.Context) error {
+	if err := c.DB.Upgrade(ctx); err != nil {
+		return bridgev2.DBUpgradeError{Err: err, Section: "msn"}
+	}
+	return nil
+}
+
+// ValidateConfig implements bridgev2.ConfigValidatingNetwork.
+func (c *Connector) ValidateConfig() error {
+	return c.Config.Validate()
+}
+
+// ValidateUserID implements bridgev2.IdentifierValidatingNetwork.
+func (c *Connector) ValidateUserID(id networkid.UserID) bool {
+	return validEmail(string(id)) && normalizeEmail(string(id)) == string(id)
+}
+
+// GetName implements bridgev2.NetworkConnector.
+func (c *Connector) GetName() bridgev2.BridgeName {
+	return bridgev2.BridgeName{
+		DisplayName:          "MSN",
+		NetworkURL:           "https://escargot.chat",
+		NetworkID:            "msn",
+		BeeperBridgeType:     "msn",
+		DefaultPort:          29340,
+		DefaultCommandPrefix: "!msn",
+	}
+}
+
+// GetConfig implements bridgev2.NetworkConnector.
+func (c *Connector) GetConfig() (string, any, up.Upgrader) {
+	return ExampleConfig, &c.Config, &up.StructUpgrader{
+		SimpleUpgrader: up.SimpleUpgrader(upgradeConfig),
+		Base:           ExampleConfig,
+	}
+}
+
+// GetBridgeInfoVersion implements bridgev2.NetworkConnector. Bump the second
+// value whenever capabilities change.
+func (c *Connector) GetBridgeInfoVersion() (info, caps int) {
+	return 1, 1
+}
+
+// LoadUserLogin implements bridgev2.NetworkConnector. It only builds the
+// client; Connect does the network work.
+func (c *Connector) LoadUserLogin(_ context.Context, login *bridgev2.UserLogin) error {
+	meta, ok := login.Metadata.(*UserLoginMetadata)
+	if !ok {
+		return fmt.Errorf("login %s has no MSN metadata", login.ID)
+	}
+	login.Client = newMSNClient(c, login, meta)
+	return nil
+}

@@ -1,0 +1,142 @@
+package bridge
+
+import (
+	"context"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/bridgev2/matrix"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mautrix-msn/mautrix-msn/database"
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
+)
+
+// syncAfterConnect runs the work that follows a successful sign-in.
+func (m *MSNClient) syncAfterConnect(ctx context.Context, sess *session) {
+	m.syncContacts(ctx, sess)
+}
+
+// syncContacts stores the contact list snapshot, updates the contacts'
+// ghosts, makes every forward-list contact a member of the login's space,
+// removes contacts that are gone and announces new contact requests.
+func (m *MSNClient) syncContacts(ctx context.Context, sess *session) {
+	if m.connector.DB == nil {
+		return
+	}
+	loginID := string(m.login.ID)
+	previous, err := m.connector.DB.Contact.GetAll(ctx, loginID)
+	if err != nil {
+		m.log.Err(err).Msg("Failed to load contact snapshot")
+	}
+	prevByEmail := make(map[string]*database.Contact, len(previous))
+	for _, c := range previous {
+		prevByEmail[c.Email] = c
+	}
+	contacts := sess.client.Contacts()
+	rows := make([]*database.Contact, 0, len(contacts))
+	current := make(map[string]bool, len(contacts))
+	for _, c := range contacts {
+		email := normalizeEmail(c.Email)
+		if email == normalizeEmail(m.meta.Email) {
+			continue
+		}
+		rows = append(rows, &database.Contact{
+			LoginID:      loginID,
+			Email:        email,
+			FriendlyName: c.FriendlyName,
+			Lists:        uint8(c.Lists),
+			Groups:       c.Groups,
+			Status:       string(c.Status),
+			PSM:          c.PersonalMessage,
+			UpdatedAt:    time.Now(),
+		})
+		if c.Lists&msnclient.ListForward != 0 {
+			current[email] = true
+		}
+		prev := prevByEmail[email]
+		if c.Lists&msnclient.ListPending != 0 && c.Lists&(msnclient.ListForward|msnclient.ListBlock) == 0 &&
+			(prev == nil || msnclient.Lists(prev.Lists)&msnclient.ListPending == 0) {
+			m.notifyContactRequest(ctx, email, c.FriendlyName, "")
+		}
+	}
+	if err := m.connector.DB.Contact.ReplaceAll(ctx, loginID, rows); err != nil {
+		m.log.Err(err).Msg("Failed to save contact snapshot")
+	}
+	if m.connector.Bridge == nil {
+		return
+	}
+	for _, c := range contacts {
+		email := normalizeEmail(c.Email)
+		if !current[email] {
+			continue
+		}
+		if c.FriendlyName != "" {
+			m.rememberName(email, c.FriendlyName)
+		}
+		m.updateGhostName(ctx, email, c.FriendlyName)
+		m.presence.update(email, func(p *contactPresence) {
+			p.Status = c.Status
+			p.PSM = c.PersonalMessage
+		})
+		if ctx.Err() != nil {
+			return
+		}
+	}
+	m.syncSpaceMembers(ctx, current, prevByEmail)
+}
+
+// syncSpaceMembers puts forward-list contacts' ghosts in the login's
+// personal space and removes the ghosts of contacts no longer on it.
+// bridgev2 only adds portals to the space, not contacts.
+func (m *MSNClient) syncSpaceMembers(ctx context.Context, current map[string]bool, previous map[string]*database.Contact) {
+	br := m.connector.Bridge
+	if !br.Config.PersonalFilteringSpaces {
+		return
+	}
+	space, err := m.login.GetSpaceRoom(ctx)
+	if err != nil || space == "" {
+		m.log.Err(err).Msg("Failed to get personal space")
+		return
+	}
+	for email := range current {
+		if err := m.joinSpace(ctx, space, email); err != nil {
+			m.log.Warn().Err(err).Str("contact", email).Msg("Failed to add contact to space")
+		}
+	}
+	for email, prev := range previous {
+		if current[email] || msnclient.Lists(prev.Lists)&msnclient.ListForward == 0 {
+			continue
+		}
+		if err := m.leaveSpace(ctx, space, email); err != nil {
+			m.log.Warn().Err(err).Str("contact", email).Msg("Failed to remove contact from space")
+		}
+	}
+}
+
+func (m *MSNClient) joinSpace(ctx context.Context, space id.RoomID, email string) error {
+	ghost, err := m.connector.Bridge.GetGhostByID(ctx, makeUserID(email))
+	if err != nil {
+		return err
+	}
+	if err := m.connector.Bridge.Bot.EnsureInvited(ctx, space, ghost.Intent.GetMXID()); err != nil {
+		return err
+	}
+	return ghost.Intent.EnsureJoined(ctx, space)
+}
+
+func (m *MSNClient) leaveSpace(ctx context.Context, space id.RoomID, email string) error {
+	ghost, err := m.connector.Bridge.GetExistingGhostByID(ctx, makeUserID(email))
+	if err != nil || ghost == nil {
+		return err
+	}
+	bot, ok := m.connector.Bridge.Bot.(*matrix.ASIntent)
+	if !ok {
+		return nil
+	}
+	_, err = bot.Matrix.KickUser(ctx, space, &mautrix.ReqKickUser{
+		UserID: ghost.Intent.GetMXID(),
+		Reason: "Removed from the MSN contact list",
+	})
+	return err
+}

@@ -1,0 +1,79 @@
+package bridge
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+)
+
+func testKey(t *testing.T) []byte {
+	t.Helper()
+	key, err := decodeCredentialsKey(generateCredentialsKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+func TestPasswordEncryptionRoundTrip(t *testing.T) {
+	key := testKey(t)
+	const password = "hunter2 with spaces and ünicode"
+	sealed, err := encryptPassword(key, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(sealed, password) {
+		t.Fatal("ciphertext contains the password")
+	}
+	raw, _ := base64.StdEncoding.DecodeString(sealed)
+	if strings.Contains(string(raw), password) {
+		t.Fatal("decoded ciphertext contains the password")
+	}
+	again, err := encryptPassword(key, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again == sealed {
+		t.Error("two encryptions are identical (nonce reused)")
+	}
+	got, err := decryptPassword(key, sealed)
+	if err != nil || got != password {
+		t.Fatalf("decrypt = %q, %v", got, err)
+	}
+}
+
+func TestPasswordDecryptionFailures(t *testing.T) {
+	key := testKey(t)
+	sealed, err := encryptPassword(key, "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := decryptPassword(testKey(t), sealed); err == nil {
+		t.Error("decrypting with the wrong key worked")
+	}
+	raw, _ := base64.StdEncoding.DecodeString(sealed)
+	raw[len(raw)-1] ^= 1
+	if _, err := decryptPassword(key, base64.StdEncoding.EncodeToString(raw)); err == nil {
+		t.Error("decrypting tampered data worked")
+	}
+	if _, err := decryptPassword(key, "not base64!"); err == nil {
+		t.Error("decrypting garbage worked")
+	}
+	if _, err := decryptPassword(key, "AAAA"); err == nil {
+		t.Error("decrypting a too short value worked")
+	}
+	if _, err := encryptPassword(nil, "x"); err == nil {
+		t.Error("encrypting without a key worked")
+	}
+}
+
+func TestDecodeCredentialsKey(t *testing.T) {
+	for _, bad := range []string{"", "generate", "short", base64.StdEncoding.EncodeToString(make([]byte, 16))} {
+		if _, err := decodeCredentialsKey(bad); err == nil {
+			t.Errorf("key %q accepted", bad)
+		}
+	}
+	if generateCredentialsKey() == generateCredentialsKey() {
+		t.Error("generated keys repeat")
+	}
+}

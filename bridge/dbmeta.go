@@ -1,0 +1,52 @@
+package bridge
+
+import (
+	"strings"
+
+	"maunium.net/go/mautrix/bridgev2/database"
+)
+
+// UserLoginMetadata is the connector's data of one login.
+type UserLoginMetadata struct {
+	Email string `json:"email"`
+	// Server is the name of the configured server the login uses.
+	Server string `json:"server"`
+	// EncryptedPassword is the AES-GCM sealed password (see credentials.go);
+	// empty after a remote logout.
+	EncryptedPassword string `json:"encrypted_password,omitempty"`
+	// MachineGUID is the MSNP16+ endpoint ID, generated once and kept.
+	MachineGUID string `json:"machine_guid"`
+}
+
+// PortalMetadata is the connector's data of one portal.
+type PortalMetadata struct {
+	// Participants is the participant set of a group portal when it became
+	// multi-party (sorted, lower-cased, without the user).
+	Participants []string `json:"participants,omitempty"`
+}
+
+// GhostMetadata is the connector's data of one ghost.
+type GhostMetadata struct {
+	FriendlyName string `json:"friendly_name,omitempty"`
+}
+
+// MessageMetadata is the connector's data of one message: nothing yet, MSN
+// messages carry no extra data worth keeping.
+type MessageMetadata struct{}
+
+// GetDBMetaTypes implements bridgev2.NetworkConnector.
+func (c *Connector) GetDBMetaTypes() database.MetaTypes {
+	return database.MetaTypes{
+		Portal:    func() any { return &PortalMetadata{} },
+		Ghost:     func() any { return &GhostMetadata{} },
+		Message:   func() any { return &MessageMetadata{} },
+		Reaction:  func() any { return &MessageMetadata{} },
+		UserLogin: func() any { return &UserLoginMetadata{} },
+	}
+}
+
+// newMachineGUID returns a new MSNP16+ endpoint GUID in "{xxxxxxxx-…}" form.
+func newMachineGUID() string {
+	h := randomHex(16)
+	return "{" + strings.Join([]string{h[0:8], h[8:12], h[12:16], h[16:20], h[20:32]}, "-") + "}"
+}

@@ -1,0 +1,207 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/event"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
+)
+
+// HandleMatrixMessage implements bridgev2.NetworkAPI: it sends a Matrix
+// text, notice or emote through the conversation's switchboard and returns
+// once MSN acknowledged it. Failures come back as message statuses with a
+// reason the user can read.
+func (m *MSNClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
+	content := msg.Content
+	switch content.MsgType {
+	case event.MsgText, event.MsgNotice, event.MsgEmote:
+	default:
+		return nil, bridgev2.ErrUnsupportedMessageType
+	}
+	text := matrixToMSN(ctx, content)
+	if content.MsgType == event.MsgEmote {
+		text.Text = "* " + m.ownName() + " " + text.Text
+	}
+	if msg.ReplyTo != nil {
+		text.Text = m.replyQuote(ctx, msg) + text.Text
+	}
+	if strings.TrimSpace(text.Text) == "" {
+		return nil, userError(errors.New("empty message"), "The message is empty after conversion to MSN text.")
+	}
+	if n, limit := utf8.RuneCountInString(text.Text), m.connector.maxMessageLength(); n > limit {
+		return nil, userError(fmt.Errorf("message too long: %d > %d", n, limit),
+			fmt.Sprintf("The message is too long for MSN (%d characters, the limit is %d). Split it into shorter messages.", n, limit))
+	}
+	cv, err := m.conversationFor(ctx, msg.Portal)
+	if err != nil {
+		return nil, m.sendFailure(err)
+	}
+	m.typing.stop(msg.Portal.PortalKey)
+	if err := cv.SendText(ctx, text); err != nil {
+		return nil, m.sendFailure(fmt.Errorf("send message: %w", err))
+	}
+	return &bridgev2.MatrixMessageResponse{
+		DB: &database.Message{
+			ID:        m.msgIDs.New(),
+			SenderID:  m.selfUserID(),
+			Timestamp: time.Now(),
+		},
+	}, nil
+}
+
+// conversationFor returns the MSN conversation of a portal.
+func (m *MSNClient) conversationFor(ctx context.Context, portal *bridgev2.Portal) (*msnclient.Conversation, error) {
+	cl, err := m.client()
+	if err != nil {
+		return nil, err
+	}
+	if contact, ok := dmContact(portal.ID); ok {
+		return cl.Conversation(contact), nil
+	}
+	parts, err := m.groupParticipants(ctx, portal.PortalKey)
+	if err != nil {
+		return nil, fmt.Errorf("find conversation participants: %w", err)
+	}
+	if _, live := m.convs.participantsOf(portal.PortalKey); !live {
+		// Replies from this set of people belong to this portal.
+		m.convs.set(parts, portal.PortalKey)
+	}
+	return cl.Conversation(parts...), nil
+}
+
+// ownName is the name used in emotes: our MSN friendly name or email.
+func (m *MSNClient) ownName() string {
+	if m.login.RemoteProfile.Name != "" {
+		return m.login.RemoteProfile.Name
+	}
+	return m.meta.Email
+}
+
+// replyQuote quotes the replied-to message as text, as MSN has no replies.
+func (m *MSNClient) replyQuote(ctx context.Context, msg *bridgev2.MatrixMessage) string {
+	name := "message"
+	if ghost, err := m.connector.Bridge.GetExistingGhostByID(ctx, msg.ReplyTo.SenderID); err == nil && ghost != nil && ghost.Name != "" {
+		name = ghost.Name
+	} else if m.IsThisUser(ctx, msg.ReplyTo.SenderID) {
+		name = m.ownName()
+	}
+	quoted := ""
+	if evt, err := m.connector.Bridge.Bot.GetEvent(ctx, msg.Portal.MXID, msg.ReplyTo.MXID); err == nil && evt != nil {
+		if err := evt.Content.ParseRaw(evt.Type); err == nil {
+			if c := evt.Content.AsMessage(); c != nil {
+				quoted = c.Body
+			}
+		}
+	}
+	quoted = strings.ReplaceAll(strings.TrimSpace(quoted), "\n", " ")
+	if r := []rune(quoted); len(r) > 80 {
+		quoted = string(r[:80]) + "…"
+	}
+	if quoted == "" {
+		return fmt.Sprintf("> (in reply to %s)\n", name)
+	}
+	return fmt.Sprintf("> %s: %s\n", name, quoted)
+}
+
+// HandleMatrixTyping implements bridgev2.TypingHandlingNetworkAPI. MSN
+// needs a typing notification every few seconds, so a loop repeats it
+// until typing stops or a message is sent.
+func (m *MSNClient) HandleMatrixTyping(_ context.Context, msg *bridgev2.MatrixTyping) error {
+	if msg.IsTyping && msg.Type == bridgev2.TypingTypeText {
+		m.typing.start(msg.Portal.PortalKey)
+	} else {
+		m.typing.stop(msg.Portal.PortalKey)
+	}
+	return nil
+}
+
+// sendTyping sends one typing notification to a portal's conversation.
+func (m *MSNClient) sendTyping(ctx context.Context, pk networkid.PortalKey) error {
+	portal, err := m.connector.Bridge.GetExistingPortalByKey(ctx, pk)
+	if err != nil || portal == nil {
+		return fmt.Errorf("portal %s not found: %w", pk, err)
+	}
+	cv, err := m.conversationFor(ctx, portal)
+	if err != nil {
+		return err
+	}
+	if err := cv.SendTyping(ctx); err != nil {
+		m.log.Debug().Err(err).Str("portal_id", string(pk.ID)).Msg("Failed to send typing notification")
+		return err
+	}
+	return nil
+}
+
+// sendNudge sends a nudge to a portal's conversation.
+func (m *MSNClient) sendNudge(ctx context.Context, portal *bridgev2.Portal) error {
+	cv, err := m.conversationFor(ctx, portal)
+	if err != nil {
+		return err
+	}
+	if err := cv.SendNudge(ctx); err != nil {
+		return fmt.Errorf("send nudge: %w", err)
+	}
+	return nil
+}
+
+// humanError is an error with a message for users.
+type humanError struct {
+	err   error
+	human string
+}
+
+func (e *humanError) Error() string      { return e.err.Error() }
+func (e *humanError) Unwrap() error      { return e.err }
+func (e *humanError) HumanError() string { return e.human }
+
+// userError wraps err in a failed message status showing human.
+func userError(err error, human string) error {
+	return bridgev2.WrapErrorInStatus(&humanError{err: err, human: human}).
+		WithMessage(human).
+		WithIsCertain(true).
+		WithSendNotice(true).
+		WithStatus(event.MessageStatusFail).
+		WithErrorReason(event.MessageStatusGenericError)
+}
+
+// describeSendError explains a send failure in words.
+func describeSendError(err error) string {
+	var srvErr *msnp.ServerError
+	switch {
+	case errors.Is(err, msnclient.ErrContactOffline):
+		return "The contact is offline, so the message was not delivered (MSN cannot deliver to offline contacts)."
+	case errors.Is(err, msnclient.ErrNotConnected):
+		return "Not connected to MSN right now; the message was not sent."
+	case errors.Is(err, msnclient.ErrNotDelivered):
+		return "The MSN server did not confirm delivery of the message."
+	case errors.Is(err, msnclient.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return "The MSN server did not answer in time; the message may not have been delivered."
+	case errors.As(err, &srvErr):
+		return fmt.Sprintf("The MSN server refused the message: %s (error %d).", msnp.ErrorText(srvErr.Code), srvErr.Code)
+	default:
+		return "Sending to MSN failed: " + err.Error()
+	}
+}
+
+// sendFailure turns a send error into a message status users see.
+func (m *MSNClient) sendFailure(err error) error {
+	m.log.Debug().Err(err).Msg("Failed to send message to MSN")
+	status := bridgev2.WrapErrorInStatus(err).
+		WithMessage(describeSendError(err)).
+		WithIsCertain(true).
+		WithSendNotice(true)
+	if errors.Is(err, msnclient.ErrNotConnected) || errors.Is(err, msnclient.ErrTimeout) {
+		return status.WithStatus(event.MessageStatusRetriable).WithErrorReason(event.MessageStatusNetworkError)
+	}
+	return status.WithStatus(event.MessageStatusFail).WithErrorReason(event.MessageStatusGenericError)
+}

@@ -1,0 +1,303 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/bridgev2/simplevent"
+	"maunium.net/go/mautrix/event"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
+)
+
+// incomingTypingTimeout is how long a contact shows as typing on Matrix
+// after one MSN typing notification (MSN clients send one every ~4 s).
+const incomingTypingTimeout = 6 * time.Second
+
+// handleEvent receives the events of the current session, in order.
+func (m *MSNClient) handleEvent(sess *session, evt any) {
+	ctx := m.log.WithContext(m.backgroundCtx())
+	switch evt := evt.(type) {
+	case *msnclient.Connected:
+		m.log.Info().Int("protocol", evt.Version).Msg("Connected to MSN")
+	case *msnclient.Disconnected:
+		// The connect loop reacts through session.done.
+	case *msnclient.ContactPresence:
+		m.handlePresence(ctx, evt)
+	case *msnclient.PersonalMessage:
+		m.presence.update(evt.Email, func(p *contactPresence) { p.PSM = evt.Message })
+	case *msnclient.ContactListChanged:
+		go m.syncContacts(ctx, sess)
+	case *msnclient.ContactRequest:
+		m.notifyContactRequest(ctx, evt.Email, evt.FriendlyName, evt.Message)
+	case *msnclient.OwnProfile:
+		m.handleOwnProfile(ctx, evt)
+	case *msnclient.MessageReceived:
+		m.handleMessage(ctx, evt)
+	case *msnclient.Typing:
+		m.handleTyping(ctx, evt)
+	case *msnclient.Nudge:
+		m.handleNudge(ctx, evt)
+	case *msnclient.Datacast:
+		m.handleNotice(ctx, evt.ConversationEvent, evt.From, "sent something MSN calls a datacast (a wink or voice clip), which the bridge does not support")
+	case *msnclient.UnknownMessage:
+		m.log.Debug().Str("from", evt.From).Str("content_type", evt.ContentType).Msg("Ignoring unsupported MSN message")
+	case *msnclient.ParticipantJoined:
+		m.handleJoin(ctx, evt)
+	case *msnclient.ParticipantLeft:
+		m.handleLeave(ctx, evt)
+	case *msnclient.ConversationClosed:
+		m.convs.remove(evt.Participants)
+	default:
+		m.log.Debug().Type("event_type", evt).Msg("Unhandled MSN event")
+	}
+}
+
+// sender is the bridgev2 sender of something an MSN address did.
+func (m *MSNClient) sender(from string, fromSelf bool) bridgev2.EventSender {
+	if fromSelf || normalizeEmail(from) == normalizeEmail(m.meta.Email) {
+		return bridgev2.EventSender{IsFromMe: true, SenderLogin: m.login.ID, Sender: m.selfUserID()}
+	}
+	return bridgev2.EventSender{Sender: makeUserID(from)}
+}
+
+// conversationPortal finds the portal of a conversation event. A
+// conversation with nobody else (possible for our own echoes) belongs to
+// the DM of fallback.
+func (m *MSNClient) conversationPortal(ctx context.Context, ce msnclient.ConversationEvent, fallback string) (networkid.PortalKey, error) {
+	parts := ce.Participants
+	if len(parts) == 0 && fallback != "" && normalizeEmail(fallback) != normalizeEmail(m.meta.Email) {
+		parts = []string{fallback}
+	}
+	return m.portalFor(ctx, parts)
+}
+
+func (m *MSNClient) logContext(from string) func(c zerolog.Context) zerolog.Context {
+	return func(c zerolog.Context) zerolog.Context { return c.Str("msn_from", from) }
+}
+
+func (m *MSNClient) handleMessage(ctx context.Context, evt *msnclient.MessageReceived) {
+	pk, err := m.conversationPortal(ctx, evt.ConversationEvent, evt.From)
+	if err != nil {
+		m.log.Err(err).Str("from", evt.From).Msg("Dropping MSN message without a portal")
+		return
+	}
+	if evt.FromName != "" && !evt.FromSelf {
+		m.rememberName(evt.From, evt.FromName)
+	}
+	m.login.QueueRemoteEvent(&simplevent.Message[*msnclient.MessageReceived]{
+		EventMeta: simplevent.EventMeta{
+			Type:         bridgev2.RemoteEventMessage,
+			LogContext:   m.logContext(evt.From),
+			PortalKey:    pk,
+			Sender:       m.sender(evt.From, evt.FromSelf),
+			CreatePortal: true,
+			Timestamp:    evt.Time,
+		},
+		Data:               evt,
+		ID:                 m.msgIDs.New(),
+		ConvertMessageFunc: m.convertMessage,
+	})
+}
+
+func (m *MSNClient) convertMessage(_ context.Context, _ *bridgev2.Portal, _ bridgev2.MatrixAPI, evt *msnclient.MessageReceived) (*bridgev2.ConvertedMessage, error) {
+	return &bridgev2.ConvertedMessage{
+		Parts: []*bridgev2.ConvertedMessagePart{{
+			Type:    event.EventMessage,
+			Content: msnToMatrix(evt.Message, m.connector.Config.EmoticonsToEmoji),
+		}},
+	}, nil
+}
+
+func (m *MSNClient) handleTyping(ctx context.Context, evt *msnclient.Typing) {
+	if normalizeEmail(evt.From) == normalizeEmail(m.meta.Email) {
+		return
+	}
+	pk, err := m.conversationPortal(ctx, evt.ConversationEvent, evt.From)
+	if err != nil {
+		return
+	}
+	m.login.QueueRemoteEvent(&simplevent.Typing{
+		EventMeta: simplevent.EventMeta{
+			Type:       bridgev2.RemoteEventTyping,
+			LogContext: m.logContext(evt.From),
+			PortalKey:  pk,
+			Sender:     m.sender(evt.From, false),
+		},
+		Timeout: incomingTypingTimeout,
+		Type:    bridgev2.TypingTypeText,
+	})
+}
+
+// nudgeText is the emote body of a nudge; the client shows it after the
+// sender's name ("* Alice (MSN) sent you a nudge").
+func nudgeText(fromSelf bool) string {
+	if fromSelf {
+		return "sent a nudge"
+	}
+	return "sent you a nudge"
+}
+
+func (m *MSNClient) handleNudge(ctx context.Context, evt *msnclient.Nudge) {
+	pk, err := m.conversationPortal(ctx, evt.ConversationEvent, evt.From)
+	if err != nil {
+		m.log.Err(err).Msg("Dropping nudge without a portal")
+		return
+	}
+	m.queueLocalMessage(pk, evt.From, evt.FromSelf, &event.MessageEventContent{
+		MsgType: event.MsgEmote,
+		Body:    nudgeText(evt.FromSelf),
+	})
+}
+
+// handleNotice shows something we cannot bridge as a notice from the sender.
+func (m *MSNClient) handleNotice(ctx context.Context, ce msnclient.ConversationEvent, from, what string) {
+	pk, err := m.conversationPortal(ctx, ce, from)
+	if err != nil {
+		return
+	}
+	m.queueLocalMessage(pk, from, false, &event.MessageEventContent{
+		MsgType: event.MsgNotice,
+		Body:    what,
+	})
+}
+
+// queueLocalMessage bridges content made by the bridge (not an MSN text).
+func (m *MSNClient) queueLocalMessage(pk networkid.PortalKey, from string, fromSelf bool, content *event.MessageEventContent) {
+	m.login.QueueRemoteEvent(&simplevent.Message[*event.MessageEventContent]{
+		EventMeta: simplevent.EventMeta{
+			Type:         bridgev2.RemoteEventMessage,
+			LogContext:   m.logContext(from),
+			PortalKey:    pk,
+			Sender:       m.sender(from, fromSelf),
+			CreatePortal: true,
+			Timestamp:    time.Now(),
+		},
+		Data: content,
+		ID:   m.msgIDs.New(),
+		ConvertMessageFunc: func(context.Context, *bridgev2.Portal, bridgev2.MatrixAPI, *event.MessageEventContent) (*bridgev2.ConvertedMessage, error) {
+			return &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{
+				Type:    event.EventMessage,
+				Content: content,
+			}}}, nil
+		},
+	})
+}
+
+// handleJoin moves a conversation to its group portal when it becomes
+// multi-party, and shows the join.
+func (m *MSNClient) handleJoin(ctx context.Context, evt *msnclient.ParticipantJoined) {
+	email := normalizeEmail(evt.Email)
+	if evt.FriendlyName != "" {
+		m.rememberName(email, evt.FriendlyName)
+	}
+	now := evt.Participants
+	before := slices.DeleteFunc(slices.Clone(now), func(p string) bool { return normalizeEmail(p) == email })
+	pk, wasGroup := m.convs.move(before, now)
+	if !wasGroup {
+		if len(now) < 2 {
+			return // a one-to-one conversation: nothing to show
+		}
+		var err error
+		pk, err = m.groupPortalKey(ctx, now)
+		if err != nil {
+			m.log.Err(err).Msg("Failed to find group portal")
+			return
+		}
+		m.convs.set(now, pk)
+	}
+	members := &bridgev2.ChatMemberList{MemberMap: bridgev2.ChatMemberMap{}}
+	for _, p := range now {
+		members.MemberMap.Set(m.chatMember(p, event.MembershipJoin))
+	}
+	members.MemberMap.Set(m.selfMember())
+	m.queueMemberChange(pk, email, members)
+}
+
+// handleLeave shows a participant leaving a group conversation.
+func (m *MSNClient) handleLeave(_ context.Context, evt *msnclient.ParticipantLeft) {
+	email := normalizeEmail(evt.Email)
+	now := evt.Participants
+	before := append(slices.Clone(now), email)
+	pk, wasGroup := m.convs.move(before, now)
+	if !wasGroup {
+		return
+	}
+	members := &bridgev2.ChatMemberList{MemberMap: bridgev2.ChatMemberMap{}}
+	members.MemberMap.Set(m.chatMember(email, event.MembershipLeave))
+	m.queueMemberChange(pk, email, members)
+}
+
+func (m *MSNClient) queueMemberChange(pk networkid.PortalKey, who string, members *bridgev2.ChatMemberList) {
+	m.login.QueueRemoteEvent(&simplevent.ChatInfoChange{
+		EventMeta: simplevent.EventMeta{
+			Type:         bridgev2.RemoteEventChatInfoChange,
+			LogContext:   m.logContext(who),
+			PortalKey:    pk,
+			Sender:       m.sender(who, false),
+			CreatePortal: true,
+			Timestamp:    time.Now(),
+		},
+		ChatInfoChange: &bridgev2.ChatInfoChange{MemberChanges: members},
+	})
+}
+
+func (m *MSNClient) handlePresence(ctx context.Context, evt *msnclient.ContactPresence) {
+	if evt.FriendlyName != "" {
+		m.rememberName(evt.Email, evt.FriendlyName)
+		m.updateGhostName(ctx, evt.Email, evt.FriendlyName)
+	}
+	m.presence.update(evt.Email, func(p *contactPresence) { p.Status = evt.Status })
+}
+
+func (m *MSNClient) handleOwnProfile(ctx context.Context, evt *msnclient.OwnProfile) {
+	if evt.FriendlyName == "" || evt.FriendlyName == m.login.RemoteProfile.Name {
+		return
+	}
+	m.login.RemoteProfile.Name = evt.FriendlyName
+	if err := m.login.Save(ctx); err != nil {
+		m.log.Err(err).Msg("Failed to save own profile")
+	}
+}
+
+// notifyContactRequest tells the user in the management room that someone
+// added them, with the commands to answer. Each address is announced once
+// per client.
+func (m *MSNClient) notifyContactRequest(ctx context.Context, email, name, message string) {
+	email = normalizeEmail(email)
+	if !m.markRequestNotified(email) {
+		return
+	}
+	who := email
+	if name != "" && name != email {
+		who = fmt.Sprintf("%s (%s)", name, email)
+	}
+	text := fmt.Sprintf("%s added you to their MSN contact list (on %s).", who, m.meta.Email)
+	if message != "" {
+		text += fmt.Sprintf(" Their message: %q.", message)
+	}
+	text += fmt.Sprintf("\n\nUse `accept %s` to add them back, or `block %s` to block them.", email, email)
+	m.sendManagementNotice(ctx, text)
+}
+
+// sendManagementNotice sends a notice to the user's management room.
+func (m *MSNClient) sendManagementNotice(ctx context.Context, markdown string) {
+	if m.connector.Bridge == nil {
+		return
+	}
+	room, err := m.login.User.GetManagementRoom(ctx)
+	if err != nil {
+		m.log.Err(err).Msg("Failed to get management room")
+		return
+	}
+	content := formatMarkdown(markdown)
+	_, err = m.connector.Bridge.Bot.SendMessage(ctx, room, event.EventMessage, &event.Content{Parsed: content}, nil)
+	if err != nil {
+		m.log.Err(err).Msg("Failed to send notice to management room")
+	}
+}

@@ -1,0 +1,232 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/status"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
+)
+
+// Login flow and step IDs. They are part of the provisioning API.
+const (
+	LoginFlowPassword     = "password"
+	LoginStepCredentials  = "net.mautrix-msn.login.credentials"
+	LoginStepComplete     = "net.mautrix-msn.login.complete"
+	loginFieldEmail       = "email"
+	loginFieldPassword    = "password"
+	loginFieldServer      = "server"
+)
+
+// Login errors shown to users (bot replies and provisioning API).
+var (
+	ErrLoginWrongPassword = bridgev2.RespError(mautrix.MForbidden.WithMessage("Wrong email or password"))
+	ErrLoginInvalidEmail  = bridgev2.RespError(mautrix.MInvalidParam.WithMessage("That is not a valid MSN email address"))
+	ErrLoginNoPassword    = bridgev2.RespError(mautrix.MInvalidParam.WithMessage("The password is empty"))
+	ErrLoginUnknownServer = bridgev2.RespError(mautrix.MInvalidParam.WithMessage("Unknown MSN server"))
+)
+
+// GetLoginFlows implements bridgev2.NetworkConnector.
+func (c *Connector) GetLoginFlows() []bridgev2.LoginFlow {
+	return []bridgev2.LoginFlow{{
+		Name:        "Email and password",
+		Description: "Log in with your MSN (Passport) email address and password",
+		ID:          LoginFlowPassword,
+	}}
+}
+
+// CreateLogin implements bridgev2.NetworkConnector.
+func (c *Connector) CreateLogin(_ context.Context, user *bridgev2.User, flowID string) (bridgev2.LoginProcess, error) {
+	if flowID != LoginFlowPassword {
+		return nil, bridgev2.ErrInvalidLoginFlowID
+	}
+	return &PasswordLogin{connector: c, user: user}, nil
+}
+
+// PasswordLogin is the email + password login process.
+type PasswordLogin struct {
+	connector *Connector
+	user      *bridgev2.User
+	override  *bridgev2.UserLogin
+}
+
+var (
+	_ bridgev2.LoginProcessUserInput    = (*PasswordLogin)(nil)
+	_ bridgev2.LoginProcessWithOverride = (*PasswordLogin)(nil)
+)
+
+// Start implements bridgev2.LoginProcess.
+func (pl *PasswordLogin) Start(_ context.Context) (*bridgev2.LoginStep, error) {
+	return pl.credentialsStep(""), nil
+}
+
+// StartWithOverride implements bridgev2.LoginProcessWithOverride (relogin).
+func (pl *PasswordLogin) StartWithOverride(_ context.Context, override *bridgev2.UserLogin) (*bridgev2.LoginStep, error) {
+	pl.override = override
+	email := string(override.ID)
+	if meta, ok := override.Metadata.(*UserLoginMetadata); ok && meta.Email != "" {
+		email = meta.Email
+	}
+	return pl.credentialsStep(email), nil
+}
+
+// Cancel implements bridgev2.LoginProcess.
+func (pl *PasswordLogin) Cancel() {}
+
+func (pl *PasswordLogin) credentialsStep(defaultEmail string) *bridgev2.LoginStep {
+	fields := []bridgev2.LoginInputDataField{{
+		Type:         bridgev2.LoginInputFieldTypeEmail,
+		ID:           loginFieldEmail,
+		Name:         "Email address",
+		Description:  "Your MSN (Passport) email address, e.g. alice@hotmail.com",
+		DefaultValue: defaultEmail,
+	}, {
+		Type:        bridgev2.LoginInputFieldTypePassword,
+		ID:          loginFieldPassword,
+		Name:        "Password",
+		Description: "Your MSN password",
+	}}
+	if names := pl.connector.Config.ServerNames(); len(names) > 1 {
+		fields = append(fields, bridgev2.LoginInputDataField{
+			Type:         bridgev2.LoginInputFieldTypeSelect,
+			ID:           loginFieldServer,
+			Name:         "Server",
+			Description:  "The MSN server to log in to: " + strings.Join(names, ", "),
+			DefaultValue: names[0],
+			Options:      names,
+		})
+	}
+	return &bridgev2.LoginStep{
+		Type:         bridgev2.LoginStepTypeUserInput,
+		StepID:       LoginStepCredentials,
+		Instructions: "Enter your MSN email address and password.",
+		UserInputParams: &bridgev2.LoginUserInputParams{
+			Fields: fields,
+		},
+	}
+}
+
+// SubmitUserInput implements bridgev2.LoginProcessUserInput: it signs in to
+// MSN, creates (or updates) the login and keeps the session.
+func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]string) (*bridgev2.LoginStep, error) {
+	email := normalizeEmail(input[loginFieldEmail])
+	password := input[loginFieldPassword]
+	if !validEmail(email) {
+		return nil, ErrLoginInvalidEmail
+	}
+	if password == "" {
+		return nil, ErrLoginNoPassword
+	}
+	srv, ok := pl.connector.Config.Server(strings.TrimSpace(input[loginFieldServer]))
+	if !ok {
+		return nil, ErrLoginUnknownServer
+	}
+	loginID := makeUserLoginID(email)
+	machineGUID := pl.existingMachineGUID(ctx, email)
+	if machineGUID == "" {
+		machineGUID = newMachineGUID()
+	}
+	encrypted, err := encryptPassword(pl.connector.Config.credentialsKey, password)
+	if err != nil {
+		return nil, fmt.Errorf("store password: %w", err)
+	}
+
+	cfg := srv.clientConfig(email, password, machineGUID)
+	cfg.SwitchboardIdleTimeout = pl.connector.Config.switchboardIdleTimeout()
+	sess, err := authenticate(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	name := email
+	if own, ok := sess.client.Contact(email); ok && own.FriendlyName != "" {
+		name = own.FriendlyName
+	}
+	ul, err := pl.user.NewLogin(ctx, &database.UserLogin{
+		ID:         loginID,
+		RemoteName: email,
+		RemoteProfile: status.RemoteProfile{
+			Email: email,
+			Name:  name,
+		},
+		Metadata: &UserLoginMetadata{
+			Email:             email,
+			Server:            srv.Name,
+			EncryptedPassword: encrypted,
+			MachineGUID:       machineGUID,
+		},
+	}, &bridgev2.NewLoginParams{DeleteOnConflict: true})
+	if err != nil {
+		_ = sess.client.Close()
+		return nil, fmt.Errorf("save login: %w", err)
+	}
+	if client, ok := ul.Client.(*MSNClient); ok {
+		client.adoptSession(sess)
+	} else {
+		_ = sess.client.Close()
+	}
+	go ul.Client.Connect(ul.Log.WithContext(pl.connector.backgroundCtx()))
+	return &bridgev2.LoginStep{
+		Type:         bridgev2.LoginStepTypeComplete,
+		StepID:       LoginStepComplete,
+		Instructions: fmt.Sprintf("Successfully logged in as %s", email),
+		CompleteParams: &bridgev2.LoginCompleteParams{
+			UserLoginID: ul.ID,
+			UserLogin:   ul,
+		},
+	}, nil
+}
+
+// existingMachineGUID keeps the machine GUID of an earlier login of the same
+// account, so MSNP16+ sees the same endpoint for ever.
+func (pl *PasswordLogin) existingMachineGUID(ctx context.Context, email string) string {
+	if pl.override != nil && string(pl.override.ID) == email {
+		if meta, ok := pl.override.Metadata.(*UserLoginMetadata); ok {
+			return meta.MachineGUID
+		}
+	}
+	if pl.connector.Bridge == nil {
+		return ""
+	}
+	existing, err := pl.connector.Bridge.GetExistingUserLoginByID(ctx, makeUserLoginID(email))
+	if err != nil || existing == nil {
+		return ""
+	}
+	if meta, ok := existing.Metadata.(*UserLoginMetadata); ok {
+		return meta.MachineGUID
+	}
+	return ""
+}
+
+func (c *Connector) backgroundCtx() context.Context {
+	if c.Bridge != nil && c.Bridge.BackgroundCtx != nil {
+		return c.Bridge.BackgroundCtx
+	}
+	return context.Background()
+}
+
+// authenticate signs in once and maps failures to errors users understand.
+func authenticate(ctx context.Context, cfg msnclient.Config) (*session, error) {
+	sess, err := dialSession(ctx, cfg)
+	if err == nil {
+		return sess, nil
+	}
+	switch {
+	case errors.Is(err, msnclient.ErrBadCredentials):
+		return nil, ErrLoginWrongPassword
+	case errors.Is(err, context.Canceled):
+		return nil, err
+	default:
+		return nil, bridgev2.RespError(mautrix.RespError{
+			ErrCode:    "NET.MAUTRIX_MSN.CONNECT_FAILED",
+			Err:        fmt.Sprintf("Could not sign in to the MSN server %s: %v", cfg.Server, err),
+			StatusCode: http.StatusBadGateway,
+		})
+	}
+}

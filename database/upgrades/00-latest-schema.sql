@@ -1,0 +1,38 @@
+-- v0 -> v1: Latest schema
+
+-- Last known contact list of each login, so the bridge can show contacts
+-- and detect changes before the MSN session is up.
+CREATE TABLE msn_contact (
+    login_id      TEXT    NOT NULL,
+    email         TEXT    NOT NULL,
+    friendly_name TEXT    NOT NULL DEFAULT '',
+    lists         INTEGER NOT NULL DEFAULT 0,
+    group_ids     TEXT    NOT NULL DEFAULT '',
+    status        TEXT    NOT NULL DEFAULT '',
+    psm           TEXT    NOT NULL DEFAULT '',
+    updated_at    BIGINT  NOT NULL DEFAULT 0,
+
+    PRIMARY KEY (login_id, email)
+);
+
+-- Multi-party conversations: the set of participants (other than the user)
+-- when the conversation became multi-party, mapped to its group portal.
+CREATE TABLE msn_group_portal (
+    login_id     TEXT   NOT NULL,
+    participants TEXT   NOT NULL,
+    portal_id    TEXT   NOT NULL,
+    created_at   BIGINT NOT NULL,
+
+    PRIMARY KEY (login_id, participants)
+);
+
+CREATE UNIQUE INDEX msn_group_portal_portal_idx ON msn_group_portal (login_id, portal_id);
+
+-- Display pictures (MSNObject) already uploaded to Matrix, by SHA1D.
+CREATE TABLE msn_avatar (
+    sha1d      TEXT   NOT NULL PRIMARY KEY,
+    mxc        TEXT   NOT NULL,
+    mime_type  TEXT   NOT NULL DEFAULT '',
+    size       BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL
+);

@@ -1,0 +1,420 @@
+package msnclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"strings"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/abch"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
+)
+
+// MSNP13+: the list lives in the address book (ABCH) and sharing services;
+// the notification server learns it through ADL/RML.
+
+// abOps implements listOps with the SOAP services and ADL/RML.
+type abOps struct {
+	c *Client
+	s *session
+}
+
+// abClient returns a SOAP client for the session (cheap: it shares
+// Client.http()).
+func (c *Client) abClient(s *session) (*abch.Client, error) {
+	hc, err := c.http()
+	if err != nil {
+		return nil, err
+	}
+	ab, err := abch.New(abch.Config{
+		HTTPClient:        hc,
+		ABServiceURL:      c.cfg.ABServiceURL,
+		SharingServiceURL: c.cfg.SharingServiceURL,
+		Ticket:            s.contactsTicket,
+		MSPAuthCookie:     s.d.auth == authTweener,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("address book client: %w", err)
+	}
+	return ab, nil
+}
+
+// contactsTicket returns the ticket for the address book services.
+func (s *session) contactsTicket() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.abTicket
+}
+
+// fetchList reads the whole list from the SOAP services.
+func (c *Client) fetchList(ctx context.Context, s *session) (map[string]*Contact, []Group, string, error) {
+	ab, err := c.abClient(s)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	members, err := ab.FindMembership(ctx)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	var book *abch.AddressBook
+	if s.d.abPaged {
+		book, err = ab.ABFindContactsPaged(ctx)
+	} else {
+		book, err = ab.ABFindAll(ctx)
+	}
+	if err != nil {
+		return nil, nil, "", err
+	}
+	contacts := make(map[string]*Contact)
+	get := func(email string) *Contact {
+		email, err := checkEmail(email)
+		if err != nil || email == c.Email() {
+			return nil
+		}
+		ct := contacts[email]
+		if ct == nil {
+			ct = &Contact{Email: email, Network: NetworkMSN, FriendlyName: email}
+			contacts[email] = ct
+		}
+		return ct
+	}
+	for _, e := range book.Contacts {
+		if e.Type == abch.ContactCircle || e.Type == abch.ContactMe {
+			continue
+		}
+		ct := get(e.Email)
+		if ct == nil {
+			continue
+		}
+		ct.Lists |= ListForward
+		ct.ContactID = e.ID
+		ct.Groups = append([]string(nil), e.GroupIDs...)
+		if name := strings.TrimSpace(e.DisplayName); name != "" {
+			ct.FriendlyName = msnp.CleanText(name)
+		}
+	}
+	roles := map[abch.Role]Lists{
+		abch.RoleAllow: ListAllow, abch.RoleBlock: ListBlock,
+		abch.RoleReverse: ListReverse, abch.RolePending: ListPending,
+	}
+	for _, m := range members.Members {
+		bit, ok := roles[m.Role]
+		if !ok || m.Email == "" {
+			continue
+		}
+		if ct := get(m.Email); ct != nil {
+			ct.Lists |= bit
+			if m.DisplayName != "" && ct.FriendlyName == ct.Email {
+				ct.FriendlyName = msnp.CleanText(m.DisplayName)
+			}
+		}
+	}
+	groups := make([]Group, 0, len(book.Groups))
+	for _, g := range book.Groups {
+		groups = append(groups, Group{ID: g.ID, Name: msnp.CleanText(g.Name)})
+	}
+	var me string
+	if book.Me != nil {
+		me = msnp.CleanText(book.Me.DisplayName)
+	}
+	return contacts, groups, me, nil
+}
+
+// load fetches the list and sends the initial ADL.
+func (o *abOps) load(ctx context.Context) error {
+	c, s := o.c, o.s
+	contacts, groups, me, err := c.fetchList(ctx, s)
+	if err != nil {
+		return err
+	}
+	var entries []mlEntry
+	for _, ct := range contacts {
+		if l := ct.Lists & (ListForward | ListAllow | ListBlock); l != 0 {
+			entries = append(entries, mlEntry{Email: ct.Email, Lists: l, Network: ct.Network})
+		}
+	}
+	c.mu.Lock()
+	c.list.replace(contacts, groups)
+	if me != "" {
+		c.own.friendlyName = me
+	}
+	c.mu.Unlock()
+	for _, payload := range buildML(entries, true) {
+		if _, err := s.conn.request(ctx, msnp.NewPayload("ADL", payload)); err != nil {
+			return fmt.Errorf("initial ADL: %w", err)
+		}
+	}
+	return nil
+}
+
+// ml sends ADL or RML for one contact.
+func (o *abOps) ml(ctx context.Context, name, email string, lists Lists) error {
+	network := NetworkMSN
+	o.c.mu.Lock()
+	if ct := o.c.list.get(email, false); ct != nil && ct.Network != 0 {
+		network = ct.Network
+	}
+	o.c.mu.Unlock()
+	payloads := buildML([]mlEntry{{Email: email, Lists: lists, Network: network}}, false)
+	if _, err := o.s.conn.request(ctx, msnp.NewPayload(name, payloads[0])); err != nil {
+		return err
+	}
+	if name == "ADL" {
+		o.c.changeLists(email, lists, 0)
+	} else {
+		o.c.changeLists(email, 0, lists)
+	}
+	return nil
+}
+
+// queryNetwork asks the server which network email is on (FQY, MSNP14+).
+func (o *abOps) queryNetwork(ctx context.Context, email string) (Network, error) {
+	local, domain, _ := strings.Cut(email, "@")
+	payload := fmt.Sprintf(`<ml><d n="%s"><c n="%s" /></d></ml>`, xmlEscape(domain), xmlEscape(local))
+	reply, err := o.s.conn.request(ctx, msnp.NewPayload("FQY", []byte(payload)))
+	if err != nil {
+		return 0, err
+	}
+	entries, err := parseML(reply.Payload)
+	if err != nil || len(entries) == 0 {
+		return NetworkMSN, nil //nolint:nilerr // no usable answer: assume MSN
+	}
+	return entries[0].Network, nil
+}
+
+func (o *abOps) add(ctx context.Context, email string) error {
+	ab, err := o.c.abClient(o.s)
+	if err != nil {
+		return err
+	}
+	if o.s.d.fqy {
+		network, err := o.queryNetwork(ctx, email)
+		if err != nil {
+			return fmt.Errorf("FQY: %w", err)
+		}
+		o.c.mu.Lock()
+		ct := o.c.list.get(email, true)
+		ct.Network = network
+		o.c.mu.Unlock()
+	}
+	id, err := ab.ABContactAdd(ctx, email)
+	if err != nil && !abch.IsFault(err, abch.FaultContactExists) {
+		o.c.dropIfEmpty(email)
+		return err
+	}
+	if o.c.lists(email)&ListBlock != 0 {
+		if err := o.ml(ctx, "RML", email, ListBlock); err != nil {
+			return err
+		}
+	}
+	if err := o.ml(ctx, "ADL", email, ListForward|ListAllow); err != nil {
+		return err
+	}
+	if id != "" {
+		o.c.mu.Lock()
+		if ct := o.c.list.get(email, false); ct != nil {
+			ct.ContactID = id
+		}
+		o.c.mu.Unlock()
+	}
+	return nil
+}
+
+// dropIfEmpty forgets an entry created for a contact that is on no list.
+func (c *Client) dropIfEmpty(email string) {
+	c.mu.Lock()
+	if ct := c.list.get(email, false); ct != nil && ct.Lists == 0 {
+		delete(c.list.contacts, ct.Email)
+	}
+	c.mu.Unlock()
+}
+
+func (o *abOps) remove(ctx context.Context, email string) error {
+	o.c.mu.Lock()
+	var id string
+	if ct := o.c.list.get(email, false); ct != nil {
+		id = ct.ContactID
+	}
+	o.c.mu.Unlock()
+	if id != "" {
+		ab, err := o.c.abClient(o.s)
+		if err != nil {
+			return err
+		}
+		if err := ab.ABContactDelete(ctx, id); err != nil && !abch.IsFault(err, abch.FaultContactDoesNotExist) {
+			return err
+		}
+	}
+	return o.ml(ctx, "RML", email, ListForward)
+}
+
+// member changes a sharing-service membership, ignoring "already so".
+func (o *abOps) member(ctx context.Context, add bool, role abch.Role, email string) error {
+	ab, err := o.c.abClient(o.s)
+	if err != nil {
+		return err
+	}
+	if add {
+		err = ab.AddMember(ctx, role, email)
+	} else {
+		err = ab.DeleteMember(ctx, role, email)
+		if abch.IsFault(err, abch.FaultMemberDoesNotExist) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s membership: %w", role, err)
+	}
+	return nil
+}
+
+func (o *abOps) block(ctx context.Context, email string) error {
+	if err := o.ml(ctx, "RML", email, ListAllow); err != nil {
+		return err
+	}
+	return o.ml(ctx, "ADL", email, ListBlock)
+}
+
+func (o *abOps) unblock(ctx context.Context, email string) error {
+	if err := o.ml(ctx, "RML", email, ListBlock); err != nil {
+		return err
+	}
+	return o.ml(ctx, "ADL", email, ListAllow)
+}
+
+func (o *abOps) accept(ctx context.Context, email string) error {
+	// Clearing the Pending membership is what answers the request; the
+	// local list may not know of the request yet (refetch in flight).
+	if err := o.member(ctx, false, abch.RolePending, email); err != nil {
+		return err
+	}
+	o.c.changeLists(email, 0, ListPending)
+	return o.add(ctx, email)
+}
+
+// handleServerML handles a server-initiated "ADL 0 len" / "RML 0 len":
+// someone added or removed us, or another endpoint changed our list.
+func (c *Client) handleServerML(s *session, cmd *msnp.Command) {
+	if !cmd.HasPayload {
+		c.log.Debug().Str("cmd", cmd.Redacted()).Msg("Ignoring late ADL/RML reply")
+		return
+	}
+	entries, err := parseML(cmd.Payload)
+	if err != nil {
+		c.log.Warn().Err(err).Str("cmd", cmd.Redacted()).Msg("Skipping malformed ADL/RML payload")
+		return
+	}
+	for _, e := range entries {
+		if e.Email == c.Email() || e.Lists == 0 {
+			continue
+		}
+		if cmd.Name == "RML" {
+			c.changeLists(e.Email, 0, e.Lists)
+			c.emit(&ContactListChanged{})
+			continue
+		}
+		c.reverseAdded(e.Email, e.FriendlyName, e.Lists)
+	}
+	if s.d.addressBook {
+		c.scheduleRefresh(s)
+	}
+}
+
+// handleNOT refetches the list when the address book changed (MSNP13+; in
+// older dialects the server pushes changes as ADD/ADC/REM).
+func (c *Client) handleNOT(s *session, cmd *msnp.Command) {
+	ok, err := isAddressBookNotification(cmd.Payload)
+	if err != nil {
+		c.log.Warn().Err(err).Msg("Skipping malformed NOT payload")
+		return
+	}
+	if ok && s.d.addressBook {
+		c.scheduleRefresh(s)
+	}
+}
+
+// scheduleRefresh refetches the list in the background; requests arriving
+// during a refetch cause one more.
+func (c *Client) scheduleRefresh(s *session) {
+	s.mu.Lock()
+	if s.refreshing {
+		s.refreshAgain = true
+		s.mu.Unlock()
+		return
+	}
+	s.refreshing = true
+	s.mu.Unlock()
+	go func() {
+		for {
+			c.refreshList(s)
+			s.mu.Lock()
+			if !s.refreshAgain || s.ended {
+				s.refreshing = false
+				s.mu.Unlock()
+				return
+			}
+			s.refreshAgain = false
+			s.mu.Unlock()
+		}
+	}()
+}
+
+// refreshList refetches the list and reports changes.
+func (c *Client) refreshList(s *session) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*c.cfg.RequestTimeout)
+	defer cancel()
+	defer c.releaseHTTP()
+	go func() {
+		select {
+		case <-s.conn.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var contacts map[string]*Contact
+	var groups []Group
+	for attempt := 0; ; attempt++ {
+		c.mu.Lock()
+		gen := c.list.gen
+		c.mu.Unlock()
+		var err error
+		contacts, groups, _, err = c.fetchList(ctx, s)
+		if err != nil {
+			c.log.Warn().Err(err).Msg("Failed to refetch the address book")
+			return
+		}
+		c.mu.Lock()
+		if c.list.gen == gen || attempt >= 3 {
+			break // c.mu stays locked
+		}
+		c.mu.Unlock() // changed locally meanwhile: the fetch may be stale
+	}
+	changed := !sameLists(c.list.contacts, contacts) || len(groups) != len(c.list.groups)
+	c.list.replace(contacts, groups)
+	c.mu.Unlock()
+	if changed {
+		c.emit(&ContactListChanged{})
+	}
+	c.emitPendingRequests()
+}
+
+// sameLists reports whether two lists have the same contacts on the same lists.
+func sameLists(a, b map[string]*Contact) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for email, ct := range a {
+		other := b[email]
+		if other == nil || normalizeLists(other.Lists) != ct.Lists || other.FriendlyName != ct.FriendlyName {
+			return false
+		}
+	}
+	return true
+}
+
+func xmlEscape(s string) string {
+	var b bytes.Buffer
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
+}

@@ -1,0 +1,178 @@
+package msnclient
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
+)
+
+// pipeSession is a logged-in session over net.Pipe, with the server end.
+type pipeSession struct {
+	c      *Client
+	s      *session
+	server net.Conn
+	r      *msnp.Reader
+	events chan any
+}
+
+func newPipeSession(t *testing.T, version int, logger *zerolog.Logger) *pipeSession {
+	t.Helper()
+	events := make(chan any, 100)
+	c := NewClient(Config{Email: "alice@example.com", Server: "pipe", Logger: logger, RequestTimeout: 10 * time.Second},
+		func(evt any) { events <- evt })
+	clientEnd, serverEnd := net.Pipe()
+	d := mustDialect(t, version)
+	s := newSession(c, newNSConn(clientEnd, &c.log, c.cfg.RequestTimeout), d)
+	c.mu.Lock()
+	c.sess, c.dia = s, d
+	c.mu.Unlock()
+	if !s.markConnected() {
+		t.Fatal("session ended")
+	}
+	go s.run()
+	t.Cleanup(func() { s.end(ReasonClosed, nil); _ = serverEnd.Close() })
+	p := &pipeSession{c: c, s: s, server: serverEnd, r: msnp.NewReader(serverEnd, msnp.FromClient), events: events}
+	p.next(t) // Connected
+	return p
+}
+
+// send writes raw server bytes; run it in a goroutine (net.Pipe is
+// synchronous). A failed write shows up as a missing event.
+func (p *pipeSession) send(raw string) {
+	_, _ = p.server.Write([]byte(raw))
+}
+
+func (p *pipeSession) next(t *testing.T) any {
+	t.Helper()
+	select {
+	case evt := <-p.events:
+		return evt
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event")
+		return nil
+	}
+}
+
+func TestChallengeAnsweredWithReferenceVectors(t *testing.T) {
+	tests := []struct {
+		version          int
+		challenge, id, r string
+	}{
+		{8, "15570131571988941333", "msmsgs@msnmsgr.com", "8f2f5a91b72102cd28355e9fc9000d6e"},
+		{11, "22940274951814684551", "PROD0090YUAUV{2B", "ffeb4c3cf93db6a4b708b246baade0d9"},
+	}
+	for _, tt := range tests {
+		p := newPipeSession(t, tt.version, nil)
+		go p.send("CHL 0 "+tt.challenge+"\r\n")
+		_ = p.server.SetReadDeadline(time.Now().Add(10 * time.Second))
+		cmd, err := p.r.ReadCommand()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cmd.Name != "QRY" || cmd.Arg(1) != tt.id || string(cmd.Payload) != tt.r {
+			t.Errorf("MSNP%d: got %s %q", tt.version, cmd, cmd.Payload)
+		}
+	}
+}
+
+func TestMalformedLinesSkipped(t *testing.T) {
+	p := newPipeSession(t, 18, nil)
+	go p.send("nln bad\r\nNLN\r\nNLN XYZ 1:bob@example.com Bob 0:0\r\nFLN\r\nUBX 1:bob@example.com 7\r\n<Data><\r\n"+
+		"NLN BSY 1:bob@example.com Bob%20\xff 1:0 %3Cmsnobj%2F%3E\r\n")
+	evt := p.next(t)
+	pres, ok := evt.(*ContactPresence)
+	if !ok || pres.Email != "bob@example.com" || pres.Status != StatusBusy || pres.FriendlyName != "Bob \uFFFD" {
+		t.Fatalf("got %T %+v", evt, evt)
+	}
+}
+
+func TestOversizedPayloadEndsConnection(t *testing.T) {
+	p := newPipeSession(t, 18, nil)
+	go p.send("UBX 1:bob@example.com 999999999\r\n")
+	evt := p.next(t)
+	d, ok := evt.(*Disconnected)
+	if !ok || d.Reason != ReasonConnectionLost || !errors.Is(d.Err, msnp.ErrPayloadTooLarge) {
+		t.Fatalf("got %T %+v", evt, evt)
+	}
+}
+
+func TestEventsInOrderWithSlowHandler(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var got []string
+	done := make(chan struct{})
+	q := newEventQueue(func(evt any) {
+		<-release
+		mu.Lock()
+		got = append(got, evt.(string))
+		if len(got) == 1000 {
+			close(done)
+		}
+		mu.Unlock()
+	})
+	for i := 0; i < 1000; i++ {
+		q.push(strings.Repeat("x", i%7) + string(rune('a'+i%26))) // never blocks
+	}
+	close(release)
+	<-done
+	for i, s := range got {
+		if want := strings.Repeat("x", i%7) + string(rune('a'+i%26)); s != want {
+			t.Fatalf("event %d = %q, want %q", i, s, want)
+		}
+	}
+	q.wait()
+}
+
+func TestSecretsNeverLogged(t *testing.T) {
+	var buf syncBuffer
+	logger := zerolog.New(&buf).Level(zerolog.TraceLevel)
+	p := newPipeSession(t, 18, &logger)
+	const ticket = "t=0123456789abcdef0123SECRETFILLER&p="
+	go func() {
+		_ = p.s.conn.send(msnp.New("USR", "SSO", "S", ticket, "HAAAAAEAAAADZgAABIAAAAgAAAAUAAAAmbiblob", "{guid}"))
+	}()
+	_ = p.server.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := p.r.ReadCommand(); err != nil {
+		t.Fatal(err)
+	}
+	go p.send("RNG 123 127.0.0.1:1864 CKI 1234567890secretcookie bob@example.com Bob\r\nOUT SSD\r\n")
+	for {
+		if _, ok := p.next(t).(*Disconnected); ok {
+			break
+		}
+	}
+	out := buf.String()
+	if !strings.Contains(out, "USR") {
+		t.Fatalf("trace log does not show commands: %s", out)
+	}
+	for _, secret := range []string{"SECRET", "mbiblob", "secretcookie"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains %q: %s", secret, out)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

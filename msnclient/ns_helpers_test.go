@@ -1,0 +1,167 @@
+package msnclient_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
+)
+
+// Generous timeouts: tests run on loaded 2-core CI machines.
+const (
+	testTimeout  = 30 * time.Second
+	testPassword = "correct horse"
+)
+
+func startServer(t testing.TB, opts msntest.Options) *msntest.Server {
+	t.Helper()
+	srv, err := msntest.Start(opts)
+	if err != nil {
+		t.Fatalf("start fake server: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+func addAccount(t testing.TB, srv *msntest.Server, email, name string) {
+	t.Helper()
+	if err := srv.AddAccount(email, testPassword, name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func addContact(t testing.TB, srv *msntest.Server, owner, contact string, lists uint8) {
+	t.Helper()
+	if err := srv.AddContact(owner, contact, lists); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// config returns a client config for email on srv speaking only version.
+func config(srv *msntest.Server, email string, version int) msnclient.Config {
+	base := srv.HTTPURL()
+	return msnclient.Config{
+		Email:             email,
+		Password:          testPassword,
+		Server:            srv.NSAddr(),
+		NexusURL:          base + "/rdr/pprdr.asp",
+		LoginURL:          base + "/login",
+		RSTURL:            base + "/RST.srf",
+		RST2URL:           base + "/RST2.srf",
+		ABServiceURL:      base + "/abservice/abservice.asmx",
+		SharingServiceURL: base + "/abservice/SharingService.asmx",
+		Versions:          []int{version},
+		RequestTimeout:    testTimeout,
+	}
+}
+
+// recorder collects a client's events.
+type recorder struct {
+	mu      sync.Mutex
+	events  []any
+	changed chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{changed: make(chan struct{})} }
+
+func (r *recorder) handle(evt any) {
+	r.mu.Lock()
+	r.events = append(r.events, evt)
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+}
+
+// mark returns the number of events so far, for waitFrom.
+func (r *recorder) mark() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.events)
+}
+
+// all returns a copy of the events so far.
+func (r *recorder) all() []any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]any(nil), r.events...)
+}
+
+// waitFrom waits for an event at index >= from matching match.
+func waitFrom[T any](t testing.TB, r *recorder, from int, what string, match func(T) bool) T {
+	t.Helper()
+	deadline := time.NewTimer(testTimeout)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		for _, evt := range r.events[min(from, len(r.events)):] {
+			if e, ok := evt.(T); ok && (match == nil || match(e)) {
+				r.mu.Unlock()
+				return e
+			}
+		}
+		ch := r.changed
+		r.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline.C:
+			var zero T
+			t.Fatalf("timed out waiting for %s; events: %s", what, nsDescribe(r.all()))
+			return zero
+		}
+	}
+}
+
+func nsDescribe(events []any) string {
+	s := ""
+	for _, e := range events {
+		s += fmt.Sprintf("\n  %T%+v", e, e)
+	}
+	return s
+}
+
+// testClient is a client with its recorder.
+type testClient struct {
+	*msnclient.Client
+	rec *recorder
+}
+
+// connect logs a client in and registers its Close.
+func nsConnect(t testing.TB, cfg msnclient.Config) *testClient {
+	t.Helper()
+	tc := newTestClient(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := tc.Connect(ctx); err != nil {
+		t.Fatalf("connect %s (MSNP%v): %v", cfg.Email, cfg.Versions, err)
+	}
+	t.Cleanup(func() { _ = tc.Close() })
+	return tc
+}
+
+func newTestClient(cfg msnclient.Config) *testClient {
+	rec := newRecorder()
+	return &testClient{Client: msnclient.NewClient(cfg, rec.handle), rec: rec}
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func writeFile(t testing.TB, name string, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+var allVersions = []int{8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18}
