@@ -30,7 +30,7 @@ staticcheck:
 
 ## lint: static checks only (gofmt, vet, staticcheck)
 lint: vet staticcheck
-	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	@unformatted="$$(gofmt -l .)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
 ## unit: the race-enabled test run of every package, e2e included (needs Dendrite; see docs/testing.md)

@@ -19,12 +19,12 @@ import (
 
 // Bridge state error codes of MSN logins.
 const (
-	ErrCodeDisconnected       status.BridgeStateErrorCode = "msn-disconnected"
-	ErrCodeConnectFailed      status.BridgeStateErrorCode = "msn-connect-failed"
-	ErrCodeServerShutdown     status.BridgeStateErrorCode = "msn-server-shutdown"
-	ErrCodeBadCredentials     status.BridgeStateErrorCode = "msn-bad-credentials"
-	ErrCodeSignedInElsewhere  status.BridgeStateErrorCode = "msn-signed-in-elsewhere"
-	ErrCodeNoCredentials      status.BridgeStateErrorCode = "msn-no-credentials"
+	ErrCodeDisconnected          status.BridgeStateErrorCode = "msn-disconnected"
+	ErrCodeConnectFailed         status.BridgeStateErrorCode = "msn-connect-failed"
+	ErrCodeServerShutdown        status.BridgeStateErrorCode = "msn-server-shutdown"
+	ErrCodeBadCredentials        status.BridgeStateErrorCode = "msn-bad-credentials"
+	ErrCodeSignedInElsewhere     status.BridgeStateErrorCode = "msn-signed-in-elsewhere"
+	ErrCodeNoCredentials         status.BridgeStateErrorCode = "msn-no-credentials"
 	ErrCodeUnknownServerInConfig status.BridgeStateErrorCode = "msn-unknown-server"
 )
 
@@ -58,8 +58,16 @@ type MSNClient struct {
 	loopCancel context.CancelFunc
 	loopDone   chan struct{}
 
+	// stateSink receives bridge states (the login's queue; tests replace it).
+	stateSink func(status.BridgeState)
+	// backoff is the reconnect delay before attempt n (tests shorten it).
+	backoff func(n int) time.Duration
+
 	loggedIn atomic.Bool
 	names    sync.Map // email -> friendly name seen in messages and joins
+
+	profileMu sync.Mutex // guards login.RemoteProfile
+	syncMu    sync.Mutex // one contact list sync at a time
 
 	notifiedMu sync.Mutex
 	notified   map[string]bool // contact requests already announced
@@ -88,6 +96,12 @@ func newMSNClient(c *Connector, login *bridgev2.UserLogin, meta *UserLoginMetada
 		msgIDs:    newMessageIDGenerator(),
 		convs:     newConversationTracker(),
 		notified:  make(map[string]bool),
+		backoff:   backoffDelay,
+	}
+	m.stateSink = func(state status.BridgeState) {
+		if login.BridgeState != nil {
+			login.BridgeState.Send(state)
+		}
 	}
 	m.typing = newTypingSender(typingRepeatInterval, m.sendTyping)
 	m.presence = newPresenceBridge(c.Config.Presence.Enabled, c.Config.presenceInterval(), m.setGhostPresence)
@@ -187,7 +201,7 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 					return
 				}
 				failures++
-				delay := backoffDelay(failures)
+				delay := m.backoff(failures)
 				m.log.Warn().Err(err).Int("failures", failures).Stringer("retry_in", delay).Msg("Failed to connect to MSN")
 				m.sendState(status.StateTransientDisconnect, ErrCodeConnectFailed, err)
 				if !sleepCtx(ctx, delay) {
@@ -225,7 +239,7 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 		}
 		m.log.Warn().Err(reason.Err).Int("reason", int(reason.Reason)).Msg("Disconnected from MSN, reconnecting")
 		failures = 1
-		if !sleepCtx(ctx, backoffDelay(failures)) {
+		if !sleepCtx(ctx, m.backoff(failures)) {
 			return
 		}
 	}
@@ -336,9 +350,7 @@ func (m *MSNClient) sendState(evt status.BridgeStateEvent, code status.BridgeSta
 	if code == ErrCodeSignedInElsewhere || code == ErrCodeBadCredentials || code == ErrCodeNoCredentials {
 		state.UserAction = status.UserActionRelogin
 	}
-	if m.login.BridgeState != nil {
-		m.login.BridgeState.Send(state)
-	}
+	m.stateSink(state)
 }
 
 // backoffDelay is the wait before reconnect attempt n (1-based): 2 s

@@ -9,7 +9,6 @@ import (
 
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/commands"
-	"maunium.net/go/mautrix/bridgev2/networkid"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
@@ -241,11 +240,11 @@ func (c *Connector) cmdContacts(ce *commands.Event) {
 		if status == "" {
 			status = msnclient.StatusOffline
 		}
-		name := ct.FriendlyName
-		if name == "" {
-			name = ct.Email
+		if name := ct.FriendlyName; name != "" && name != ct.Email {
+			fmt.Fprintf(&sb, "\n• %s <%s> - %s", name, ct.Email, statusLabel(status))
+		} else {
+			fmt.Fprintf(&sb, "\n• %s - %s", ct.Email, statusLabel(status))
 		}
-		fmt.Fprintf(&sb, "\n• %s <%s> - %s", name, ct.Email, statusLabel(status))
 		if ct.PersonalMessage != "" {
 			fmt.Fprintf(&sb, " - %s", ct.PersonalMessage)
 		}
@@ -326,10 +325,7 @@ func (c *Connector) cmdSetName(ce *commands.Event) {
 		replyPlain(ce, "Failed to set your name: %s", describeCommandError(err))
 		return
 	}
-	m.login.RemoteProfile.Name = name
-	if err := m.login.Save(ce.Ctx); err != nil {
-		m.log.Err(err).Msg("Failed to save own name")
-	}
+	m.setOwnName(ce.Ctx, name)
 	replyPlain(ce, "Your MSN name is now %s.", name)
 }
 
@@ -364,9 +360,4 @@ func (c *Connector) cmdReconnect(ce *commands.Event) {
 // cleanLine makes user input a single line for names and messages.
 func cleanLine(s string) string {
 	return strings.Join(strings.Fields(cleanText(s)), " ")
-}
-
-// portalKeyOf is a helper for tests and commands.
-func portalKeyOf(id string, login networkid.UserLoginID) networkid.PortalKey {
-	return networkid.PortalKey{ID: networkid.PortalID(id), Receiver: login}
 }

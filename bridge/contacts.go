@@ -21,9 +21,11 @@ func (m *MSNClient) syncAfterConnect(ctx context.Context, sess *session) {
 // ghosts, makes every forward-list contact a member of the login's space,
 // removes contacts that are gone and announces new contact requests.
 func (m *MSNClient) syncContacts(ctx context.Context, sess *session) {
-	if m.connector.DB == nil {
+	if m.connector.DB == nil || sess == nil {
 		return
 	}
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
 	loginID := string(m.login.ID)
 	previous, err := m.connector.DB.Contact.GetAll(ctx, loginID)
 	if err != nil {

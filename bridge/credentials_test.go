@@ -73,7 +73,7 @@ func TestDecodeCredentialsKey(t *testing.T) {
 			t.Errorf("key %q accepted", bad)
 		}
 	}
-	if generateCredentialsKey() == generateCredentialsKey() {
+	if a, b := generateCredentialsKey(), generateCredentialsKey(); a == b {
 		t.Error("generated keys repeat")
 	}
 }

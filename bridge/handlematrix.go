@@ -81,6 +81,8 @@ func (m *MSNClient) conversationFor(ctx context.Context, portal *bridgev2.Portal
 
 // ownName is the name used in emotes: our MSN friendly name or email.
 func (m *MSNClient) ownName() string {
+	m.profileMu.Lock()
+	defer m.profileMu.Unlock()
 	if m.login.RemoteProfile.Name != "" {
 		return m.login.RemoteProfile.Name
 	}

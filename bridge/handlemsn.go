@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -25,18 +27,20 @@ func (m *MSNClient) handleEvent(sess *session, evt any) {
 	switch evt := evt.(type) {
 	case *msnclient.Connected:
 		m.log.Info().Int("protocol", evt.Version).Msg("Connected to MSN")
+		m.setOwnName(ctx, sess.client.FriendlyName())
 	case *msnclient.Disconnected:
 		// The connect loop reacts through session.done.
 	case *msnclient.ContactPresence:
 		m.handlePresence(ctx, evt)
 	case *msnclient.PersonalMessage:
 		m.presence.update(evt.Email, func(p *contactPresence) { p.PSM = evt.Message })
+		m.storePresence(ctx, evt.Email, "", evt.Message, true)
 	case *msnclient.ContactListChanged:
 		go m.syncContacts(ctx, sess)
 	case *msnclient.ContactRequest:
 		m.notifyContactRequest(ctx, evt.Email, evt.FriendlyName, evt.Message)
 	case *msnclient.OwnProfile:
-		m.handleOwnProfile(ctx, evt)
+		m.setOwnName(ctx, evt.FriendlyName)
 	case *msnclient.MessageReceived:
 		m.handleMessage(ctx, evt)
 	case *msnclient.Typing:
@@ -44,8 +48,12 @@ func (m *MSNClient) handleEvent(sess *session, evt any) {
 	case *msnclient.Nudge:
 		m.handleNudge(ctx, evt)
 	case *msnclient.Datacast:
-		m.handleNotice(ctx, evt.ConversationEvent, evt.From, "sent something MSN calls a datacast (a wink or voice clip), which the bridge does not support")
+		m.handleNotice(ctx, evt.ConversationEvent, evt.From, datacastText(evt.ID))
 	case *msnclient.UnknownMessage:
+		if strings.HasPrefix(evt.ContentType, "text/x-msmsgsinvite") {
+			m.handleNotice(ctx, evt.ConversationEvent, evt.From, "tried to send you a file, which the bridge cannot receive yet")
+			return
+		}
 		m.log.Debug().Str("from", evt.From).Str("content_type", evt.ContentType).Msg("Ignoring unsupported MSN message")
 	case *msnclient.ParticipantJoined:
 		m.handleJoin(ctx, evt)
@@ -155,14 +163,15 @@ func (m *MSNClient) handleNudge(ctx context.Context, evt *msnclient.Nudge) {
 	})
 }
 
-// handleNotice shows something we cannot bridge as a notice from the sender.
+// handleNotice shows something we cannot bridge as an emote of the sender
+// ("* Bob (MSN) sent a wink, which the bridge cannot show").
 func (m *MSNClient) handleNotice(ctx context.Context, ce msnclient.ConversationEvent, from, what string) {
 	pk, err := m.conversationPortal(ctx, ce, from)
 	if err != nil {
 		return
 	}
 	m.queueLocalMessage(pk, from, false, &event.MessageEventContent{
-		MsgType: event.MsgNotice,
+		MsgType: event.MsgEmote,
 		Body:    what,
 	})
 }
@@ -192,6 +201,15 @@ func (m *MSNClient) queueLocalMessage(pk networkid.PortalKey, from string, fromS
 // handleJoin moves a conversation to its group portal when it becomes
 // multi-party, and shows the join.
 func (m *MSNClient) handleJoin(ctx context.Context, evt *msnclient.ParticipantJoined) {
+	if pk, members, ok := m.joinChange(ctx, evt); ok {
+		m.queueMemberChange(pk, evt.Email, members)
+	}
+}
+
+// joinChange works out the portal and member changes of a join: nothing
+// for a one-to-one conversation, the group portal (found or created) once
+// two or more others are in it.
+func (m *MSNClient) joinChange(ctx context.Context, evt *msnclient.ParticipantJoined) (networkid.PortalKey, *bridgev2.ChatMemberList, bool) {
 	email := normalizeEmail(evt.Email)
 	if evt.FriendlyName != "" {
 		m.rememberName(email, evt.FriendlyName)
@@ -201,13 +219,13 @@ func (m *MSNClient) handleJoin(ctx context.Context, evt *msnclient.ParticipantJo
 	pk, wasGroup := m.convs.move(before, now)
 	if !wasGroup {
 		if len(now) < 2 {
-			return // a one-to-one conversation: nothing to show
+			return pk, nil, false
 		}
 		var err error
 		pk, err = m.groupPortalKey(ctx, now)
 		if err != nil {
 			m.log.Err(err).Msg("Failed to find group portal")
-			return
+			return pk, nil, false
 		}
 		m.convs.set(now, pk)
 	}
@@ -216,21 +234,29 @@ func (m *MSNClient) handleJoin(ctx context.Context, evt *msnclient.ParticipantJo
 		members.MemberMap.Set(m.chatMember(p, event.MembershipJoin))
 	}
 	members.MemberMap.Set(m.selfMember())
-	m.queueMemberChange(pk, email, members)
+	return pk, members, true
 }
 
 // handleLeave shows a participant leaving a group conversation.
 func (m *MSNClient) handleLeave(_ context.Context, evt *msnclient.ParticipantLeft) {
+	if pk, members, ok := m.leaveChange(evt); ok {
+		m.queueMemberChange(pk, evt.Email, members)
+	}
+}
+
+// leaveChange works out the member change of a leave; leaving a one-to-one
+// conversation (the switchboard closing) shows nothing.
+func (m *MSNClient) leaveChange(evt *msnclient.ParticipantLeft) (networkid.PortalKey, *bridgev2.ChatMemberList, bool) {
 	email := normalizeEmail(evt.Email)
 	now := evt.Participants
 	before := append(slices.Clone(now), email)
 	pk, wasGroup := m.convs.move(before, now)
 	if !wasGroup {
-		return
+		return pk, nil, false
 	}
 	members := &bridgev2.ChatMemberList{MemberMap: bridgev2.ChatMemberMap{}}
 	members.MemberMap.Set(m.chatMember(email, event.MembershipLeave))
-	m.queueMemberChange(pk, email, members)
+	return pk, members, true
 }
 
 func (m *MSNClient) queueMemberChange(pk networkid.PortalKey, who string, members *bridgev2.ChatMemberList) {
@@ -253,13 +279,53 @@ func (m *MSNClient) handlePresence(ctx context.Context, evt *msnclient.ContactPr
 		m.updateGhostName(ctx, evt.Email, evt.FriendlyName)
 	}
 	m.presence.update(evt.Email, func(p *contactPresence) { p.Status = evt.Status })
+	m.storePresence(ctx, evt.Email, evt.Status, "", false)
 }
 
-func (m *MSNClient) handleOwnProfile(ctx context.Context, evt *msnclient.OwnProfile) {
-	if evt.FriendlyName == "" || evt.FriendlyName == m.login.RemoteProfile.Name {
+// storePresence keeps a contact's last status or personal message in the
+// contact snapshot.
+func (m *MSNClient) storePresence(ctx context.Context, email string, status msnclient.Status, psm string, isPSM bool) {
+	if m.connector.DB == nil {
 		return
 	}
-	m.login.RemoteProfile.Name = evt.FriendlyName
+	var err error
+	if isPSM {
+		err = m.connector.DB.Contact.UpdatePSM(ctx, string(m.login.ID), email, psm)
+	} else {
+		err = m.connector.DB.Contact.UpdateStatus(ctx, string(m.login.ID), email, string(status))
+	}
+	if err != nil {
+		m.log.Err(err).Msg("Failed to store contact presence")
+	}
+}
+
+// datacastText describes a datacast the bridge cannot show.
+func datacastText(id int) string {
+	switch id {
+	case 2:
+		return "sent a wink, which the bridge cannot show"
+	case 3:
+		return "sent a voice clip, which the bridge cannot play"
+	default:
+		return "sent something the bridge cannot show (MSN datacast " + strconv.Itoa(id) + ")"
+	}
+}
+
+// setOwnName records our MSN friendly name (shown in emotes and the login
+// list), possibly changed from another endpoint.
+func (m *MSNClient) setOwnName(ctx context.Context, name string) {
+	if name == "" {
+		return
+	}
+	m.profileMu.Lock()
+	defer m.profileMu.Unlock()
+	if name == m.login.RemoteProfile.Name {
+		return
+	}
+	m.login.RemoteProfile.Name = name
+	if m.connector.Bridge == nil {
+		return // not running in a bridge (tests)
+	}
 	if err := m.login.Save(ctx); err != nil {
 		m.log.Err(err).Msg("Failed to save own profile")
 	}
@@ -270,6 +336,9 @@ func (m *MSNClient) handleOwnProfile(ctx context.Context, evt *msnclient.OwnProf
 // per client.
 func (m *MSNClient) notifyContactRequest(ctx context.Context, email, name, message string) {
 	email = normalizeEmail(email)
+	if name != "" && name != email {
+		m.rememberName(email, name)
+	}
 	if !m.markRequestNotified(email) {
 		return
 	}

@@ -17,12 +17,12 @@ import (
 
 // Login flow and step IDs. They are part of the provisioning API.
 const (
-	LoginFlowPassword     = "password"
-	LoginStepCredentials  = "net.mautrix-msn.login.credentials"
-	LoginStepComplete     = "net.mautrix-msn.login.complete"
-	loginFieldEmail       = "email"
-	loginFieldPassword    = "password"
-	loginFieldServer      = "server"
+	LoginFlowPassword    = "password"
+	LoginStepCredentials = "net.mautrix-msn.login.credentials"
+	LoginStepComplete    = "net.mautrix-msn.login.complete"
+	loginFieldEmail      = "email"
+	loginFieldPassword   = "password"
+	loginFieldServer     = "server"
 )
 
 // Login errors shown to users (bot replies and provisioning API).
@@ -144,9 +144,9 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 	if err != nil {
 		return nil, err
 	}
-	name := email
-	if own, ok := sess.client.Contact(email); ok && own.FriendlyName != "" {
-		name = own.FriendlyName
+	name := sess.client.FriendlyName()
+	if name == "" {
+		name = email
 	}
 	ul, err := pl.user.NewLogin(ctx, &database.UserLogin{
 		ID:         loginID,

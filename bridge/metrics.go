@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
@@ -147,7 +148,7 @@ func NewMetrics() *Metrics {
 		loginState: make(map[string]string),
 	}
 	m.registry.MustRegister(m.logins, m.messages, m.sendFailures, m.switchboards, m.latency,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, d := range []Direction{ToMatrix, ToMSN} {
 		m.messages.WithLabelValues(string(d))
 	}

@@ -7,7 +7,6 @@ import (
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/bridgev2"
-	"maunium.net/go/mautrix/bridgev2/networkid"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
 )
@@ -133,9 +132,4 @@ func (m *MSNClient) forwardList(ctx context.Context) ([]msnclient.Contact, error
 		}
 	}
 	return out, nil
-}
-
-// dmPortalKey is exposed for commands.
-func (m *MSNClient) dmPortalKey(email string) networkid.PortalKey {
-	return makeDMPortalKey(email, m.login.ID)
 }

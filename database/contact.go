@@ -32,6 +32,8 @@ const (
 	contactColumns        = "login_id, email, friendly_name, lists, group_ids, status, psm, updated_at"
 	getContactQuery       = "SELECT " + contactColumns + " FROM msn_contact WHERE login_id=$1 AND email=$2"
 	getAllContactsQuery   = "SELECT " + contactColumns + " FROM msn_contact WHERE login_id=$1 ORDER BY email"
+	updateStatusQuery     = "UPDATE msn_contact SET status=$3, updated_at=$4 WHERE login_id=$1 AND email=$2"
+	updatePSMQuery        = "UPDATE msn_contact SET psm=$3, updated_at=$4 WHERE login_id=$1 AND email=$2"
 	deleteContactQuery    = "DELETE FROM msn_contact WHERE login_id=$1 AND email=$2"
 	deleteAllContactQuery = "DELETE FROM msn_contact WHERE login_id=$1"
 	upsertContactQuery    = `
@@ -89,6 +91,22 @@ func (q *ContactQuery) GetAll(ctx context.Context, loginID string) ([]*Contact, 
 func (q *ContactQuery) Upsert(ctx context.Context, c *Contact) error {
 	if err := q.Exec(ctx, upsertContactQuery, c.sqlVariables()...); err != nil {
 		return fmt.Errorf("save contact %s of %s: %w", c.Email, c.LoginID, err)
+	}
+	return nil
+}
+
+// UpdateStatus stores a contact's last status; unknown contacts are ignored.
+func (q *ContactQuery) UpdateStatus(ctx context.Context, loginID, email, status string) error {
+	if err := q.Exec(ctx, updateStatusQuery, loginID, strings.ToLower(email), status, time.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("save status of %s for %s: %w", email, loginID, err)
+	}
+	return nil
+}
+
+// UpdatePSM stores a contact's last personal message; unknown contacts are ignored.
+func (q *ContactQuery) UpdatePSM(ctx context.Context, loginID, email, psm string) error {
+	if err := q.Exec(ctx, updatePSMQuery, loginID, strings.ToLower(email), psm, time.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("save personal message of %s for %s: %w", email, loginID, err)
 	}
 	return nil
 }

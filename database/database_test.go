@@ -2,7 +2,9 @@ package database
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -25,24 +27,38 @@ func testDatabases(t *testing.T) map[string]*Database {
 	uri := fmt.Sprintf("file:msntest%d?mode=memory&cache=shared&_txlock=immediate&_foreign_keys=on", dbCounter.Add(1))
 	out["sqlite"] = openTestDB(t, uri, "sqlite3")
 	if dsn := os.Getenv("MSN_TEST_POSTGRES"); dsn != "" {
-		raw, err := dbutil.NewWithDialect(dsn, "postgres")
-		if err != nil {
-			t.Fatalf("open postgres: %v", err)
-		}
-		t.Cleanup(func() { _ = raw.Close() })
-		// Start from empty tables: the DSN's database outlives the test.
-		for _, table := range []string{"msn_contact", "msn_group_portal", "msn_avatar", "msn_version"} {
-			if _, err := raw.Exec(context.Background(), "DROP TABLE IF EXISTS "+table); err != nil {
-				t.Fatal(err)
-			}
-		}
-		db := New(raw, zerolog.Nop())
-		if err := db.Upgrade(context.Background()); err != nil {
-			t.Fatalf("upgrade postgres: %v", err)
-		}
-		out["postgres"] = db
+		out["postgres"] = openPostgres(t, dsn)
 	}
 	return out
+}
+
+// openPostgres opens the tables in a fresh schema of the DSN's database,
+// dropped when the test ends, so runs never see each other's tables.
+func openPostgres(t *testing.T, dsn string) *Database {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(func() { _ = admin.Close() })
+	schema := fmt.Sprintf("msn_dbtest_%d_%d", time.Now().UnixNano(), dbCounter.Add(1))
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("parse MSN_TEST_POSTGRES: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return openTestDB(t, u.String(), "postgres")
 }
 
 func openTestDB(t *testing.T, uri, dialect string) *Database {
@@ -87,6 +103,23 @@ func TestContacts(t *testing.T) {
 			}
 			if missing, err := db.Contact.Get(ctx, "me@x.com", "nobody@x.com"); err != nil || missing != nil {
 				t.Errorf("missing contact = %v, %v", missing, err)
+			}
+
+			if err := db.Contact.UpdateStatus(ctx, "me@x.com", "ALICE@x.com", "AWY"); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Contact.UpdatePSM(ctx, "me@x.com", "alice@x.com", "away now"); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Contact.UpdateStatus(ctx, "me@x.com", "unknown@x.com", "NLN"); err != nil {
+				t.Fatal(err)
+			}
+			got, _ = db.Contact.Get(ctx, "me@x.com", "alice@x.com")
+			if got.Status != "AWY" || got.PSM != "away now" || got.FriendlyName != "Alice 2" {
+				t.Errorf("after presence update = %+v", got)
+			}
+			if u, _ := db.Contact.Get(ctx, "me@x.com", "unknown@x.com"); u != nil {
+				t.Error("status update created a contact")
 			}
 
 			err = db.Contact.ReplaceAll(ctx, "me@x.com", []*Contact{{Email: "b@x.com"}, {Email: "c@x.com", Lists: 1}})

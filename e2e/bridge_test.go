@@ -30,8 +30,8 @@ const (
 // contacts as MSN clients and the portal rooms found so far.
 type world struct {
 	*env
-	bob, carol, dave *peer
-	bobRoom          id.RoomID
+	bob, carol *peer
+	bobRoom    id.RoomID
 }
 
 // newWorld starts a stack and puts the accounts on the fake server: bob,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -59,6 +60,7 @@ func newEnv(t *testing.T, db stack.Database) *env {
 		DB:          db,
 	})
 	if err != nil {
+		logTail(t, filepath.Join(e.dir, "bridge", "bridge.log"), 40)
 		t.Fatalf("start stack: %v", err)
 	}
 	e.hs, e.br, e.bot = st.HS, st.Bridge, st.Bridge.BotMXID
@@ -72,7 +74,8 @@ func newEnv(t *testing.T, db stack.Database) *env {
 			t.Errorf("bridge did not stop cleanly: %v", err)
 		}
 		if t.Failed() {
-			logTail(t, e.br.LogPath, 120)
+			logTail(t, e.br.LogPath, 60)
+			keepLog(t, e.br.LogPath)
 		}
 	})
 
@@ -198,6 +201,28 @@ func isFinal(answer string) bool {
 		}
 	}
 	return false
+}
+
+// keepLog copies a log of a failed test out of its temp dir, so the whole
+// of it can be read after the run.
+func keepLog(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Logf("keep log: %v", err)
+		return
+	}
+	f, err := os.CreateTemp("", "mautrix-msn-e2e-failed-*.log")
+	if err != nil {
+		t.Logf("keep log: %v", err)
+		return
+	}
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		t.Logf("keep log: %v", err)
+		return
+	}
+	t.Logf("full bridge log kept in %s", f.Name())
 }
 
 // logTail logs the last n lines of a log file.

@@ -16,7 +16,10 @@ import (
 
 // TestBridgePostgres runs the core scenario (login, both directions,
 // restart without duplicate rooms) with the bridge on PostgreSQL, in a fresh
-// schema of the database MSN_TEST_POSTGRES points at.
+// database created next to the one MSN_TEST_POSTGRES points at (its role
+// needs CREATEDB). A database rather than a schema: dbutil's table checks
+// look at information_schema of the whole database, so tables of other
+// tests in another schema would confuse the bridge's upgrades.
 func TestBridgePostgres(t *testing.T) {
 	base := os.Getenv("MSN_TEST_POSTGRES")
 	if base == "" {
@@ -26,8 +29,8 @@ func TestBridgePostgres(t *testing.T) {
 		t.Skip("MSN_TEST_POSTGRES not set")
 	}
 	needStack(t)
-	db, schema := freshSchema(t, base)
-	w := newWorld(t, stack.Database{Type: "postgres", URI: schemaURI(t, base, schema)})
+	uri := freshDatabase(t, base)
+	w := newWorld(t, stack.Database{Type: "postgres", URI: uri})
 	steps := []struct {
 		name string
 		fn   func(t *testing.T)
@@ -42,50 +45,47 @@ func TestBridgePostgres(t *testing.T) {
 			t.Fatalf("%s failed on PostgreSQL", s.name)
 		}
 	}
-	// The bridge really kept its state in the fresh schema.
-	var portals int
-	err := db.QueryRowContext(w.ctx, "SELECT count(*) FROM "+schema+".portal").Scan(&portals)
+	// The bridge really kept its state in the fresh database.
+	db, err := sql.Open("postgres", uri)
 	if err != nil {
-		t.Fatalf("read the bridge's portal table in schema %s: %v", schema, err)
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var portals int
+	if err := db.QueryRowContext(w.ctx, "SELECT count(*) FROM portal").Scan(&portals); err != nil {
+		t.Fatalf("read the bridge's portal table: %v", err)
 	}
 	if portals == 0 {
-		t.Errorf("no portals stored in schema %s", schema)
+		t.Error("no portals stored in PostgreSQL")
 	}
 }
 
-// freshSchema creates an empty schema for this run, dropped at the end.
-func freshSchema(t *testing.T, base string) (*sql.DB, string) {
+// freshDatabase creates an empty database for this run, dropped at the
+// end, and returns its URI.
+func freshDatabase(t *testing.T, base string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db, err := sql.Open("postgres", base)
+	admin, err := sql.Open("postgres", base)
 	if err != nil {
 		t.Fatalf("open MSN_TEST_POSTGRES: %v", err)
 	}
-	t.Cleanup(func() { _ = db.Close() })
-	schema := fmt.Sprintf("msn_e2e_%d", time.Now().UnixNano())
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
+	t.Cleanup(func() { _ = admin.Close() })
+	name := fmt.Sprintf("msn_e2e_%d", time.Now().UnixNano())
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database (the MSN_TEST_POSTGRES role needs CREATEDB): %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if _, err := db.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
 		}
 	})
-	return db, schema
-}
-
-// schemaURI is base with the schema as search_path.
-func schemaURI(t *testing.T, base, schema string) string {
-	t.Helper()
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatalf("parse MSN_TEST_POSTGRES: %v", err)
 	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	u.Path = "/" + name
 	return u.String()
 }

@@ -130,11 +130,14 @@ func (c *Client) Logger() *zerolog.Logger { return &c.log }
 func (c *Client) Connect(ctx context.Context) error {
 	c.connectMu.Lock()
 	defer c.connectMu.Unlock()
-	if c.session() != nil {
+	if s := c.session(); s != nil && !s.isEnded() {
 		return errors.New("msn: already connected")
 	}
-	if c.cfg.Email == "" || c.cfg.Server == "" {
-		return errors.New("msn: config needs Email and Server")
+	if _, err := checkEmail(c.cfg.Email); err != nil {
+		return fmt.Errorf("msn: config Email: %w", err)
+	}
+	if c.cfg.Server == "" {
+		return errors.New("msn: config needs Server")
 	}
 	// The web-service client is not worth its memory between the rare SOAP
 	// calls of a session.

@@ -50,10 +50,16 @@ func (w deadlineWriter) Write(p []byte) (int, error) {
 	return w.conn.Write(p)
 }
 
+// maxNSPayload bounds notification-server payloads: the largest real ones
+// (address book notifications, policies, mail data) are a few KiB.
+const maxNSPayload = 256 << 10
+
 func newNSConn(conn net.Conn, log *zerolog.Logger, requestTimeout time.Duration) *nsConn {
+	r := msnp.NewReader(conn, msnp.FromServer)
+	r.MaxPayload = maxNSPayload
 	return &nsConn{
 		conn:           conn,
-		r:              msnp.NewReader(conn, msnp.FromServer),
+		r:              r,
 		w:              msnp.NewWriter(deadlineWriter{conn: conn, timeout: requestTimeout}),
 		log:            log,
 		requestTimeout: requestTimeout,

@@ -148,22 +148,28 @@ func (o *abOps) load(ctx context.Context) error {
 	return nil
 }
 
-// ml sends ADL or RML for one contact.
-func (o *abOps) ml(ctx context.Context, name, email string, lists Lists) error {
-	network := NetworkMSN
-	o.c.mu.Lock()
-	if ct := o.c.list.get(email, false); ct != nil && ct.Network != 0 {
-		network = ct.Network
+// ml sends ADL or RML for one contact on network (0: as known, else MSN)
+// and records the change locally.
+func (o *abOps) ml(ctx context.Context, name, email string, lists Lists, network Network) error {
+	if network == 0 {
+		network = NetworkMSN
+		o.c.mu.Lock()
+		if ct := o.c.list.get(email, false); ct != nil && ct.Network != 0 {
+			network = ct.Network
+		}
+		o.c.mu.Unlock()
 	}
-	o.c.mu.Unlock()
 	payloads := buildML([]mlEntry{{Email: email, Lists: lists, Network: network}}, false)
 	if _, err := o.s.conn.request(ctx, msnp.NewPayload(name, payloads[0])); err != nil {
 		return err
 	}
+	o.c.mu.Lock()
+	defer o.c.mu.Unlock()
 	if name == "ADL" {
-		o.c.changeLists(email, lists, 0)
+		o.c.list.setLists(email, lists, 0)
+		o.c.list.get(email, false).Network = network
 	} else {
-		o.c.changeLists(email, 0, lists)
+		o.c.list.setLists(email, 0, lists)
 	}
 	return nil
 }
@@ -188,27 +194,22 @@ func (o *abOps) add(ctx context.Context, email string) error {
 	if err != nil {
 		return err
 	}
+	network := NetworkMSN
 	if o.s.d.fqy {
-		network, err := o.queryNetwork(ctx, email)
-		if err != nil {
+		if network, err = o.queryNetwork(ctx, email); err != nil {
 			return fmt.Errorf("FQY: %w", err)
 		}
-		o.c.mu.Lock()
-		ct := o.c.list.get(email, true)
-		ct.Network = network
-		o.c.mu.Unlock()
 	}
 	id, err := ab.ABContactAdd(ctx, email)
 	if err != nil && !abch.IsFault(err, abch.FaultContactExists) {
-		o.c.dropIfEmpty(email)
 		return err
 	}
 	if o.c.lists(email)&ListBlock != 0 {
-		if err := o.ml(ctx, "RML", email, ListBlock); err != nil {
+		if err := o.ml(ctx, "RML", email, ListBlock, network); err != nil {
 			return err
 		}
 	}
-	if err := o.ml(ctx, "ADL", email, ListForward|ListAllow); err != nil {
+	if err := o.ml(ctx, "ADL", email, ListForward|ListAllow, network); err != nil {
 		return err
 	}
 	if id != "" {
@@ -219,15 +220,6 @@ func (o *abOps) add(ctx context.Context, email string) error {
 		o.c.mu.Unlock()
 	}
 	return nil
-}
-
-// dropIfEmpty forgets an entry created for a contact that is on no list.
-func (c *Client) dropIfEmpty(email string) {
-	c.mu.Lock()
-	if ct := c.list.get(email, false); ct != nil && ct.Lists == 0 {
-		delete(c.list.contacts, ct.Email)
-	}
-	c.mu.Unlock()
 }
 
 func (o *abOps) remove(ctx context.Context, email string) error {
@@ -246,47 +238,41 @@ func (o *abOps) remove(ctx context.Context, email string) error {
 			return err
 		}
 	}
-	return o.ml(ctx, "RML", email, ListForward)
+	return o.ml(ctx, "RML", email, ListForward, 0)
 }
 
-// member changes a sharing-service membership, ignoring "already so".
-func (o *abOps) member(ctx context.Context, add bool, role abch.Role, email string) error {
+// deleteMembership removes email from a sharing-service role, ignoring
+// "not a member".
+func (o *abOps) deleteMembership(ctx context.Context, role abch.Role, email string) error {
 	ab, err := o.c.abClient(o.s)
 	if err != nil {
 		return err
 	}
-	if add {
-		err = ab.AddMember(ctx, role, email)
-	} else {
-		err = ab.DeleteMember(ctx, role, email)
-		if abch.IsFault(err, abch.FaultMemberDoesNotExist) {
-			err = nil
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("%s membership: %w", role, err)
+	err = ab.DeleteMember(ctx, role, email)
+	if err != nil && !abch.IsFault(err, abch.FaultMemberDoesNotExist) {
+		return fmt.Errorf("delete %s membership: %w", role, err)
 	}
 	return nil
 }
 
 func (o *abOps) block(ctx context.Context, email string) error {
-	if err := o.ml(ctx, "RML", email, ListAllow); err != nil {
+	if err := o.ml(ctx, "RML", email, ListAllow, 0); err != nil {
 		return err
 	}
-	return o.ml(ctx, "ADL", email, ListBlock)
+	return o.ml(ctx, "ADL", email, ListBlock, 0)
 }
 
 func (o *abOps) unblock(ctx context.Context, email string) error {
-	if err := o.ml(ctx, "RML", email, ListBlock); err != nil {
+	if err := o.ml(ctx, "RML", email, ListBlock, 0); err != nil {
 		return err
 	}
-	return o.ml(ctx, "ADL", email, ListAllow)
+	return o.ml(ctx, "ADL", email, ListAllow, 0)
 }
 
 func (o *abOps) accept(ctx context.Context, email string) error {
 	// Clearing the Pending membership is what answers the request; the
 	// local list may not know of the request yet (refetch in flight).
-	if err := o.member(ctx, false, abch.RolePending, email); err != nil {
+	if err := o.deleteMembership(ctx, abch.RolePending, email); err != nil {
 		return err
 	}
 	o.c.changeLists(email, 0, ListPending)
@@ -311,10 +297,10 @@ func (c *Client) handleServerML(s *session, cmd *msnp.Command) {
 		}
 		if cmd.Name == "RML" {
 			c.changeLists(e.Email, 0, e.Lists)
-			c.emit(&ContactListChanged{})
+			s.emit(&ContactListChanged{})
 			continue
 		}
-		c.reverseAdded(e.Email, e.FriendlyName, e.Lists)
+		c.reverseAdded(s, e.Email, e.FriendlyName, e.Lists)
 	}
 	if s.d.addressBook {
 		c.scheduleRefresh(s)
@@ -394,7 +380,7 @@ func (c *Client) refreshList(s *session) {
 	c.list.replace(contacts, groups)
 	c.mu.Unlock()
 	if changed {
-		c.emit(&ContactListChanged{})
+		s.emit(&ContactListChanged{})
 	}
 	c.emitPendingRequests()
 }

@@ -214,18 +214,18 @@ func (c *Client) handleReverseChange(s *session, cmd *msnp.Command) {
 	}
 	if cmd.Name == "REM" {
 		c.changeLists(email, 0, ListReverse|ListPending)
-		c.emit(&ContactListChanged{})
+		s.emit(&ContactListChanged{})
 		return
 	}
 	add := ListReverse
 	if s.d.pendingList {
 		add |= ListPending
 	}
-	c.reverseAdded(email, name, add)
+	c.reverseAdded(s, email, name, add)
 }
 
 // reverseAdded records that email added us and emits the events.
-func (c *Client) reverseAdded(email, name string, add Lists) {
+func (c *Client) reverseAdded(s *session, email, name string, add Lists) {
 	c.mu.Lock()
 	c.list.setLists(email, add, 0)
 	ct := c.list.get(email, false)
@@ -238,9 +238,9 @@ func (c *Client) reverseAdded(email, name string, add Lists) {
 		req = &ContactRequest{Email: email, FriendlyName: ct.FriendlyName}
 	}
 	c.mu.Unlock()
-	c.emit(&ContactListChanged{})
+	s.emit(&ContactListChanged{})
 	if req != nil {
-		c.emit(req)
+		s.emit(req)
 	}
 }
 

@@ -119,12 +119,16 @@ func TestMultiPartyChat(t *testing.T) {
 func TestSendAfterSwitchboardTimeout(t *testing.T) {
 	t.Parallel()
 	srv := chatServer(t, "alice@example.com", "bob@example.com")
-	srv.SetSwitchboardIdleTimeout(300 * time.Millisecond)
 	alice := chatConnect(t, srv, "alice@example.com", 18, nil)
 	bob := chatConnect(t, srv, "bob@example.com", 11, nil)
 	ctx := chatCtx(t)
 	conv := alice.Conversation("bob@example.com")
 	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	// A short server idle timeout, armed by the next message.
+	srv.SetSwitchboardIdleTimeout(300 * time.Millisecond)
+	if err := conv.SendTyping(ctx); err != nil {
 		t.Fatal(err)
 	}
 	chatWait[*msnclient.ConversationClosed](t, alice, 1, nil)
@@ -151,7 +155,7 @@ func TestSendAfterSwitchboardTimeout(t *testing.T) {
 func TestClientIdleTimeoutClosesSwitchboard(t *testing.T) {
 	t.Parallel()
 	srv := chatServer(t, "alice@example.com", "bob@example.com")
-	alice := chatConnect(t, srv, "alice@example.com", 15, func(c *msnclient.Config) { c.SwitchboardIdleTimeout = 200 * time.Millisecond })
+	alice := chatConnect(t, srv, "alice@example.com", 15, func(c *msnclient.Config) { c.SwitchboardIdleTimeout = time.Second })
 	bob := chatConnect(t, srv, "bob@example.com", 15, nil)
 	ctx := chatCtx(t)
 	if err := alice.Conversation("bob@example.com").SendText(ctx, msnclient.TextMessage{Text: "hi"}); err != nil {
@@ -356,5 +360,76 @@ func TestMPOPEcho(t *testing.T) {
 	}
 	if n := chatCount[*msnclient.ParticipantJoined](bob, func(e *msnclient.ParticipantJoined) bool { return e.Email == "alice@example.com" }); n != 1 {
 		t.Errorf("bob saw alice join %d times (one per endpoint?)", n)
+	}
+
+	// One endpoint of alice leaving is not alice leaving.
+	if err := alice2.Conversation("bob@example.com").Leave(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.WaitSwitchboards(ctx, func(s [][]string) bool { return len(s) == 1 && len(s[0]) == 2 }); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Conversation("alice@example.com").SendText(ctx, msnclient.TextMessage{Text: "still there?"}); err != nil {
+		t.Fatal(err)
+	}
+	chatWait(t, alice1, 1, func(m *msnclient.MessageReceived) bool { return m.Message.Text == "still there?" })
+	if n := chatCount(bob, func(e *msnclient.ParticipantLeft) bool { return e.Email == "alice@example.com" }); n != 0 {
+		t.Errorf("bob saw alice leave when only one endpoint left")
+	}
+	if n := srv.SwitchboardSessions(); n != 1 {
+		t.Errorf("%d sessions; the conversation should have continued", n)
+	}
+}
+
+func TestBadAddresses(t *testing.T) {
+	t.Parallel()
+	srv := chatServer(t, "alice@example.com")
+	alice := chatConnect(t, srv, "alice@example.com", 18, nil)
+	ctx := chatCtx(t)
+	for _, addr := range []string{"nobody", "a b@example.com", "x@y.z\r\nOUT"} {
+		if err := alice.Conversation(addr).SendText(ctx, msnclient.TextMessage{Text: "hi"}); err == nil {
+			t.Errorf("message to %q accepted", addr)
+		}
+	}
+	if err := alice.Conversation().SendText(ctx, msnclient.TextMessage{Text: "hi"}); err == nil {
+		t.Errorf("message to nobody accepted")
+	}
+	if err := alice.Conversation("ghost@example.com").SendText(ctx, msnclient.TextMessage{Text: "hi"}); !errors.Is(err, msnclient.ErrContactOffline) {
+		t.Errorf("message to an unknown account gave %v, want ErrContactOffline", err)
+	}
+	if n := srv.SwitchboardMessages(); n != 0 {
+		t.Errorf("%d messages relayed", n)
+	}
+}
+
+func TestTextCannotInjectCommands(t *testing.T) {
+	t.Parallel()
+	srv := chatServer(t, "alice@example.com", "bob@example.com")
+	alice := chatConnect(t, srv, "alice@example.com", 18, nil)
+	bob := chatConnect(t, srv, "bob@example.com", 18, nil)
+	ctx := chatCtx(t)
+	evil := msnclient.TextMessage{
+		Text:   "hi\r\nMSG 9 A 3\r\n\r\nOUT\r\nBYE bob@example.com\n\nContent-Type: text/x-msmsgscontrol",
+		Format: msnclient.Format{Font: "Arial\r\nTypingUser: bob@example.com\r\n\r\nOUT"},
+	}
+	if err := alice.Conversation("bob@example.com").SendText(ctx, evil); err != nil {
+		t.Fatal(err)
+	}
+	m := chatWait[*msnclient.MessageReceived](t, bob, 1, nil)
+	if want := strings.ReplaceAll(evil.Text, "\r\n", "\n"); m.Message.Text != want {
+		t.Errorf("text arrived as %q, want %q", m.Message.Text, want)
+	}
+	if strings.ContainsAny(m.Message.Format.Font, "\r\n") || !strings.HasPrefix(m.Message.Format.Font, "Arial") {
+		t.Errorf("font arrived as %q", m.Message.Format.Font)
+	}
+	if err := alice.Conversation("bob@example.com").SendText(ctx, msnclient.TextMessage{Text: "still connected"}); err != nil {
+		t.Fatal(err)
+	}
+	chatWait(t, bob, 1, func(m *msnclient.MessageReceived) bool { return m.Message.Text == "still connected" })
+	if n := srv.SwitchboardSessions(); n != 1 {
+		t.Errorf("%d sessions: the first message broke the switchboard", n)
+	}
+	if n := chatCount[*msnclient.Typing](bob, nil) + chatCount[*msnclient.ParticipantLeft](bob, nil); n != 0 {
+		t.Errorf("injected lines produced %d events", n)
 	}
 }

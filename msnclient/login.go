@@ -156,6 +156,7 @@ func (c *Client) authenticate(ctx context.Context, s *session) error {
 	if err != nil {
 		return fmt.Errorf("msn login: %w", err)
 	}
+	ctx = c.log.WithContext(ctx) // the passport package logs to zerolog.Ctx
 	var final *msnp.Command
 	if s.d.auth == authTweener {
 		ticket, err := passport.TweenerLogin(ctx, hc, c.cfg.NexusURL, c.cfg.LoginURL, c.cfg.Email, c.cfg.Password, reply.Arg(3))

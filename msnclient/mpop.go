@@ -5,7 +5,7 @@ package msnclient
 // personal message made elsewhere becomes an OwnProfile event.
 
 // ownPresence handles an NLN/ILN about ourselves.
-func (c *Client) ownPresence(p presenceLine) {
+func (c *Client) ownPresence(s *session, p presenceLine) {
 	c.mu.Lock()
 	changed := p.friendlyName != "" && p.friendlyName != c.own.friendlyName
 	if changed {
@@ -14,12 +14,12 @@ func (c *Client) ownPresence(p presenceLine) {
 	evt := &OwnProfile{FriendlyName: c.own.friendlyName, PersonalMessage: c.own.psm}
 	c.mu.Unlock()
 	if changed {
-		c.emit(evt)
+		s.emit(evt)
 	}
 }
 
 // ownUBX handles a UBX about ourselves.
-func (c *Client) ownUBX(data ubxData) {
+func (c *Client) ownUBX(s *session, data ubxData) {
 	c.mu.Lock()
 	changed := false
 	if data.PSM != nil && *data.PSM != c.own.psm {
@@ -32,6 +32,6 @@ func (c *Client) ownUBX(data ubxData) {
 	evt := &OwnProfile{FriendlyName: c.own.friendlyName, PersonalMessage: c.own.psm}
 	c.mu.Unlock()
 	if changed {
-		c.emit(evt)
+		s.emit(evt)
 	}
 }

@@ -2,6 +2,8 @@ package msnclient
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"errors"
 	"net"
 	"strings"
@@ -71,7 +73,7 @@ func TestChallengeAnsweredWithReferenceVectors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		p := newPipeSession(t, tt.version, nil)
-		go p.send("CHL 0 "+tt.challenge+"\r\n")
+		go p.send("CHL 0 " + tt.challenge + "\r\n")
 		_ = p.server.SetReadDeadline(time.Now().Add(10 * time.Second))
 		cmd, err := p.r.ReadCommand()
 		if err != nil {
@@ -85,7 +87,7 @@ func TestChallengeAnsweredWithReferenceVectors(t *testing.T) {
 
 func TestMalformedLinesSkipped(t *testing.T) {
 	p := newPipeSession(t, 18, nil)
-	go p.send("nln bad\r\nNLN\r\nNLN XYZ 1:bob@example.com Bob 0:0\r\nFLN\r\nUBX 1:bob@example.com 7\r\n<Data><\r\n"+
+	go p.send("nln bad\r\nNLN\r\nNLN XYZ 1:bob@example.com Bob 0:0\r\nFLN\r\nUBX 1:bob@example.com 7\r\n<Data><\r\n" +
 		"NLN BSY 1:bob@example.com Bob%20\xff 1:0 %3Cmsnobj%2F%3E\r\n")
 	evt := p.next(t)
 	pres, ok := evt.(*ContactPresence)
@@ -175,4 +177,85 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func TestServerEndsSession(t *testing.T) {
+	tests := []struct {
+		raw    string
+		reason DisconnectReason
+		text   string
+	}{
+		{"XFR 0 NS 10.0.0.1:1863 0 10.0.0.2:1863\r\n", ReasonConnectionLost, "10.0.0.1:1863"},
+		{"OUT MIG\r\n", ReasonConnectionLost, "MIG"},
+		{"OUT SSD\r\n", ReasonServerShutdown, "shutting down"},
+		{"NOT 300000\r\n" + strings.Repeat("x", 300000), ReasonConnectionLost, "payload too large"},
+	}
+	for _, tt := range tests {
+		p := newPipeSession(t, 11, nil)
+		go p.send(tt.raw)
+		evt := p.next(t)
+		d, ok := evt.(*Disconnected)
+		if !ok || d.Reason != tt.reason || d.Err == nil || !strings.Contains(d.Err.Error(), tt.text) {
+			t.Errorf("%.20q: got %T %+v", tt.raw, evt, evt)
+		}
+		select {
+		case evt := <-p.events:
+			t.Errorf("%.20q: event after Disconnected: %T %+v", tt.raw, evt, evt)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func TestSYNListWithGroups(t *testing.T) {
+	tests := []struct {
+		version int
+		reply   string
+		groups  []Group
+		bob     Contact
+	}{
+		{8, "SYN %s 5 3 2\r\nGTC A\r\nBLP AL\r\nPRP PHH 555%%201234\r\nLSG 0 Other%%20Contacts 0\r\nLSG 1 Friends 0\r\n" +
+			"LST bob@example.com Bob%%20B 11 1\r\nBPR PHH 555%%209876\r\nLST carol@example.com carol@example.com 4 0\r\nLST dave@example.com Dave 8\r\n",
+			[]Group{{ID: "0", Name: "Other Contacts"}, {ID: "1", Name: "Friends"}},
+			Contact{Email: "bob@example.com", FriendlyName: "Bob B", Lists: 11, Groups: []string{"1"}}},
+		{12, "SYN %s 2000-01-01T00:00:00.0-00:00 2000-01-01T00:00:00.0-00:00 3 1\r\nGTC A\r\nBLP AL\r\nPRP MFN Alice%%20A\r\n" +
+			"LSG Friends 6a1c4e3d-0000\r\nLST N=bob@example.com F=Bob%%20B C=0f3e-1 11 1 6a1c4e3d-0000\r\n" +
+			"LST N=carol@example.com F=carol@example.com 4 1 \r\nLST N=dave@example.com F=Dave 24 1 \r\n",
+			[]Group{{ID: "6a1c4e3d-0000", Name: "Friends"}},
+			Contact{Email: "bob@example.com", FriendlyName: "Bob B", ContactID: "0f3e-1", Lists: 11, Groups: []string{"6a1c4e3d-0000"}}},
+	}
+	for _, tt := range tests {
+		p := newPipeSession(t, tt.version, nil)
+		done := make(chan error, 1)
+		go func() { done <- (&synOps{c: p.c, s: p.s}).load(context.Background()) }()
+		_ = p.server.SetReadDeadline(time.Now().Add(10 * time.Second))
+		cmd, err := p.r.ReadCommand()
+		if err != nil || cmd.Name != "SYN" {
+			t.Fatalf("MSNP%d: read SYN: %v %v", tt.version, cmd, err)
+		}
+		if want := len(p.s.d.synArgs) + 1; len(cmd.Args) != want {
+			t.Errorf("MSNP%d: SYN has %d args, want %d", tt.version, len(cmd.Args), want)
+		}
+		go p.send(fmt.Sprintf(tt.reply, cmd.Arg(0)))
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := p.c.Groups(); fmt.Sprint(got) != fmt.Sprint(tt.groups) {
+			t.Errorf("MSNP%d: groups %v", tt.version, got)
+		}
+		bob, _ := p.c.Contact("bob@example.com")
+		if bob.FriendlyName != tt.bob.FriendlyName || bob.Lists != tt.bob.Lists || bob.ContactID != tt.bob.ContactID ||
+			fmt.Sprint(bob.Groups) != fmt.Sprint(tt.bob.Groups) || bob.Status != StatusOffline {
+			t.Errorf("MSNP%d: bob %+v", tt.version, bob)
+		}
+		if n := len(p.c.Contacts()); n != 3 {
+			t.Errorf("MSNP%d: %d contacts", tt.version, n)
+		}
+		dave, _ := p.c.Contact("dave@example.com")
+		if tt.version >= 11 && dave.Lists != ListReverse|ListPending {
+			t.Errorf("MSNP%d: pending dave has lists %d", tt.version, dave.Lists)
+		}
+		if tt.version == 12 && p.c.FriendlyName() != "Alice A" {
+			t.Errorf("own name %q", p.c.FriendlyName())
+		}
+	}
 }

@@ -108,6 +108,9 @@ func TestContactOperationsChangeServer(t *testing.T) {
 			if err := c.AddContact(ctx, "nobody@example.com"); err == nil {
 				t.Error("adding an unknown account succeeded")
 			}
+			if ct, ok := c.Contact("nobody@example.com"); ok {
+				t.Errorf("failed add left a contact: %+v", ct)
+			}
 			if err := c.AddContact(ctx, "bad\r\nOUT"); err == nil {
 				t.Error("invalid email accepted")
 			}

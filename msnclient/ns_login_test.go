@@ -1,11 +1,16 @@
 package msnclient_test
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/rs/zerolog"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
@@ -142,4 +147,91 @@ func TestMicrosoftModeChallengeAndRedirect(t *testing.T) {
 			_ = bob.Close()
 		})
 	}
+}
+
+func TestLoginRefusedByNotificationServer(t *testing.T) {
+	srv := startServer(t, msntest.Options{})
+	addAccount(t, srv, "alice@example.com", "Alice")
+	for _, v := range []int{11, 18} {
+		srv.FailNext("USR", 911)
+		err := newTestClient(config(srv, "alice@example.com", v)).Connect(ctxT(t))
+		if !errors.Is(err, msnclient.ErrBadCredentials) {
+			t.Errorf("MSNP%d: 911 gave %v", v, err)
+		}
+		srv.FailNext("USR", 500)
+		err = newTestClient(config(srv, "alice@example.com", v)).Connect(ctxT(t))
+		if errors.Is(err, msnclient.ErrBadCredentials) || err == nil || !strings.Contains(err.Error(), "500") {
+			t.Errorf("MSNP%d: 500 gave %v", v, err)
+		}
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	srv := startServer(t, msntest.Options{})
+	friends(t, srv, "alice@example.com", "bob@example.com")
+	c := nsConnect(t, config(srv, "alice@example.com", 18))
+	errs := make(chan error, 40)
+	for i := 0; i < 10; i++ {
+		go func() { errs <- c.SetStatus(ctxT(t), msnclient.StatusAway) }()
+		go func(i int) { errs <- c.SetFriendlyName(ctxT(t), fmt.Sprintf("Alice %d", i)) }(i)
+		go func() { errs <- c.SetPersonalMessage(ctxT(t), "hi", "") }()
+		go func() { _ = c.Contacts(); _ = c.Groups(); errs <- nil }()
+	}
+	for i := 0; i < 40; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if !strings.HasPrefix(srv.FriendlyName("alice@example.com"), "Alice ") {
+		t.Errorf("server name %q", srv.FriendlyName("alice@example.com"))
+	}
+}
+
+func TestLoginLogsNoSecrets(t *testing.T) {
+	srv := startServer(t, msntest.Options{})
+	friends(t, srv, "alice@example.com", "bob@example.com")
+	for _, v := range []int{8, 13, 15, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			var buf lockedBuffer
+			logger := zerolog.New(&buf).Level(zerolog.TraceLevel)
+			cfg := config(srv, "alice@example.com", v)
+			cfg.Logger = &logger
+			c := nsConnect(t, cfg)
+			if err := c.AddContact(ctxT(t), "bob@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			_ = c.Close()
+			out := buf.String()
+			if !strings.Contains(out, "USR") {
+				t.Fatalf("trace log shows no commands:\n%s", out)
+			}
+			// The password, Tweener/RST tickets ("t=" or 20 hex digits after
+			// "S") and the MBI blob (fixed base64 header) must not appear.
+			for _, secret := range []string{testPassword, "HAAAAAEAAAADZgAA", "MSPAuth"} {
+				if strings.Contains(out, secret) {
+					t.Errorf("log contains %q:\n%s", secret, out)
+				}
+			}
+			if tok := regexp.MustCompile(`[0-9a-fA-F]{20}`).FindString(out); tok != "" {
+				t.Errorf("log contains a ticket-like token %q:\n%s", tok, out)
+			}
+		})
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

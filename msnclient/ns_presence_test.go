@@ -113,6 +113,12 @@ func TestInitialPresence(t *testing.T) {
 			if v >= 11 {
 				waitFrom(t, alice.rec, 0, "bob's PSM", func(p *msnclient.PersonalMessage) bool { return p.Message == "hello" })
 			}
+			for _, evt := range alice.rec.all() {
+				if _, ok := evt.(*msnclient.Connected); ok {
+					break
+				}
+				t.Errorf("%T%+v before Connected", evt, evt)
+			}
 			ct, _ := alice.Contact("bob@example.com")
 			if ct.Status != msnclient.StatusBusy {
 				t.Errorf("Contacts() shows %s", ct.Status)
@@ -123,5 +129,79 @@ func TestInitialPresence(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestDisplayPictureSeenByContact(t *testing.T) {
+	const obj = `<msnobj Creator="alice@example.com" Size="24539" Type="3" Location="TFR2C2.tmp" Friendly="AAA=" SHA1D="trC8SlFx2sWQxZMIBAWSEnXc8oQ=" SHA1C="U32o6bosZzluJq82eAtMpx5dIEI="/>`
+	for _, v := range []int{9, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			srv := startServer(t, msntest.Options{})
+			friends(t, srv, "alice@example.com", "bob@example.com")
+			bob := nsConnect(t, config(srv, "bob@example.com", 15))
+			alice := nsConnect(t, config(srv, "alice@example.com", v))
+			if err := alice.SetDisplayPicture(ctxT(t), obj); err != nil {
+				t.Fatal(err)
+			}
+			mark := bob.rec.mark()
+			// Escargot passes a new picture on with the next status change.
+			if err := alice.SetStatus(ctxT(t), msnclient.StatusBusy); err != nil {
+				t.Fatal(err)
+			}
+			p := waitFrom(t, bob.rec, mark, "busy with picture", func(p *msnclient.ContactPresence) bool {
+				return p.Email == "alice@example.com" && p.Status == msnclient.StatusBusy
+			})
+			if p.MSNObject != obj {
+				t.Errorf("MSNObject %q", p.MSNObject)
+			}
+			if err := alice.SetDisplayPicture(ctxT(t), "not xml"); err == nil {
+				t.Error("invalid MSNObject accepted")
+			}
+		})
+	}
+}
+
+func TestLaterSignInIsNotInitial(t *testing.T) {
+	for _, v := range []int{11, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			srv := startServer(t, msntest.Options{})
+			friends(t, srv, "alice@example.com", "bob@example.com")
+			alice := nsConnect(t, config(srv, "alice@example.com", v))
+			mark := alice.rec.mark()
+			nsConnect(t, config(srv, "bob@example.com", 18))
+			p := waitFrom(t, alice.rec, mark, "bob online", func(p *msnclient.ContactPresence) bool { return p.Email == "bob@example.com" })
+			if p.Initial || p.Status != msnclient.StatusOnline {
+				t.Errorf("got %+v", p)
+			}
+		})
+	}
+}
+
+func TestInitialStatusInvisible(t *testing.T) {
+	srv := startServer(t, msntest.Options{})
+	friends(t, srv, "alice@example.com", "bob@example.com")
+	bob := nsConnect(t, config(srv, "bob@example.com", 11))
+	cfg := config(srv, "alice@example.com", 18)
+	cfg.InitialStatus = msnclient.StatusInvisible
+	mark := bob.rec.mark()
+	alice := nsConnect(t, cfg)
+	if !srv.IsOnline("alice@example.com") || srv.Status("alice@example.com") != "FLN" {
+		t.Fatalf("server: online %v, status %s", srv.IsOnline("alice@example.com"), srv.Status("alice@example.com"))
+	}
+	if err := alice.SetStatus(ctxT(t), msnclient.StatusOnline); err != nil {
+		t.Fatal(err)
+	}
+	waitFrom(t, bob.rec, mark, "alice online", func(p *msnclient.ContactPresence) bool {
+		return p.Email == "alice@example.com" && p.Status == msnclient.StatusOnline
+	})
+	for _, evt := range bob.rec.all()[mark:] {
+		if p, ok := evt.(*msnclient.ContactPresence); ok && p.Email == "alice@example.com" {
+			if p.Status != msnclient.StatusOffline && p.Status != msnclient.StatusOnline {
+				t.Errorf("bob saw %+v", p)
+			}
+			if p.Status == msnclient.StatusOnline {
+				break
+			}
+		}
 	}
 }

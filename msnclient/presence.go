@@ -118,12 +118,12 @@ func (c *Client) handlePresence(s *session, cmd *msnp.Command) {
 		return
 	}
 	if p.email == c.Email() {
-		c.ownPresence(p) // MPOP echo
+		c.ownPresence(s, p) // MPOP echo
 		return
 	}
 	c.mu.Lock()
 	old := c.list.presence[p.email]
-	initial := cmd.Name == "ILN" || (s.d.initialNLN && old == nil)
+	initial := cmd.Name == "ILN" || (s.d.initialNLN && !s.burstDone && old == nil)
 	if old != nil && old.status == p.status && old.friendlyName == p.friendlyName &&
 		old.capabilities == p.capabilities && old.msnObject == p.msnObject {
 		c.mu.Unlock()
@@ -138,7 +138,7 @@ func (c *Client) handlePresence(s *session, cmd *msnp.Command) {
 		ct.FriendlyName = p.friendlyName
 	}
 	c.mu.Unlock()
-	c.emit(&ContactPresence{
+	s.emit(&ContactPresence{
 		Email: p.email, Status: p.status, FriendlyName: p.friendlyName,
 		Capabilities: p.capabilities, MSNObject: p.msnObject, Initial: initial,
 	})
@@ -172,7 +172,7 @@ func (c *Client) handleOffline(s *session, cmd *msnp.Command) {
 	}
 	c.list.presence[email] = np
 	c.mu.Unlock()
-	c.emit(&ContactPresence{Email: email, Status: StatusOffline, FriendlyName: name})
+	s.emit(&ContactPresence{Email: email, Status: StatusOffline, FriendlyName: name})
 }
 
 // handleUBX handles a personal message: "UBX email len", "UBX email 1 len",
@@ -191,7 +191,7 @@ func (c *Client) handleUBX(s *session, cmd *msnp.Command) {
 		return
 	}
 	if email == c.Email() {
-		c.ownUBX(data)
+		c.ownUBX(s, data)
 		return
 	}
 	c.mu.Lock()
@@ -210,7 +210,7 @@ func (c *Client) handleUBX(s *session, cmd *msnp.Command) {
 	}
 	p.psm, p.media = psm, data.CurrentMedia
 	c.mu.Unlock()
-	c.emit(&PersonalMessage{Email: email, Message: psm, CurrentMedia: data.CurrentMedia})
+	s.emit(&PersonalMessage{Email: email, Message: psm, CurrentMedia: data.CurrentMedia})
 }
 
 // SetStatus sets our presence status.

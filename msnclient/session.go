@@ -1,6 +1,7 @@
 package msnclient
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -19,8 +20,10 @@ type session struct {
 	connected bool
 	ended     bool
 	ping      *time.Timer
-	interval  time.Duration // ping interval from QNG
-	outReason *DisconnectReason
+	interval  time.Duration     // ping interval from QNG
+	outReason *DisconnectReason // set by OUT: wins over the connection error
+	outErr    error
+	early     []any // events of the login burst, held until Connected
 
 	syn *synState // SYN in progress (guarded by Client.mu)
 
@@ -32,7 +35,12 @@ type session struct {
 	refreshing   bool // an address book refetch is running (guarded by mu)
 	refreshAgain bool // another one was asked for meanwhile
 
-	closing   bool // Close was called: the connection end is ours
+	closing bool // Close was called: the connection end is ours (guarded by mu)
+
+	// burstDone is set (on the reader goroutine only) by the initial mail
+	// notification that follows the login presence burst; MSNP18 marks
+	// its burst with NLN instead of ILN, so this tells them apart.
+	burstDone bool
 }
 
 func newSession(c *Client, conn *nsConn, d *dialect) *session {
@@ -55,13 +63,38 @@ func (s *session) markConnected() bool {
 	}
 	s.connected = true
 	s.c.emit(&Connected{Version: s.d.version})
+	for _, evt := range s.early {
+		s.c.emit(evt)
+	}
+	s.early = nil
 	return true
+}
+
+// emit queues an event of this session. Events of the login burst (initial
+// presence) are held until Connected has been emitted; events of a session
+// that ended are dropped.
+func (s *session) emit(evt any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.ended:
+	case s.connected:
+		s.c.emit(evt)
+	default:
+		s.early = append(s.early, evt)
+	}
 }
 
 func (s *session) isConnected() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.connected && !s.ended
+}
+
+func (s *session) isEnded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
 }
 
 // end closes the session once. A reason given by the server (OUT) wins over
@@ -77,8 +110,7 @@ func (s *session) end(reason DisconnectReason, err error) {
 	case s.closing:
 		reason, err = ReasonClosed, nil
 	case s.outReason != nil && reason == ReasonConnectionLost:
-		reason = *s.outReason
-		err = outError(reason)
+		reason, err = *s.outReason, s.outErr
 	}
 	wasConnected := s.connected
 	if s.ping != nil {
@@ -86,23 +118,20 @@ func (s *session) end(reason DisconnectReason, err error) {
 	}
 	s.mu.Unlock()
 
-	if err == nil && reason == ReasonClosed {
-		s.conn.close(ErrNotConnected)
-	} else {
-		s.conn.close(err)
-	}
+	s.conn.close(err)
 	c := s.c
-	c.mu.Lock()
-	if c.sess == s {
-		c.sess = nil
-	}
-	c.mu.Unlock()
 	c.sb.closeAll()
 	c.clearPresence()
 	if wasConnected {
 		c.log.Info().Int("reason", int(reason)).AnErr("error", err).Msg("MSN session ended")
 		c.emit(&Disconnected{Reason: reason, Err: err})
 	}
+	// Only now may Connect start a new session.
+	c.mu.Lock()
+	if c.sess == s {
+		c.sess = nil
+	}
+	c.mu.Unlock()
 }
 
 // outError is the error of a server-initiated sign-out.
@@ -135,6 +164,15 @@ func (s *session) handle(cmd *msnp.Command) {
 		c.handleRing(cmd)
 	case "OUT":
 		s.handleOUT(cmd)
+	case "XFR":
+		// A mid-session XFR NS (historical, MSNP<=12) moves us to another
+		// server: end the session so that the caller reconnects.
+		if cmd.Arg(1) == "NS" {
+			c.log.Info().Str("cmd", cmd.Redacted()).Msg("Notification server moved us elsewhere")
+			s.end(ReasonConnectionLost, fmt.Errorf("msn: server redirected the session to %s", cmd.Arg(2)))
+			return
+		}
+		c.log.Debug().Str("cmd", cmd.Redacted()).Msg("Ignoring late XFR reply")
 	case "MSG":
 		s.handleNSMessage(cmd)
 	case "LST", "LSG", "BPR", "BLP", "GTC", "PRP", "ADD", "ADC", "REM", "SYN":
@@ -164,15 +202,13 @@ func (s *session) handleOUT(cmd *msnp.Command) {
 		reason = ReasonServerShutdown
 	}
 	s.c.log.Info().Str("cmd", cmd.Redacted()).Msg("Notification server signed us out")
-	s.mu.Lock()
-	s.outReason = &reason
-	s.mu.Unlock()
-	var err error
+	err := outError(reason)
 	if reason == ReasonConnectionLost {
-		err = errSignedOut
-	} else {
-		err = outError(reason)
+		err = fmt.Errorf("%w (%s)", errSignedOut, strings.Join(cmd.Args, " "))
 	}
+	s.mu.Lock()
+	s.outReason, s.outErr = &reason, err
+	s.mu.Unlock()
 	s.end(reason, err)
 }
 
@@ -198,6 +234,9 @@ func (s *session) handleNSMessage(cmd *msnp.Command) {
 			ct = strings.TrimSpace(value)
 			break
 		}
+	}
+	if strings.Contains(ct, "initialmdatanotification") || strings.Contains(ct, "initialemailnotification") {
+		s.burstDone = true
 	}
 	s.c.log.Debug().Str("content_type", ct).Msg("Ignoring notification server message")
 }

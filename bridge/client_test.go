@@ -1,0 +1,82 @@
+package bridge
+
+import (
+	"context"
+	"testing"
+
+	"maunium.net/go/mautrix/bridgev2/status"
+)
+
+// The connect loop signs in, reconnects by itself after a dropped
+// connection and a server shutdown, and stops for good when signed in
+// elsewhere.
+func TestConnectLoop(t *testing.T) {
+	srv, c := testServer(t)
+	m, states := testClient(t, c, testPassword)
+
+	m.Connect(context.Background())
+	expectState(t, states, status.StateConnecting, "")
+	expectState(t, states, status.StateConnected, "")
+	if !m.IsLoggedIn() {
+		t.Fatal("not logged in after CONNECTED")
+	}
+
+	srv.DropConnections(testEmail)
+	expectState(t, states, status.StateTransientDisconnect, ErrCodeDisconnected)
+	expectState(t, states, status.StateConnected, "")
+
+	srv.SendOUT(testEmail, "SSD")
+	expectState(t, states, status.StateTransientDisconnect, ErrCodeServerShutdown)
+	expectState(t, states, status.StateConnected, "")
+
+	srv.SendOUT(testEmail, "OTH")
+	st := expectState(t, states, status.StateBadCredentials, ErrCodeSignedInElsewhere)
+	if st.UserAction != status.UserActionRelogin {
+		t.Errorf("user action = %q", st.UserAction)
+	}
+	m.mu.Lock()
+	done := m.loopDone
+	m.mu.Unlock()
+	<-done // the loop ended: no fighting over the session
+	if m.IsLoggedIn() {
+		t.Error("still logged in after OUT OTH")
+	}
+
+	// reconnect (the bot command) signs in again.
+	m.Disconnect()
+	m.Connect(context.Background())
+	expectState(t, states, status.StateConnected, "")
+	m.Disconnect()
+	if m.IsLoggedIn() {
+		t.Error("logged in after Disconnect")
+	}
+}
+
+func TestConnectBadCredentials(t *testing.T) {
+	_, c := testServer(t)
+	m, states := testClient(t, c, "wrong password")
+	m.Connect(context.Background())
+	expectState(t, states, status.StateBadCredentials, ErrCodeBadCredentials)
+	m.mu.Lock()
+	done := m.loopDone
+	m.mu.Unlock()
+	<-done // no reconnect loop on bad credentials
+}
+
+func TestConnectUnreadablePassword(t *testing.T) {
+	_, c := testServer(t)
+	m, states := testClient(t, c, testPassword)
+	c.Config.credentialsKey, _ = decodeCredentialsKey(generateCredentialsKey()) // key changed
+	m.Connect(context.Background())
+	expectState(t, states, status.StateBadCredentials, ErrCodeNoCredentials)
+}
+
+func TestConnectRetriesUnreachableServer(t *testing.T) {
+	_, c := testServer(t)
+	c.Config.Servers[0].NotificationServer = deadAddr(t)
+	m, states := testClient(t, c, testPassword)
+	m.Connect(context.Background())
+	expectState(t, states, status.StateTransientDisconnect, ErrCodeConnectFailed)
+	expectState(t, states, status.StateConnecting, "") // retrying
+	m.Disconnect()
+}

@@ -1,0 +1,168 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	_ "github.com/mattn/go-sqlite3"
+	"github.com/rs/zerolog"
+	"go.mau.fi/util/dbutil"
+	"maunium.net/go/mautrix/bridgev2"
+	bdb "maunium.net/go/mautrix/bridgev2/database"
+
+	"github.com/mautrix-msn/mautrix-msn/database"
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
+)
+
+var testDBCounter atomic.Int64
+
+func testDB(t *testing.T) *database.Database {
+	t.Helper()
+	uri := fmt.Sprintf("file:bridgetest%d?mode=memory&cache=shared&_txlock=immediate", testDBCounter.Add(1))
+	raw, err := dbutil.NewWithDialect(uri, "sqlite3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	db := database.New(raw, zerolog.Nop())
+	if err := db.Upgrade(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func testLoginClient(t *testing.T) *MSNClient {
+	t.Helper()
+	c := &Connector{DB: testDB(t)}
+	login := &bridgev2.UserLogin{UserLogin: &bdb.UserLogin{ID: "me@x.com"}, Log: zerolog.Nop()}
+	return newMSNClient(c, login, &UserLoginMetadata{Email: "me@x.com"})
+}
+
+// One contact is a DM; several are a group portal that the same people
+// find again, in any order, after the conversation closed.
+func TestPortalFor(t *testing.T) {
+	m := testLoginClient(t)
+	ctx := context.Background()
+
+	dm, err := m.portalFor(ctx, []string{"alice@x.com"})
+	if err != nil || dm != makeDMPortalKey("alice@x.com", "me@x.com") {
+		t.Fatalf("DM portal = %+v, %v", dm, err)
+	}
+	if _, err := m.portalFor(ctx, nil); err == nil {
+		t.Error("conversation without participants got a portal")
+	}
+
+	group, err := m.portalFor(ctx, []string{"bob@x.com", "alice@x.com"})
+	if err != nil || !isGroupPortalID(group.ID) || group.Receiver != "me@x.com" {
+		t.Fatalf("group portal = %+v, %v", group, err)
+	}
+	m.convs.remove([]string{"alice@x.com", "bob@x.com"}) // switchboard closed
+	again, err := m.portalFor(ctx, []string{"alice@x.com", "bob@x.com"})
+	if err != nil || again != group {
+		t.Errorf("same people got %+v, want %+v", again, group)
+	}
+	other, _ := m.portalFor(ctx, []string{"alice@x.com", "carol@x.com"})
+	if other == group {
+		t.Error("different people share a group portal")
+	}
+
+	// A fresh client (bridge restart) finds the stored mapping.
+	m2 := newMSNClient(m.connector, m.login, m.meta)
+	restarted, _ := m2.portalFor(ctx, []string{"bob@x.com", "alice@x.com"})
+	if restarted != group {
+		t.Errorf("after restart got %+v, want %+v", restarted, group)
+	}
+	parts, err := m2.groupParticipants(ctx, group)
+	if err != nil || participantKey(parts) != "alice@x.com,bob@x.com" {
+		t.Errorf("participants = %v, %v", parts, err)
+	}
+}
+
+// A live group conversation keeps its portal while people join and leave.
+func TestConversationTrackerMoves(t *testing.T) {
+	tr := newConversationTracker()
+	pk := portalKeyOf("group:1", "me")
+	tr.set([]string{"a@x.com", "b@x.com"}, pk)
+	if got, ok := tr.move([]string{"b@x.com", "a@x.com"}, []string{"a@x.com", "b@x.com", "c@x.com"}); !ok || got != pk {
+		t.Fatalf("join move = %v %v", got, ok)
+	}
+	if _, ok := tr.lookup([]string{"a@x.com", "b@x.com"}); ok {
+		t.Error("old participant set still mapped")
+	}
+	if got, ok := tr.lookup([]string{"c@x.com", "b@x.com", "a@x.com"}); !ok || got != pk {
+		t.Error("new participant set not mapped")
+	}
+	// Down to one person: still the group portal, not the DM.
+	tr.move([]string{"a@x.com", "b@x.com", "c@x.com"}, []string{"a@x.com", "c@x.com"})
+	tr.move([]string{"a@x.com", "c@x.com"}, []string{"a@x.com"})
+	if got, ok := tr.lookup([]string{"a@x.com"}); !ok || got != pk {
+		t.Error("conversation lost its group portal when people left")
+	}
+	if parts, ok := tr.participantsOf(pk); !ok || len(parts) != 1 {
+		t.Errorf("participantsOf = %v %v", parts, ok)
+	}
+	tr.move([]string{"a@x.com"}, nil)
+	if _, ok := tr.participantsOf(pk); ok {
+		t.Error("empty conversation still tracked")
+	}
+	if _, ok := tr.move([]string{"x@x.com"}, []string{"x@x.com", "y@x.com"}); ok {
+		t.Error("untracked conversation moved")
+	}
+}
+
+func joined(email string, participants ...string) *msnclient.ParticipantJoined {
+	return &msnclient.ParticipantJoined{ConversationEvent: msnclient.ConversationEvent{Participants: participants}, Email: email}
+}
+
+func left(email string, participants ...string) *msnclient.ParticipantLeft {
+	return &msnclient.ParticipantLeft{ConversationEvent: msnclient.ConversationEvent{Participants: participants}, Email: email}
+}
+
+// A DM that someone joins becomes a group portal with everyone as members;
+// later joins and leaves are changes of that same portal; after the
+// conversation closes, the same people come back to it.
+func TestJoinLeaveMembership(t *testing.T) {
+	m := testLoginClient(t)
+	ctx := context.Background()
+
+	if _, _, ok := m.joinChange(ctx, joined("alice@x.com", "alice@x.com")); ok {
+		t.Error("first participant of a one-to-one conversation shown as a join")
+	}
+	pk, members, ok := m.joinChange(ctx, joined("bob@x.com", "alice@x.com", "bob@x.com"))
+	if !ok || !isGroupPortalID(pk.ID) {
+		t.Fatalf("second participant: %v %v", pk, ok)
+	}
+	for _, who := range []string{"alice@x.com", "bob@x.com", "me@x.com"} {
+		if mem, ok := members.MemberMap[makeUserID(who)]; !ok || mem.Membership != "join" {
+			t.Errorf("%s not a joined member: %+v", who, members.MemberMap)
+		}
+	}
+	if !members.MemberMap[makeUserID("me@x.com")].IsFromMe {
+		t.Error("the user is not marked as from me")
+	}
+	// Messages of the conversation now go to the group portal.
+	if got, _ := m.portalFor(ctx, []string{"bob@x.com", "alice@x.com"}); got != pk {
+		t.Errorf("messages go to %v, want %v", got, pk)
+	}
+
+	pk2, _, ok := m.joinChange(ctx, joined("carol@x.com", "alice@x.com", "bob@x.com", "carol@x.com"))
+	if !ok || pk2 != pk {
+		t.Errorf("third participant went to %v, want %v", pk2, pk)
+	}
+	pk3, change, ok := m.leaveChange(left("alice@x.com", "bob@x.com", "carol@x.com"))
+	if !ok || pk3 != pk || change.MemberMap[makeUserID("alice@x.com")].Membership != "leave" {
+		t.Errorf("leave = %v %+v %v", pk3, change, ok)
+	}
+	if _, _, ok := m.leaveChange(left("zed@x.com", "zed2@x.com")); ok {
+		t.Error("leave of an unknown conversation shown")
+	}
+
+	// The switchboard closes; alice and bob talk again later: same portal.
+	m.convs.remove([]string{"bob@x.com", "carol@x.com"})
+	again, _, ok := m.joinChange(ctx, joined("bob@x.com", "bob@x.com", "alice@x.com"))
+	if !ok || again != pk {
+		t.Errorf("same people got %v, want %v", again, pk)
+	}
+}
