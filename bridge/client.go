@@ -318,6 +318,7 @@ func (m *MSNClient) IsLoggedIn() bool {
 // forgets the stored password and our tables' data of the login.
 func (m *MSNClient) LogoutRemote(ctx context.Context) {
 	m.Disconnect()
+	m.connector.metrics.LoginRemoved(string(m.login.ID))
 	m.meta.EncryptedPassword = ""
 	if err := m.login.Save(ctx); err != nil {
 		m.log.Err(err).Msg("Failed to clear stored password")
@@ -343,6 +344,7 @@ func (m *MSNClient) selfUserID() networkid.UserID {
 // sendState reports a bridge state of the login. err is only logged in the
 // state's info, never a password.
 func (m *MSNClient) sendState(evt status.BridgeStateEvent, code status.BridgeStateErrorCode, err error) {
+	m.connector.metrics.LoginState(string(m.login.ID), string(evt))
 	state := status.BridgeState{StateEvent: evt, Error: code}
 	if err != nil {
 		state.Info = map[string]any{"go_error": err.Error()}

@@ -21,6 +21,12 @@ import (
 //go:embed example-config.yaml
 var ExampleConfig string
 
+// fullExampleConfig is the network section of the example config, with the
+// metrics part kept next to its code in metrics.go.
+func fullExampleConfig() string {
+	return ExampleConfig + "\n" + MetricsExampleConfig
+}
+
 // ServerConfig is one MSN server users can log in to.
 type ServerConfig struct {
 	Name               string `yaml:"name"`
@@ -51,6 +57,7 @@ type Config struct {
 	MaxMessageLength              int            `yaml:"max_message_length"`
 	EmoticonsToEmoji              bool           `yaml:"emoticons_to_emoji"`
 	CredentialsKey                string         `yaml:"credentials_key"`
+	Metrics                       MetricsConfig  `yaml:"metrics"`
 
 	displaynameTemplate *template.Template
 	credentialsKey      []byte
@@ -106,6 +113,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := decodeCredentialsKey(c.CredentialsKey); err != nil {
 		return fmt.Errorf("network.credentials_key: %w", err)
+	}
+	if err := c.Metrics.Validate(); err != nil {
+		return fmt.Errorf("network.%w", err)
 	}
 	if c.MaxMessageLength < 0 || c.Presence.MinIntervalSeconds < 0 || c.SwitchboardIdleTimeoutSeconds < 0 {
 		return errors.New("network: negative lengths and intervals are not allowed")
@@ -202,6 +212,8 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Int, "switchboard_idle_timeout_seconds")
 	helper.Copy(up.Int, "max_message_length")
 	helper.Copy(up.Bool, "emoticons_to_emoji")
+	helper.Copy(up.Bool, "metrics", "enabled")
+	helper.Copy(up.Str, "metrics", "listen")
 	if key, ok := helper.Get(up.Str, "credentials_key"); !ok || key == "generate" {
 		helper.Set(up.Str, generateCredentialsKey(), "credentials_key")
 	} else {

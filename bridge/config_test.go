@@ -11,7 +11,7 @@ import (
 func exampleConfig(t *testing.T) *Config {
 	t.Helper()
 	var cfg Config
-	if err := yaml.Unmarshal([]byte(ExampleConfig), &cfg); err != nil {
+	if err := yaml.Unmarshal([]byte(fullExampleConfig()), &cfg); err != nil {
 		t.Fatalf("example config does not parse: %v", err)
 	}
 	return &cfg
@@ -53,9 +53,10 @@ func TestConfigUpgrader(t *testing.T) {
 		"min_interval_seconds: 10", "min_interval_seconds: 42",
 		"emoticons_to_emoji: false", "emoticons_to_emoji: true",
 		`displayname_template: "{{or .FriendlyName .Email}} (MSN)"`, `displayname_template: "{{.Email}}"`,
-	).Replace(ExampleConfig)
+		"listen: 127.0.0.1:29341", "listen: 127.0.0.1:9999",
+	).Replace(fullExampleConfig())
 	var base, cfgNode yaml.Node
-	if err := yaml.Unmarshal([]byte(ExampleConfig), &base); err != nil {
+	if err := yaml.Unmarshal([]byte(fullExampleConfig()), &base); err != nil {
 		t.Fatal(err)
 	}
 	if err := yaml.Unmarshal([]byte(user), &cfgNode); err != nil {
@@ -70,6 +71,9 @@ func TestConfigUpgrader(t *testing.T) {
 	if cfg.Servers[0].Name != "mine" || cfg.Servers[0].NotificationServer != "msn.example.org:1863" {
 		t.Errorf("servers not copied: %+v", cfg.Servers)
 	}
+	if cfg.Metrics.Listen != "127.0.0.1:9999" {
+		t.Errorf("metrics listen not copied: %+v", cfg.Metrics)
+	}
 	if cfg.Presence.MinIntervalSeconds != 42 || !cfg.EmoticonsToEmoji || cfg.DisplaynameTemplate != "{{.Email}}" {
 		t.Errorf("values not copied: %+v", cfg)
 	}
@@ -82,7 +86,7 @@ func TestConfigUpgrader(t *testing.T) {
 
 	// A second upgrade keeps the generated key.
 	var base2 yaml.Node
-	_ = yaml.Unmarshal([]byte(ExampleConfig), &base2)
+	_ = yaml.Unmarshal([]byte(fullExampleConfig()), &base2)
 	upgradeConfig(up.NewHelper(&base2, &base))
 	var cfg2 Config
 	if err := base2.Decode(&cfg2); err != nil {

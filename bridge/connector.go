@@ -5,6 +5,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"time"
 
 	up "go.mau.fi/util/configupgrade"
 	"maunium.net/go/mautrix/bridgev2"
@@ -19,12 +20,16 @@ type Connector struct {
 	Bridge *bridgev2.Bridge
 	Config Config
 	DB     *database.Database
+
+	// metrics is nil (recording nothing) unless metrics are enabled.
+	metrics *Metrics
 }
 
 var (
 	_ bridgev2.NetworkConnector            = (*Connector)(nil)
 	_ bridgev2.ConfigValidatingNetwork     = (*Connector)(nil)
 	_ bridgev2.IdentifierValidatingNetwork = (*Connector)(nil)
+	_ bridgev2.StoppableNetwork            = (*Connector)(nil)
 )
 
 // NewConnector returns a connector; mxmain fills its config.
@@ -46,7 +51,26 @@ func (c *Connector) Start(ctx context.Context) error {
 	if err := c.DB.Upgrade(ctx); err != nil {
 		return bridgev2.DBUpgradeError{Err: err, Section: "msn"}
 	}
+	if c.Config.Metrics.Enabled {
+		metrics := NewMetrics()
+		if err := metrics.Start(c.Config.Metrics, c.Bridge.Log.With().Str("component", "metrics").Logger()); err != nil {
+			return fmt.Errorf("start metrics: %w", err)
+		}
+		c.metrics = metrics
+	}
 	return nil
+}
+
+// Stop implements bridgev2.StoppableNetwork: it closes the metrics endpoint.
+func (c *Connector) Stop() {
+	if c.metrics == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.metrics.Stop(ctx); err != nil {
+		c.Bridge.Log.Err(err).Msg("Failed to stop metrics endpoint")
+	}
 }
 
 // ValidateConfig implements bridgev2.ConfigValidatingNetwork.
@@ -73,9 +97,10 @@ func (c *Connector) GetName() bridgev2.BridgeName {
 
 // GetConfig implements bridgev2.NetworkConnector.
 func (c *Connector) GetConfig() (string, any, up.Upgrader) {
-	return ExampleConfig, &c.Config, &up.StructUpgrader{
+	example := fullExampleConfig()
+	return example, &c.Config, &up.StructUpgrader{
 		SimpleUpgrader: up.SimpleUpgrader(upgradeConfig),
-		Base:           ExampleConfig,
+		Base:           example,
 	}
 }
 

@@ -122,3 +122,20 @@ func TestCleanLine(t *testing.T) {
 		t.Error("cleanText kept a CR")
 	}
 }
+
+func BenchmarkMatrixToMSN(b *testing.B) {
+	content := htmlContent("x", `<b><i><font color="#ff8000">`+strings.Repeat("some formatted words ", 50)+`</font></i></b>`)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		matrixToMSN(ctx, content)
+	}
+}
+
+func BenchmarkMSNToMatrix(b *testing.B) {
+	msg := msnclient.TextMessage{Text: strings.Repeat("hello :) there (y) ", 50), Format: msnclient.Format{Bold: true, Color: 0xff0000}}
+	b.ReportAllocs()
+	for b.Loop() {
+		msnToMatrix(msg, true)
+	}
+}

@@ -22,11 +22,24 @@ import (
 // once MSN acknowledged it. Failures come back as message statuses with a
 // reason the user can read.
 func (m *MSNClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
+	start := time.Now()
+	resp, reason, err := m.sendMatrixMessage(ctx, msg)
+	if err != nil {
+		m.connector.metrics.SendFailed(reason)
+		return nil, err
+	}
+	m.connector.metrics.MessageBridged(ToMSN, time.Since(start))
+	return resp, nil
+}
+
+// sendMatrixMessage converts and sends a message; on failure it also
+// returns the metrics reason.
+func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, string, error) {
 	content := msg.Content
 	switch content.MsgType {
 	case event.MsgText, event.MsgNotice, event.MsgEmote:
 	default:
-		return nil, bridgev2.ErrUnsupportedMessageType
+		return nil, ReasonUnsupported, bridgev2.ErrUnsupportedMessageType
 	}
 	text := matrixToMSN(ctx, content)
 	if content.MsgType == event.MsgEmote {
@@ -36,19 +49,19 @@ func (m *MSNClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.Matri
 		text.Text = m.replyQuote(ctx, msg) + text.Text
 	}
 	if strings.TrimSpace(text.Text) == "" {
-		return nil, userError(errors.New("empty message"), "The message is empty after conversion to MSN text.")
+		return nil, ReasonUnsupported, userError(errors.New("empty message"), "The message is empty after conversion to MSN text.")
 	}
 	if n, limit := utf8.RuneCountInString(text.Text), m.connector.maxMessageLength(); n > limit {
-		return nil, userError(fmt.Errorf("message too long: %d > %d", n, limit),
+		return nil, ReasonTooLong, userError(fmt.Errorf("message too long: %d > %d", n, limit),
 			fmt.Sprintf("The message is too long for MSN (%d characters, the limit is %d). Split it into shorter messages.", n, limit))
 	}
 	cv, err := m.conversationFor(ctx, msg.Portal)
 	if err != nil {
-		return nil, m.sendFailure(err)
+		return nil, FailureReason(err), m.sendFailure(err)
 	}
 	m.typing.stop(msg.Portal.PortalKey)
 	if err := cv.SendText(ctx, text); err != nil {
-		return nil, m.sendFailure(fmt.Errorf("send message: %w", err))
+		return nil, FailureReason(err), m.sendFailure(fmt.Errorf("send message: %w", err))
 	}
 	return &bridgev2.MatrixMessageResponse{
 		DB: &database.Message{
@@ -56,7 +69,7 @@ func (m *MSNClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.Matri
 			SenderID:  m.selfUserID(),
 			Timestamp: time.Now(),
 		},
-	}, nil
+	}, "", nil
 }
 
 // conversationFor returns the MSN conversation of a portal.

@@ -98,6 +98,7 @@ func (m *MSNClient) handleMessage(ctx context.Context, evt *msnclient.MessageRec
 	if evt.FromName != "" && !evt.FromSelf {
 		m.rememberName(evt.From, evt.FromName)
 	}
+	received := time.Now()
 	m.login.QueueRemoteEvent(&simplevent.Message[*msnclient.MessageReceived]{
 		EventMeta: simplevent.EventMeta{
 			Type:         bridgev2.RemoteEventMessage,
@@ -106,6 +107,9 @@ func (m *MSNClient) handleMessage(ctx context.Context, evt *msnclient.MessageRec
 			Sender:       m.sender(evt.From, evt.FromSelf),
 			CreatePortal: true,
 			Timestamp:    evt.Time,
+			PostHandleFunc: func(context.Context, *bridgev2.Portal) {
+				m.connector.metrics.MessageBridged(ToMatrix, time.Since(received))
+			},
 		},
 		Data:               evt,
 		ID:                 m.msgIDs.New(),

@@ -32,8 +32,12 @@ func testDatabases(t *testing.T) map[string]*Database {
 	return out
 }
 
-// openPostgres opens the tables in a fresh schema of the DSN's database,
-// dropped when the test ends, so runs never see each other's tables.
+// openPostgres opens the tables in a fresh database next to the DSN's one,
+// dropped when the test ends. A separate database (not only a schema)
+// matters: dbutil checks whether its version table exists through
+// information_schema without looking at the schema, so msn_* tables in any
+// schema of a shared database would confuse a bridge using it at the same
+// time. Without the right to create databases, a fresh schema is used.
 func openPostgres(t *testing.T, dsn string) *Database {
 	t.Helper()
 	ctx := context.Background()
@@ -42,21 +46,32 @@ func openPostgres(t *testing.T, dsn string) *Database {
 		t.Fatalf("open postgres: %v", err)
 	}
 	t.Cleanup(func() { _ = admin.Close() })
-	schema := fmt.Sprintf("msn_dbtest_%d_%d", time.Now().UnixNano(), dbCounter.Add(1))
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
+	name := fmt.Sprintf("msn_dbtest_%d_%d", time.Now().UnixNano(), dbCounter.Add(1))
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatalf("parse MSN_TEST_POSTGRES: %v", err)
 	}
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err == nil {
+		u.Path = "/" + name
+		db := openTestDB(t, u.String(), "postgres") // closed (cleanup) before the drop below runs
+		t.Cleanup(func() {
+			_ = db.Close()
+			if _, err := admin.ExecContext(context.Background(), "DROP DATABASE "+name); err != nil {
+				t.Errorf("drop database %s: %v", name, err)
+			}
+		})
+		return db
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+name); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+name+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", name, err)
+		}
+	})
 	q := u.Query()
-	q.Set("search_path", schema)
+	q.Set("search_path", name)
 	u.RawQuery = q.Encode()
 	return openTestDB(t, u.String(), "postgres")
 }

@@ -11,13 +11,10 @@ type eventQueue struct {
 	mu      sync.Mutex
 	queue   []any
 	running bool
-	idle    *sync.Cond // signalled when the queue drains
 }
 
 func newEventQueue(handler EventHandler) *eventQueue {
-	q := &eventQueue{handler: handler}
-	q.idle = sync.NewCond(&q.mu)
-	return q
+	return &eventQueue{handler: handler}
 }
 
 // push queues evt and starts the delivery goroutine if none is running.
@@ -41,7 +38,6 @@ func (q *eventQueue) drain() {
 		if len(q.queue) == 0 {
 			q.running = false
 			q.queue = nil // release the backing array of a burst
-			q.idle.Broadcast()
 			q.mu.Unlock()
 			return
 		}
@@ -51,14 +47,4 @@ func (q *eventQueue) drain() {
 		q.mu.Unlock()
 		q.handler(evt)
 	}
-}
-
-// wait blocks until every queued event has been handled. It must not be
-// called from the handler.
-func (q *eventQueue) wait() {
-	q.mu.Lock()
-	for q.running {
-		q.idle.Wait()
-	}
-	q.mu.Unlock()
 }

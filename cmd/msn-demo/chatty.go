@@ -83,7 +83,7 @@ func (c *chatty) handle(evt any) {
 // answer is the chatty contact's reply to a message.
 func answer(fromName, text string) string {
 	if fromName == "" {
-		fromName = "you"
+		return "Thanks! You said: " + text
 	}
 	return fmt.Sprintf("Thanks %s! You said: %s", fromName, text)
 }
