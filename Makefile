@@ -39,14 +39,7 @@ unit:
 
 ## fuzz: run every Fuzz target for $(FUZZTIME); new targets are found automatically
 fuzz:
-	@set -e; \
-	for file in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
-		dir=$$(dirname "$$file"); \
-		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$file"); do \
-			echo "fuzz $$dir $$target ($(FUZZTIME))"; \
-			$(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$dir"; \
-		done; \
-	done
+	GO="$(GO)" TAGS="$(TAGS)" FUZZTIME="$(FUZZTIME)" bash .ci/fuzz.sh
 
 ## compose: validate docker-compose.yml (no Docker engine needed); required in CI
 compose:

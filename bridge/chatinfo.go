@@ -78,7 +78,7 @@ func (m *MSNClient) GetUserInfo(ctx context.Context, ghost *bridgev2.Ghost) (*br
 func (m *MSNClient) userInfo(email, friendlyName string) *bridgev2.UserInfo {
 	return &bridgev2.UserInfo{
 		Identifiers: []string{makeIdentifier(email)},
-		Name:        ptr.Ptr(m.connector.Config.FormatDisplayname(friendlyName, normalizeEmail(email))),
+		Name:        ptr.Ptr(m.connector.Config.FormatDisplayname(cleanLine(friendlyName), normalizeEmail(email))),
 		IsBot:       ptr.Ptr(false),
 	}
 }

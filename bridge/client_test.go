@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/bridgev2/status"
 )
@@ -34,10 +35,7 @@ func TestConnectLoop(t *testing.T) {
 	if st.UserAction != status.UserActionRelogin {
 		t.Errorf("user action = %q", st.UserAction)
 	}
-	m.mu.Lock()
-	done := m.loopDone
-	m.mu.Unlock()
-	<-done // the loop ended: no fighting over the session
+	waitLoopEnd(t, m) // no fighting over the session
 	if m.IsLoggedIn() {
 		t.Error("still logged in after OUT OTH")
 	}
@@ -57,10 +55,7 @@ func TestConnectBadCredentials(t *testing.T) {
 	m, states := testClient(t, c, "wrong password")
 	m.Connect(context.Background())
 	expectState(t, states, status.StateBadCredentials, ErrCodeBadCredentials)
-	m.mu.Lock()
-	done := m.loopDone
-	m.mu.Unlock()
-	<-done // no reconnect loop on bad credentials
+	waitLoopEnd(t, m) // no reconnect loop on bad credentials
 }
 
 func TestConnectUnreadablePassword(t *testing.T) {
@@ -79,4 +74,17 @@ func TestConnectRetriesUnreachableServer(t *testing.T) {
 	expectState(t, states, status.StateTransientDisconnect, ErrCodeConnectFailed)
 	expectState(t, states, status.StateConnecting, "") // retrying
 	m.Disconnect()
+}
+
+// waitLoopEnd waits for the connect loop to end by itself.
+func waitLoopEnd(t *testing.T, m *MSNClient) {
+	t.Helper()
+	m.mu.Lock()
+	done := m.loopDone
+	m.mu.Unlock()
+	select {
+	case <-done:
+	case <-time.After(testTimeout):
+		t.Fatal("connect loop still running")
+	}
 }

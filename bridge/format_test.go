@@ -139,3 +139,14 @@ func BenchmarkMSNToMatrix(b *testing.B) {
 		msnToMatrix(msg, true)
 	}
 }
+
+func TestGhostNameIsOneLine(t *testing.T) {
+	m := &MSNClient{connector: &Connector{Config: Config{DisplaynameTemplate: "{{.FriendlyName}} (MSN)"}}}
+	info := m.userInfo("Bob@X.com", "Bob\r\nThe\tBuil\x00der")
+	if *info.Name != "Bob The Builder (MSN)" {
+		t.Errorf("name = %q", *info.Name)
+	}
+	if len(info.Identifiers) != 1 || info.Identifiers[0] != "msn:bob@x.com" {
+		t.Errorf("identifiers = %v", info.Identifiers)
+	}
+}

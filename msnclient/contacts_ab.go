@@ -94,13 +94,9 @@ func (c *Client) fetchList(ctx context.Context, s *session) (map[string]*Contact
 			ct.FriendlyName = msnp.CleanText(name)
 		}
 	}
-	roles := map[abch.Role]Lists{
-		abch.RoleAllow: ListAllow, abch.RoleBlock: ListBlock,
-		abch.RoleReverse: ListReverse, abch.RolePending: ListPending,
-	}
 	for _, m := range members.Members {
-		bit, ok := roles[m.Role]
-		if !ok || m.Email == "" {
+		bit := roleList(m.Role)
+		if bit == 0 || m.Email == "" {
 			continue
 		}
 		if ct := get(m.Email); ct != nil {
@@ -243,36 +239,77 @@ func (o *abOps) remove(ctx context.Context, email string) error {
 
 // deleteMembership removes email from a sharing-service role, ignoring
 // "not a member".
-func (o *abOps) deleteMembership(ctx context.Context, role abch.Role, email string) error {
-	ab, err := o.c.abClient(o.s)
-	if err != nil {
-		return err
-	}
-	err = ab.DeleteMember(ctx, role, email)
+func (o *abOps) deleteMembership(ctx context.Context, ab *abch.Client, role abch.Role, email string) error {
+	err := ab.DeleteMember(ctx, role, email)
 	if err != nil && !abch.IsFault(err, abch.FaultMemberDoesNotExist) {
 		return fmt.Errorf("delete %s membership: %w", role, err)
 	}
 	return nil
 }
 
-func (o *abOps) block(ctx context.Context, email string) error {
-	if err := o.ml(ctx, "RML", email, ListAllow, 0); err != nil {
+// addMembership puts email into a sharing-service role, ignoring "already a
+// member" (Escargot accepts duplicates silently; Microsoft answered with a
+// MemberAlreadyExists fault).
+func (o *abOps) addMembership(ctx context.Context, ab *abch.Client, role abch.Role, email string) error {
+	err := ab.AddMember(ctx, role, email)
+	if err != nil && !abch.IsFault(err, abch.FaultMemberAlreadyExists) {
+		return fmt.Errorf("add %s membership: %w", role, err)
+	}
+	return nil
+}
+
+// moveMembership moves email from one role to another as WLM does with the
+// sharing service (AddMember to, DeleteMember from), then tells the NS
+// session (RML from, ADL to). Adding first means a failure leaves the
+// contact where it was rather than on neither list.
+func (o *abOps) moveMembership(ctx context.Context, email string, from, to abch.Role) error {
+	ab, err := o.c.abClient(o.s)
+	if err != nil {
 		return err
 	}
-	return o.ml(ctx, "ADL", email, ListBlock, 0)
+	if err := o.addMembership(ctx, ab, to, email); err != nil {
+		return err
+	}
+	if err := o.deleteMembership(ctx, ab, from, email); err != nil {
+		return err
+	}
+	if err := o.ml(ctx, "RML", email, roleList(from), 0); err != nil {
+		return err
+	}
+	return o.ml(ctx, "ADL", email, roleList(to), 0)
+}
+
+// roleList is the list bit of a membership role.
+func roleList(r abch.Role) Lists {
+	switch r {
+	case abch.RoleAllow:
+		return ListAllow
+	case abch.RoleBlock:
+		return ListBlock
+	case abch.RoleReverse:
+		return ListReverse
+	case abch.RolePending:
+		return ListPending
+	}
+	return 0
+}
+
+func (o *abOps) block(ctx context.Context, email string) error {
+	return o.moveMembership(ctx, email, abch.RoleAllow, abch.RoleBlock)
 }
 
 func (o *abOps) unblock(ctx context.Context, email string) error {
-	if err := o.ml(ctx, "RML", email, ListBlock, 0); err != nil {
-		return err
-	}
-	return o.ml(ctx, "ADL", email, ListAllow, 0)
+	return o.moveMembership(ctx, email, abch.RoleBlock, abch.RoleAllow)
 }
 
 func (o *abOps) accept(ctx context.Context, email string) error {
 	// Clearing the Pending membership is what answers the request; the
 	// local list may not know of the request yet (refetch in flight).
-	if err := o.deleteMembership(ctx, abch.RolePending, email); err != nil {
+	ab, err := o.c.abClient(o.s)
+	if err != nil {
+		return err
+	}
+	if err := o.deleteMembership(ctx, ab, abch.RolePending, email); err != nil {
 		return err
 	}
 	o.c.changeLists(email, 0, ListPending)

@@ -2,6 +2,8 @@ package msnclient_test
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,10 +86,16 @@ func TestContactOperationsChangeServer(t *testing.T) {
 				t.Fatal(err)
 			}
 			check("block", bob, fl|bl)
+			checkMembers(t, srv, v, "block", "AddMember Block "+bob, "DeleteMember Allow "+bob)
+			if err := c.BlockContact(ctx, bob); err != nil { // not on Allow any more: tolerated
+				t.Fatalf("blocking twice: %v", err)
+			}
+			check("second block", bob, fl|bl)
 			if err := c.UnblockContact(ctx, bob); err != nil {
 				t.Fatal(err)
 			}
 			check("unblock", bob, fl|al)
+			checkMembers(t, srv, v, "unblock", "AddMember Allow "+bob, "DeleteMember Block "+bob)
 			if err := c.RemoveContact(ctx, bob); err != nil {
 				t.Fatal(err)
 			}
@@ -140,6 +148,57 @@ func TestContactRemovedUsEvent(t *testing.T) {
 					t.Fatalf("bob still on RL: %+v", ct)
 				}
 				waitFrom[*msnclient.ContactListChanged](t, c.rec, c.rec.mark(), "list changed", nil)
+			}
+		})
+	}
+}
+
+// checkMembers asserts that, with the address book (MSNP13+), the last
+// sharing-service changes of alice were want.
+func checkMembers(t *testing.T, srv *msntest.Server, v int, step string, want ...string) {
+	t.Helper()
+	got := srv.MembershipChanges("alice@example.com")
+	if v < 13 {
+		if len(got) != 0 {
+			t.Errorf("after %s: MSNP%d used the sharing service: %q", step, v, got)
+		}
+		return
+	}
+	if len(got) < len(want) || !slices.Equal(got[len(got)-len(want):], want) {
+		t.Errorf("after %s: sharing-service changes %q, want them to end with %q", step, got, want)
+	}
+}
+
+// TestBlockSharingFaults: Microsoft's "already a member" fault is success;
+// any other fault fails the block and leaves the list as it was.
+func TestBlockSharingFaults(t *testing.T) {
+	for _, v := range []int{15, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			srv := startServer(t, msntest.Options{})
+			const me, bob = "alice@example.com", "bob@example.com"
+			addAccount(t, srv, me, "Alice")
+			addAccount(t, srv, bob, "Bob")
+			addContact(t, srv, me, bob, fl|al)
+			c := nsConnect(t, config(srv, me, v))
+			ctx := ctxT(t)
+
+			srv.FailNextSOAP("AddMember", "InternalError")
+			if err := c.BlockContact(ctx, bob); err == nil || !strings.Contains(err.Error(), "InternalError") {
+				t.Fatalf("block with a failing AddMember: %v", err)
+			}
+			if ct, _ := c.Contact(bob); ct.Lists&msnclient.ListBlock != 0 {
+				t.Errorf("failed block shows bob blocked locally: %v", ct.Lists)
+			}
+			if got := srv.ContactLists(me, bob) & (al | bl); got != al {
+				t.Errorf("server lists after a failed block: %d, want AL only", got)
+			}
+
+			srv.FailNextSOAP("AddMember", "MemberAlreadyExists")
+			if err := c.BlockContact(ctx, bob); err != nil {
+				t.Fatalf("block with MemberAlreadyExists: %v", err)
+			}
+			if got := srv.ContactLists(me, bob) & (al | bl); got != bl {
+				t.Errorf("server lists after block: %d, want BL only", got)
 			}
 		})
 	}

@@ -25,6 +25,7 @@ const (
 	FaultGroupAlreadyExists  = "GroupAlreadyExists"
 	FaultGroupNameTooLong    = "GroupNameTooLong"
 	FaultMemberDoesNotExist  = "MemberDoesNotExist"
+	FaultMemberAlreadyExists = "MemberAlreadyExists"
 	FaultUserDoesNotExist    = "UserDoesNotExist"
 	FaultForbidden           = "Forbidden"
 )

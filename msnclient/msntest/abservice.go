@@ -13,6 +13,10 @@ func (s *Server) handleABService(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.mu.Unlock()
 	action := req.action.XMLName.Local
+	if code, ok := s.takeSOAPFault(action); ok {
+		writeFault(w, http.StatusInternalServerError, action, code, "Injected fault")
+		return
+	}
 	switch action {
 	case "ABFindAll":
 		if refusesDeltas(w, req) {

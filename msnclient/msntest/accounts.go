@@ -35,6 +35,8 @@ type account struct {
 	listVer  int    // MSNP8-9 list version ("ser")
 	contacts map[string]*contactEntry
 	groups   []*group
+	// memberLog records sharing-service changes (MembershipChanges).
+	memberLog []string
 
 	// Presence, shared by all sessions of the account.
 	status string // last CHG status; "" until the first CHG

@@ -62,15 +62,16 @@ type Server struct {
 	delay      atomic.Int64
 	sb         sbState // switchboard sessions (sb*.go), guarded by its own mutex
 
-	mu        sync.Mutex
-	accounts  map[string]*account // by lower-cased email
-	sessions  map[*nsSession]struct{}
-	tokens    map[string]*token
-	sbConns   map[net.Conn]string // SB connections by account key, for DropConnections
-	sbCookies map[string]*sbCookie
-	failNext  map[string][]int
-	loginSeq  uint64
-	changed   chan struct{} // closed and replaced on every online-state change
+	mu         sync.Mutex
+	accounts   map[string]*account // by lower-cased email
+	sessions   map[*nsSession]struct{}
+	tokens     map[string]*token
+	sbConns    map[net.Conn]string // SB connections by account key, for DropConnections
+	sbCookies  map[string]*sbCookie
+	failNext   map[string][]int
+	soapFaults map[string][]string // queued FailNextSOAP error codes by action
+	loginSeq   uint64
+	changed    chan struct{} // closed and replaced on every online-state change
 }
 
 // Start starts a server listening on 127.0.0.1 with random ports.
@@ -79,17 +80,18 @@ func Start(opts Options) (*Server, error) {
 		opts.TweenerTokenLifetime = 30 * time.Second
 	}
 	s := &Server{
-		opts:      opts,
-		log:       zerolog.Nop(),
-		closed:    make(chan struct{}),
-		conns:     make(map[net.Conn]struct{}),
-		accounts:  make(map[string]*account),
-		sessions:  make(map[*nsSession]struct{}),
-		tokens:    make(map[string]*token),
-		sbConns:   make(map[net.Conn]string),
-		sbCookies: make(map[string]*sbCookie),
-		failNext:  make(map[string][]int),
-		changed:   make(chan struct{}),
+		opts:       opts,
+		log:        zerolog.Nop(),
+		closed:     make(chan struct{}),
+		conns:      make(map[net.Conn]struct{}),
+		accounts:   make(map[string]*account),
+		sessions:   make(map[*nsSession]struct{}),
+		tokens:     make(map[string]*token),
+		sbConns:    make(map[net.Conn]string),
+		sbCookies:  make(map[string]*sbCookie),
+		failNext:   make(map[string][]int),
+		soapFaults: make(map[string][]string),
+		changed:    make(chan struct{}),
 	}
 	if opts.Logger != nil {
 		s.log = opts.Logger.With().Str("component", "msntest").Logger()

@@ -11,7 +11,12 @@ func (s *Server) handleSharing(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.mu.Unlock()
-	switch action := req.action.XMLName.Local; action {
+	action := req.action.XMLName.Local
+	if code, ok := s.takeSOAPFault(action); ok {
+		writeFault(w, http.StatusInternalServerError, action, code, "Injected fault")
+		return
+	}
+	switch action {
 	case "FindMembership":
 		if refusesDeltas(w, req) {
 			return
@@ -118,14 +123,62 @@ func (s *Server) changeMembers(w http.ResponseWriter, req *soapRequest, add bool
 			if e := a.contacts[key(ch.c.email)]; e != nil {
 				e.lists &^= ListPL
 			}
+			a.memberLog = append(a.memberLog, action+" Pending "+ch.c.email)
 		case add:
 			if code := s.addToList(a, ch.c, ch.bit); code != 0 {
 				writeFault(w, http.StatusInternalServerError, action, "QuotaLimitReached", "List full")
 				return
 			}
+			a.memberLog = append(a.memberLog, action+" "+roleName(ch.bit)+" "+ch.c.email)
 		default:
 			s.removeFromList(a, ch.c, ch.bit)
+			a.memberLog = append(a.memberLog, action+" "+roleName(ch.bit)+" "+ch.c.email)
 		}
 	}
 	writeXML(w, http.StatusOK, soapEnvelope(`<`+action+`Response xmlns="http://www.msn.com/webservices/AddressBook" />`))
+}
+
+func roleName(bit uint8) string {
+	for _, rb := range roleBits {
+		if rb.test(bit) {
+			return rb.role
+		}
+	}
+	return ""
+}
+
+// MembershipChanges returns the sharing-service changes owner made, in
+// order, as "AddMember Block bob@example.com" or "DeleteMember Allow
+// bob@example.com" (AddMember of an existing member is logged too, as
+// Escargot accepts it silently).
+func (s *Server) MembershipChanges(owner string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[key(owner)]; a != nil {
+		return append([]string(nil), a.memberLog...)
+	}
+	return nil
+}
+
+// FailNextSOAP makes the next address book or sharing-service call of the
+// SOAP action (e.g. "AddMember") answer with a fault carrying errorCode
+// (e.g. "MemberAlreadyExists") instead of being processed. Calls queue up.
+func (s *Server) FailNextSOAP(action, errorCode string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.soapFaults[action] = append(s.soapFaults[action], errorCode)
+}
+
+// takeSOAPFault pops a queued fault for action. Server.mu must be held.
+func (s *Server) takeSOAPFault(action string) (string, bool) {
+	q := s.soapFaults[action]
+	if len(q) == 0 {
+		return "", false
+	}
+	if len(q) == 1 {
+		delete(s.soapFaults, action)
+	} else {
+		s.soapFaults[action] = q[1:]
+	}
+	return q[0], true
 }
