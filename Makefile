@@ -11,7 +11,7 @@ GOBIN_DIR   := $(shell $(GO) env GOPATH)/bin
 DENDRITE_BIN ?= $(GOBIN_DIR)/dendrite
 export DENDRITE_BIN
 
-.PHONY: all build test vet staticcheck lint unit fuzz compose demo dendrite clean
+.PHONY: all build test vet staticcheck gofmt lint unit fuzz compose demo dendrite clean
 
 all: build
 
@@ -19,8 +19,8 @@ all: build
 build:
 	$(GO) build -tags $(TAGS) ./cmd/...
 
-## test: everything CI checks: vet, staticcheck, race tests (e2e included), short fuzz runs
-test: vet staticcheck compose unit fuzz
+## test: everything CI checks: vet, staticcheck, gofmt, compose file, race tests (e2e included), short fuzz runs
+test: lint compose unit fuzz
 
 vet:
 	$(GO) vet -tags $(TAGS) ./...
@@ -28,8 +28,10 @@ vet:
 staticcheck:
 	$(STATICCHECK) -tags $(TAGS) ./...
 
-## lint: static checks only (gofmt, vet, staticcheck)
-lint: vet staticcheck
+## lint: static checks only (vet, staticcheck, gofmt)
+lint: vet staticcheck gofmt
+
+gofmt:
 	@unformatted="$$(gofmt -l .)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 

@@ -77,6 +77,7 @@ func newEnv(t *testing.T, db stack.Database) *env {
 			logTail(t, e.br.LogPath, 60)
 			keepLog(t, e.br.LogPath)
 		}
+		logErrors(t, e.br.LogPath)
 	})
 
 	cli, err := stack.RegisterUser(setupCtx, e.hs.URL, e.hs.SharedSecret,
@@ -223,6 +224,37 @@ func keepLog(t *testing.T, path string) {
 		return
 	}
 	t.Logf("full bridge log kept in %s", f.Name())
+}
+
+// knownErrors are bridge log errors expected in these tests.
+var knownErrors = []string{
+	"The homeserver is outdated", // Dendrite advertises spec v1.2
+}
+
+// logErrors logs the bridge's error-level log lines (not a failure: they
+// are for whoever reads a verbose run).
+func logErrors(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var found []string
+lines:
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.Contains(line, `"level":"error"`) && !strings.Contains(line, `"level":"fatal"`) {
+			continue
+		}
+		for _, known := range knownErrors {
+			if strings.Contains(line, known) {
+				continue lines
+			}
+		}
+		found = append(found, line)
+	}
+	if len(found) > 0 {
+		t.Logf("%d error lines in the bridge log, first ones:\n%s", len(found), strings.Join(found[:min(len(found), 10)], "\n"))
+	}
 }
 
 // logTail logs the last n lines of a log file.

@@ -113,6 +113,10 @@ var (
 	ErrTimeout           = errors.New("msn: server did not answer in time")
 	ErrContactOffline    = errors.New("msn: contact is offline")
 	ErrNotDelivered      = errors.New("msn: message not acknowledged")
+	// ErrIncompleteMessage is the UnknownMessage.Err of a chunked message
+	// that could not be put back together (parts missing or out of
+	// bounds).
+	ErrIncompleteMessage = errors.New("msn: incomplete chunked message")
 )
 
 // EventHandler receives every event of a Client, one at a time, in order.
@@ -206,12 +210,15 @@ type Datacast struct {
 }
 
 // UnknownMessage is a switchboard message of a content type we do not handle
-// (P2P, emoticons, invitations), with its raw MIME payload.
+// (P2P, emoticons, invitations), with its raw MIME payload. It also reports
+// a chunked message that could not be reassembled: Err is then set (wrapping
+// ErrIncompleteMessage) and Raw holds the parts that arrived, joined.
 type UnknownMessage struct {
 	ConversationEvent
 	From        string
 	ContentType string
 	Raw         []byte
+	Err         error // nil unless the message arrived incomplete
 }
 
 // ParticipantJoined is sent when someone joins a conversation.

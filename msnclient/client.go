@@ -77,12 +77,13 @@ type Client struct {
 
 	connectMu sync.Mutex // one Connect at a time
 
-	mu         sync.Mutex
-	sess       *session // current session, nil when disconnected
-	dia        *dialect // dialect of the last session
-	httpClient *http.Client
-	list       contactList
-	own        ownState
+	mu           sync.Mutex
+	abortConnect context.CancelCauseFunc // cancels the Connect in progress; nil when none
+	sess         *session                // current session, nil when disconnected
+	dia          *dialect                // dialect of the last session
+	httpClient   *http.Client
+	list         contactList
+	own          ownState
 }
 
 // ownState is what we know of our own presence and profile.
@@ -142,15 +143,37 @@ func (c *Client) Connect(ctx context.Context) error {
 	// The web-service client is not worth its memory between the rare SOAP
 	// calls of a session.
 	defer c.releaseHTTP()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	c.mu.Lock()
+	c.abortConnect = cancel
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.abortConnect = nil
+		c.mu.Unlock()
+	}()
 	s, err := c.login(ctx)
 	if err != nil {
-		return err
+		return closedDuringConnect(ctx, err)
 	}
 	if err := c.startSession(ctx, s); err != nil {
 		s.end(ReasonConnectionLost, err)
-		return err
+		return closedDuringConnect(ctx, err)
 	}
 	return nil
+}
+
+// errClosedDuringConnect ends a Connect that Close interrupted.
+var errClosedDuringConnect = errors.New("msn: client closed while connecting")
+
+// closedDuringConnect returns errClosedDuringConnect (with err) if Close
+// aborted the Connect of ctx, else err.
+func closedDuringConnect(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); errors.Is(cause, errClosedDuringConnect) {
+		return fmt.Errorf("%w (%w)", errClosedDuringConnect, err)
+	}
+	return err
 }
 
 // startSession loads the contact list, sets the initial status and announces
@@ -171,8 +194,15 @@ func (c *Client) startSession(ctx context.Context, s *session) error {
 }
 
 // Close signs out (OUT) and closes every connection. It emits
-// Disconnected{ReasonClosed} if a session was up.
+// Disconnected{ReasonClosed} if a session was up. A Connect in progress is
+// aborted and returns an error.
 func (c *Client) Close() error {
+	c.mu.Lock()
+	abort := c.abortConnect
+	c.mu.Unlock()
+	if abort != nil {
+		abort(errClosedDuringConnect)
+	}
 	s := c.session()
 	if s == nil {
 		c.sb.closeAll()

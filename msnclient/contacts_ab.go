@@ -1,13 +1,12 @@
 package msnclient
 
 import (
-	"bytes"
 	"context"
-	"encoding/xml"
 	"fmt"
 	"strings"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient/abch"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/xmlsafe"
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
@@ -173,7 +172,7 @@ func (o *abOps) ml(ctx context.Context, name, email string, lists Lists, network
 // queryNetwork asks the server which network email is on (FQY, MSNP14+).
 func (o *abOps) queryNetwork(ctx context.Context, email string) (Network, error) {
 	local, domain, _ := strings.Cut(email, "@")
-	payload := fmt.Sprintf(`<ml><d n="%s"><c n="%s" /></d></ml>`, xmlEscape(domain), xmlEscape(local))
+	payload := fmt.Sprintf(`<ml><d n="%s"><c n="%s" /></d></ml>`, xmlsafe.EscapeLossy(domain), xmlsafe.EscapeLossy(local))
 	reply, err := o.s.conn.request(ctx, msnp.NewPayload("FQY", []byte(payload)))
 	if err != nil {
 		return 0, err
@@ -434,10 +433,4 @@ func sameLists(a, b map[string]*Contact) bool {
 		}
 	}
 	return true
-}
-
-func xmlEscape(s string) string {
-	var b bytes.Buffer
-	_ = xml.EscapeText(&b, []byte(s))
-	return b.String()
 }

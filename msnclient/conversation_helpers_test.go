@@ -2,7 +2,7 @@ package msnclient_test
 
 import (
 	"context"
-	"sync"
+	"strconv"
 	"testing"
 	"time"
 
@@ -16,59 +16,19 @@ const chatTimeout = 60 * time.Second
 // chatPeer is a logged-in client that records its events.
 type chatPeer struct {
 	*msnclient.Client
+	*recorder
 	email string
-
-	mu      sync.Mutex
-	events  []any
-	changed chan struct{}
-}
-
-func (p *chatPeer) handle(evt any) {
-	p.mu.Lock()
-	p.events = append(p.events, evt)
-	close(p.changed)
-	p.changed = make(chan struct{})
-	p.mu.Unlock()
 }
 
 // chatWait waits for the n-th (1-based) event matching match and returns it.
 func chatWait[T any](t testing.TB, p *chatPeer, n int, match func(T) bool) T {
 	t.Helper()
-	deadline := time.After(chatTimeout)
-	for {
-		p.mu.Lock()
-		count := 0
-		for _, e := range p.events {
-			if v, ok := e.(T); ok && (match == nil || match(v)) {
-				count++
-				if count == n {
-					p.mu.Unlock()
-					return v
-				}
-			}
-		}
-		ch := p.changed
-		p.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline:
-			var zero T
-			t.Fatalf("%s: timed out waiting for event %d of type %T", p.email, n, zero)
-			return zero
-		}
-	}
+	return waitNth(t, p.recorder, 0, n, chatTimeout, p.email+"'s event #"+strconv.Itoa(n), match)
 }
 
-// count returns how many events of type T matching match were received.
+// chatCount returns how many events of type T matching match were received.
 func chatCount[T any](p *chatPeer, match func(T) bool) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, e := range p.events {
-		if v, ok := e.(T); ok && (match == nil || match(v)) {
-			n++
-		}
-	}
+	_, n := nth(p.recorder, 0, -1, match)
 	return n
 }
 
@@ -99,19 +59,7 @@ func chatServer(t testing.TB, emails ...string) *msntest.Server {
 }
 
 func chatConfig(srv *msntest.Server, email string, version int) msnclient.Config {
-	base := srv.HTTPURL()
-	return msnclient.Config{
-		Email:             email,
-		Password:          "pw-" + email,
-		Server:            srv.NSAddr(),
-		NexusURL:          base + "/rdr/pprdr.asp",
-		LoginURL:          base + "/login",
-		RSTURL:            base + "/RST.srf",
-		RST2URL:           base + "/RST2.srf",
-		ABServiceURL:      base + "/abservice/abservice.asmx",
-		SharingServiceURL: base + "/abservice/SharingService.asmx",
-		Versions:          []int{version},
-	}
+	return serverConfig(srv, email, "pw-"+email, version)
 }
 
 // connect logs email in with one dialect; cfgFn may adjust the config.
@@ -121,7 +69,7 @@ func chatConnect(t testing.TB, srv *msntest.Server, email string, version int, c
 	if cfgFn != nil {
 		cfgFn(&cfg)
 	}
-	p := &chatPeer{email: email, changed: make(chan struct{})}
+	p := &chatPeer{recorder: newRecorder(), email: email}
 	p.Client = msnclient.NewClient(cfg, p.handle)
 	ctx, cancel := context.WithTimeout(context.Background(), chatTimeout)
 	defer cancel()

@@ -14,9 +14,14 @@ const (
 )
 
 // handleMessage turns a relayed MSG (MSG email name len) into an event.
+// Chunked messages are passed on once whole.
 func (sb *sbConn) handleMessage(cmd *msnp.Command) {
 	from, _ := splitEndpoint(cmd.Arg(0))
-	evt := messageEvent(from, msnp.DecodeParam(cmd.Arg(1)), from == sb.self, cmd.Payload)
+	payload := sb.chunks.add(from, cmd.Payload)
+	if payload == nil {
+		return
+	}
+	evt := messageEvent(from, msnp.DecodeParam(cmd.Arg(1)), from == sb.self, payload)
 	if evt == nil {
 		return
 	}
@@ -33,6 +38,18 @@ func (sb *sbConn) handleMessage(cmd *msnp.Command) {
 	case *UnknownMessage:
 		e.Participants = parts
 	}
+	sb.s.c.emit(evt)
+}
+
+// reportIncomplete emits a chunked message that could not be reassembled.
+func (sb *sbConn) reportIncomplete(evt *UnknownMessage) {
+	sb.mu.Lock()
+	evt.Participants = sb.participantsLocked()
+	if len(evt.Participants) == 0 {
+		evt.Participants = append([]string(nil), sb.lastParts...)
+	}
+	sb.mu.Unlock()
+	sb.log.Debug().Err(evt.Err).Str("from", evt.From).Msg("Dropping chunked message")
 	sb.s.c.emit(evt)
 }
 

@@ -1,7 +1,6 @@
 package msnclient
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
@@ -133,7 +133,7 @@ func TestEventsInOrderWithSlowHandler(t *testing.T) {
 }
 
 func TestSecretsNeverLogged(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	logger := zerolog.New(&buf).Level(zerolog.TraceLevel)
 	p := newPipeSession(t, 18, &logger)
 	const ticket = "t=0123456789abcdef0123SECRETFILLER&p="
@@ -159,23 +159,6 @@ func TestSecretsNeverLogged(t *testing.T) {
 			t.Errorf("log contains %q: %s", secret, out)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestServerEndsSession(t *testing.T) {

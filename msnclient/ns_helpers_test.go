@@ -2,10 +2,8 @@ package msnclient_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -45,84 +43,9 @@ func addContact(t testing.TB, srv *msntest.Server, owner, contact string, lists 
 
 // config returns a client config for email on srv speaking only version.
 func config(srv *msntest.Server, email string, version int) msnclient.Config {
-	base := srv.HTTPURL()
-	return msnclient.Config{
-		Email:             email,
-		Password:          testPassword,
-		Server:            srv.NSAddr(),
-		NexusURL:          base + "/rdr/pprdr.asp",
-		LoginURL:          base + "/login",
-		RSTURL:            base + "/RST.srf",
-		RST2URL:           base + "/RST2.srf",
-		ABServiceURL:      base + "/abservice/abservice.asmx",
-		SharingServiceURL: base + "/abservice/SharingService.asmx",
-		Versions:          []int{version},
-		RequestTimeout:    testTimeout,
-	}
-}
-
-// recorder collects a client's events.
-type recorder struct {
-	mu      sync.Mutex
-	events  []any
-	changed chan struct{}
-}
-
-func newRecorder() *recorder { return &recorder{changed: make(chan struct{})} }
-
-func (r *recorder) handle(evt any) {
-	r.mu.Lock()
-	r.events = append(r.events, evt)
-	close(r.changed)
-	r.changed = make(chan struct{})
-	r.mu.Unlock()
-}
-
-// mark returns the number of events so far, for waitFrom.
-func (r *recorder) mark() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.events)
-}
-
-// all returns a copy of the events so far.
-func (r *recorder) all() []any {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]any(nil), r.events...)
-}
-
-// waitFrom waits for an event at index >= from matching match.
-func waitFrom[T any](t testing.TB, r *recorder, from int, what string, match func(T) bool) T {
-	t.Helper()
-	deadline := time.NewTimer(testTimeout)
-	defer deadline.Stop()
-	for {
-		r.mu.Lock()
-		for _, evt := range r.events[min(from, len(r.events)):] {
-			if e, ok := evt.(T); ok && (match == nil || match(e)) {
-				r.mu.Unlock()
-				return e
-			}
-		}
-		ch := r.changed
-		r.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline.C:
-			var zero T
-			t.Fatalf("timed out waiting for %s; events: %s", what, nsDescribe(r.all()))
-			return zero
-		}
-	}
-}
-
-func nsDescribe(events []any) string {
-	s := ""
-	for _, e := range events {
-		s += fmt.Sprintf("\n  %T%+v", e, e)
-	}
-	return s
+	cfg := serverConfig(srv, email, testPassword, version)
+	cfg.RequestTimeout = testTimeout
+	return cfg
 }
 
 // testClient is a client with its recorder.

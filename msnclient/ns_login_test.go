@@ -1,15 +1,14 @@
 package msnclient_test
 
 import (
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
@@ -192,7 +191,7 @@ func TestLoginLogsNoSecrets(t *testing.T) {
 	friends(t, srv, "alice@example.com", "bob@example.com")
 	for _, v := range []int{8, 13, 15, 18} {
 		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
-			var buf lockedBuffer
+			var buf testutil.SyncBuffer
 			logger := zerolog.New(&buf).Level(zerolog.TraceLevel)
 			cfg := config(srv, "alice@example.com", v)
 			cfg.Logger = &logger
@@ -217,21 +216,4 @@ func TestLoginLogsNoSecrets(t *testing.T) {
 			}
 		})
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

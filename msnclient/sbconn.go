@@ -50,11 +50,12 @@ type sbConn struct {
 
 	lastParts []string // last non-empty participant set, for ConversationClosed
 
-	done chan struct{}
+	chunks *chunkAssembler // reassembles chunked messages
+	done   chan struct{}
 }
 
 func newSBConn(s *switchboards, conn net.Conn) *sbConn {
-	return &sbConn{
+	sb := &sbConn{
 		s:            s,
 		conn:         conn,
 		w:            msnp.NewWriter(conn),
@@ -69,6 +70,8 @@ func newSBConn(s *switchboards, conn net.Conn) *sbConn {
 		lastActive:   time.Now(),
 		done:         make(chan struct{}),
 	}
+	sb.chunks = newChunkAssembler(s.chunkExpiry, sb.reportIncomplete)
+	return sb
 }
 
 // dialSB connects to a switchboard address from XFR or RNG.

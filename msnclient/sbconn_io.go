@@ -149,6 +149,7 @@ func (sb *sbConn) finish(err error) {
 		_ = sb.w.WriteCommand(msnp.New("OUT"))
 	}
 	_ = sb.conn.Close()
+	sb.chunks.close()
 	close(sb.done)
 	sb.s.remove(sb)
 	sb.log.Debug().AnErr("read_error", err).Strs("participants", parts).Msg("switchboard closed")

@@ -15,6 +15,9 @@ type switchboards struct {
 	c   *Client
 	log zerolog.Logger
 
+	// chunkExpiry is how long a chunked message may take to arrive whole.
+	chunkExpiry time.Duration
+
 	mu    sync.Mutex
 	conns []*sbConn // live, oldest first
 	convs map[string]*Conversation
@@ -25,7 +28,7 @@ func newSwitchboards(c *Client) *switchboards {
 	if c.cfg.Logger != nil {
 		log = c.cfg.Logger.With().Str("component", "switchboard").Logger()
 	}
-	return &switchboards{c: c, log: log, convs: make(map[string]*Conversation)}
+	return &switchboards{c: c, log: log, chunkExpiry: defaultChunkExpiry, convs: make(map[string]*Conversation)}
 }
 
 func (s *switchboards) dialTimeout() time.Duration {

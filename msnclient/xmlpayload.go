@@ -5,11 +5,11 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/xmlsafe"
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
@@ -17,22 +17,6 @@ import (
 const maxXMLPayload = 64 << 10
 
 var errXMLTooLarge = errors.New("msn: XML payload too large")
-
-// xmlDecoder returns a strict decoder over payload with invalid UTF-8
-// replaced. encoding/xml never expands external entities.
-func xmlDecoder(payload []byte) *xml.Decoder {
-	if !isValidUTF8(payload) {
-		payload = bytes.ToValidUTF8(payload, []byte("\uFFFD"))
-	}
-	d := xml.NewDecoder(bytes.NewReader(payload))
-	d.Strict = true
-	d.CharsetReader = func(string, io.Reader) (io.Reader, error) {
-		return nil, errors.New("msn: only UTF-8 XML is accepted")
-	}
-	return d
-}
-
-func isValidUTF8(b []byte) bool { return strings.ToValidUTF8(string(b), "") == string(b) }
 
 // ubxData is the part of a UBX payload we use. Only direct children of the
 // root count, as on Escargot.
@@ -50,7 +34,7 @@ func parseUBX(payload []byte) (ubxData, error) {
 	if len(payload) > maxXMLPayload {
 		return d, errXMLTooLarge
 	}
-	if err := xmlDecoder(payload).Decode(&d); err != nil {
+	if err := xmlsafe.Unmarshal(payload, &d); err != nil {
 		return ubxData{}, fmt.Errorf("decode UBX: %w", err)
 	}
 	if d.PSM != nil {
@@ -65,13 +49,13 @@ func parseUBX(payload []byte) (ubxData, error) {
 func buildUUX(d *dialect, psm, media, guid string) []byte {
 	var b bytes.Buffer
 	b.WriteString("<Data><PSM>")
-	_ = xml.EscapeText(&b, []byte(psm))
+	b.WriteString(xmlsafe.EscapeLossy(psm))
 	b.WriteString("</PSM><CurrentMedia>")
-	_ = xml.EscapeText(&b, []byte(media))
+	b.WriteString(xmlsafe.EscapeLossy(media))
 	b.WriteString("</CurrentMedia>")
 	if d.uuxMachineGUID {
 		b.WriteString("<MachineGuid>")
-		_ = xml.EscapeText(&b, []byte(guid))
+		b.WriteString(xmlsafe.EscapeLossy(guid))
 		b.WriteString("</MachineGuid>")
 	}
 	b.WriteString("</Data>")
@@ -107,7 +91,7 @@ func parseML(payload []byte) ([]mlEntry, error) {
 		return nil, errXMLTooLarge
 	}
 	var ml mlXML
-	if err := xmlDecoder(payload).Decode(&ml); err != nil {
+	if err := xmlsafe.Unmarshal(payload, &ml); err != nil {
 		return nil, fmt.Errorf("decode ml: %w", err)
 	}
 	var out []mlEntry
@@ -164,12 +148,12 @@ func buildML(entries []mlEntry, initial bool) [][]byte {
 			var b bytes.Buffer
 			b.WriteString(open)
 			b.WriteString(`<d n="`)
-			_ = xml.EscapeText(&b, []byte(domain))
+			b.WriteString(xmlsafe.EscapeLossy(domain))
 			b.WriteString(`">`)
 			for _, e := range list[:n] {
 				local, _, _ := strings.Cut(e.Email, "@")
 				b.WriteString(`<c n="`)
-				_ = xml.EscapeText(&b, []byte(local))
+				b.WriteString(xmlsafe.EscapeLossy(local))
 				fmt.Fprintf(&b, `" l="%d" t="%d" />`, e.Lists, e.Network)
 			}
 			b.WriteString("</d></ml>")
@@ -193,7 +177,7 @@ func isAddressBookNotification(payload []byte) (bool, error) {
 		return false, errXMLTooLarge
 	}
 	var n notification
-	if err := xmlDecoder(payload).Decode(&n); err != nil {
+	if err := xmlsafe.Unmarshal(payload, &n); err != nil {
 		return false, fmt.Errorf("decode NOT: %w", err)
 	}
 	return strings.Contains(n.Body, "ABCHInternal"), nil

@@ -9,8 +9,12 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/xmlsafe"
 	"github.com/rs/zerolog"
 )
+
+// maxBody bounds every response body.
+const maxBody = 4 << 20
 
 // Config configures a Client.
 type Config struct {
@@ -80,7 +84,7 @@ func (c *Client) call(ctx context.Context, serviceURL, action, scenario, body st
 	if ticket == "" {
 		return ErrNoTicket
 	}
-	escTicket, err := esc(ticket)
+	escTicket, err := xmlsafe.Escape(ticket)
 	if err != nil {
 		return fmt.Errorf("abch: %s: ticket: %w", action, err)
 	}
@@ -112,7 +116,7 @@ func (c *Client) call(ctx context.Context, serviceURL, action, scenario, body st
 		return fmt.Errorf("abch: %s: %w", action, err)
 	}
 	defer resp.Body.Close()
-	data, err := readBody(resp.Body)
+	data, err := xmlsafe.ReadAll(resp.Body, maxBody)
 	if err != nil {
 		return fmt.Errorf("abch: %s (HTTP %d): %w", action, resp.StatusCode, err)
 	}
@@ -134,7 +138,7 @@ func decodeResponse(action string, status int, data []byte, out any) error {
 		return nil
 	}
 	var fe faultEnvelope
-	if err := unmarshal(data, &fe); err != nil {
+	if err := xmlsafe.Unmarshal(data, &fe); err != nil {
 		if status != http.StatusOK {
 			return &StatusError{Action: action, StatusCode: status}
 		}
@@ -155,7 +159,7 @@ func decodeResponse(action string, status int, data []byte, out any) error {
 	if out == nil {
 		return nil
 	}
-	if err := unmarshal(data, out); err != nil {
+	if err := xmlsafe.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("abch: %s: parse response: %w", action, err)
 	}
 	return nil

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/xmlsafe"
 )
 
 type guidResult struct {
@@ -29,7 +31,7 @@ func (c *Client) ABContactAdd(ctx context.Context, email string) (string, error)
 	if err := checkEmail(email); err != nil {
 		return "", fmt.Errorf("abch: ABContactAdd: %w", err)
 	}
-	e, err := esc(email)
+	e, err := xmlsafe.Escape(email)
 	if err != nil {
 		return "", fmt.Errorf("abch: ABContactAdd: %w", err)
 	}
@@ -80,7 +82,7 @@ func (c *Client) member(ctx context.Context, action string, role Role, email str
 	if err := checkEmail(email); err != nil {
 		return fmt.Errorf("abch: %s: %w", action, err)
 	}
-	e, err := esc(email)
+	e, err := xmlsafe.Escape(email)
 	if err != nil {
 		return fmt.Errorf("abch: %s: %w", action, err)
 	}
@@ -171,7 +173,7 @@ func escID(action, what, id string) (string, error) {
 	if id == "" {
 		return "", fmt.Errorf("abch: %s: empty %s", action, what)
 	}
-	e, err := esc(id)
+	e, err := xmlsafe.Escape(id)
 	if err != nil {
 		return "", fmt.Errorf("abch: %s: %s: %w", action, what, err)
 	}
@@ -188,7 +190,7 @@ func escName(action, name string) (string, error) {
 	if len([]rune(name)) > maxGroupName {
 		return "", fmt.Errorf("abch: %s: group name longer than %d characters", action, maxGroupName)
 	}
-	e, err := esc(name)
+	e, err := xmlsafe.Escape(name)
 	if err != nil {
 		return "", fmt.Errorf("abch: %s: group name: %w", action, err)
 	}

@@ -6,17 +6,8 @@ import (
 	"strings"
 )
 
-func (s *Server) handleABService(w http.ResponseWriter, r *http.Request) {
-	req := s.soapAuth(w, r)
-	if req == nil {
-		return
-	}
-	defer s.mu.Unlock()
-	action := req.action.XMLName.Local
-	if code, ok := s.takeSOAPFault(action); ok {
-		writeFault(w, http.StatusInternalServerError, action, code, "Injected fault")
-		return
-	}
+// handleABService serves one authenticated request (Server.mu held).
+func (s *Server) handleABService(w http.ResponseWriter, req *soapRequest, action string) {
 	switch action {
 	case "ABFindAll":
 		if refusesDeltas(w, req) {

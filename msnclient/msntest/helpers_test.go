@@ -217,7 +217,7 @@ func requestRST(t testing.TB, base string, client *http.Client, v2 bool, email, 
 		fmt.Fprintf(&addrs, `<wst:RequestSecurityToken Id="RST%d"><wst:RequestType>http://schemas.xmlsoap.org/ws/2004/04/security/trust/Issue</wst:RequestType><wsp:AppliesTo><wsa:EndpointReference><wsa:Address>%s</wsa:Address></wsa:EndpointReference></wsp:AppliesTo></wst:RequestSecurityToken>`, i, a)
 	}
 	body := `<?xml version="1.0" encoding="UTF-8"?><Envelope xmlns="` + env + `" xmlns:wsse="http://schemas.xmlsoap.org/ws/2003/06/secext" xmlns:wst="http://schemas.xmlsoap.org/ws/2004/04/trust" xmlns:wsp="http://schemas.xmlsoap.org/ws/2002/12/policy" xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/03/addressing" xmlns:ps="http://schemas.microsoft.com/Passport/SoapServices/PPCRL">` +
-		`<Header><wsse:Security><wsse:UsernameToken Id="user"><wsse:Username>` + xmlAttr(email) + `</wsse:Username><wsse:Password>` + xmlAttr(password) + `</wsse:Password></wsse:UsernameToken></wsse:Security></Header>` +
+		`<Header><wsse:Security><wsse:UsernameToken Id="user"><wsse:Username>` + esc(email) + `</wsse:Username><wsse:Password>` + esc(password) + `</wsse:Password></wsse:UsernameToken></wsse:Security></Header>` +
 		`<Body><ps:RequestMultipleSecurityTokens Id="RSTS">` + addrs.String() + `</ps:RequestMultipleSecurityTokens></Body></Envelope>`
 	resp, err := client.Post(base+path, "text/xml; charset=utf-8", strings.NewReader(body))
 	if err != nil {
@@ -329,7 +329,7 @@ func soapCall(t testing.TB, s *Server, service, action, ticket, inner string) (i
 	t.Helper()
 	body := `<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soap:Header>` +
 		`<ABApplicationHeader xmlns="http://www.msn.com/webservices/AddressBook"><ApplicationId>CFE80F9D-180F-4399-82AB-413F33A1FA11</ApplicationId><IsMigration>false</IsMigration><PartnerScenario>Initial</PartnerScenario></ABApplicationHeader>` +
-		`<ABAuthHeader xmlns="http://www.msn.com/webservices/AddressBook"><ManagedGroupRequest>false</ManagedGroupRequest><TicketToken>` + xmlAttr(ticket) + `</TicketToken></ABAuthHeader></soap:Header>` +
+		`<ABAuthHeader xmlns="http://www.msn.com/webservices/AddressBook"><ManagedGroupRequest>false</ManagedGroupRequest><TicketToken>` + esc(ticket) + `</TicketToken></ABAuthHeader></soap:Header>` +
 		`<soap:Body><` + action + ` xmlns="http://www.msn.com/webservices/AddressBook">` + inner + `</` + action + `></soap:Body></soap:Envelope>`
 	req, _ := http.NewRequest("POST", s.HTTPURL()+"/abservice/"+service, strings.NewReader(body))
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")

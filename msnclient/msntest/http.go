@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/xmlsafe"
 )
 
 // maxBody limits HTTP request bodies.
@@ -21,8 +23,8 @@ func (s *Server) httpHandler(scheme string) http.Handler {
 	mux.HandleFunc("GET /login", s.handleLogin)
 	mux.HandleFunc("POST /RST.srf", func(w http.ResponseWriter, r *http.Request) { s.handleRST(w, r, false) })
 	mux.HandleFunc("POST /RST2.srf", func(w http.ResponseWriter, r *http.Request) { s.handleRST(w, r, true) })
-	mux.HandleFunc("POST /abservice/abservice.asmx", s.handleABService)
-	mux.HandleFunc("POST /abservice/SharingService.asmx", s.handleSharing)
+	mux.HandleFunc("POST /abservice/abservice.asmx", s.soapHandler(s.handleABService))
+	mux.HandleFunc("POST /abservice/SharingService.asmx", s.soapHandler(s.handleSharing))
 	mux.HandleFunc("POST /{$}", func(w http.ResponseWriter, r *http.Request) {}) // connectivity probe
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.URL.Path, "//") { // Escargot answers doubled slashes 404 (quirk 36)
@@ -87,16 +89,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func readBody(r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("read body: %w", err)
-	}
-	if len(body) > maxBody {
-		return nil, fmt.Errorf("body larger than %d bytes", maxBody)
-	}
-	return body, nil
-}
+func readBody(r *http.Request) ([]byte, error) { return xmlsafe.ReadAll(r.Body, maxBody) }
 
 // xmlNode is a generic XML tree for namespace-agnostic lookups by local name.
 type xmlNode struct {
@@ -167,7 +160,8 @@ func (n *xmlNode) text() string {
 	return strings.TrimSpace(n.Text)
 }
 
-func esc(s string) string { return xmlAttr(s) }
+// esc escapes s for XML character data or an attribute value.
+func esc(s string) string { return xmlsafe.EscapeLossy(s) }
 
 func writeXML(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")

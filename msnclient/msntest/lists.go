@@ -99,7 +99,7 @@ func (s *Server) notifyAddedMe(b, a *account) {
 			sess.send("ADC", "0", "RL", "N="+a.email, "F="+msnp.EncodeParam(a.name))
 		default:
 			local, domain, _ := strings.Cut(a.email, "@")
-			ml := fmt.Sprintf(`<ml><d n="%s"><c n="%s" t="1" l="8" f="%s" /></d></ml>`, xmlAttr(domain), xmlAttr(local), xmlAttr(msnp.EncodeParam(a.name)))
+			ml := fmt.Sprintf(`<ml><d n="%s"><c n="%s" t="1" l="8" f="%s" /></d></ml>`, esc(domain), esc(local), esc(msnp.EncodeParam(a.name)))
 			sess.sendPayload("ADL", []byte(ml), "0")
 		}
 		sess.sendPayload("NOT", abchNotification(b))
@@ -115,7 +115,7 @@ func (s *Server) notifyRemovedMe(b, a *account) {
 			sess.send("REM", "0", "RL", a.email)
 		default:
 			local, domain, _ := strings.Cut(a.email, "@")
-			ml := fmt.Sprintf(`<ml><d n="%s"><c n="%s" t="1" l="8" /></d></ml>`, xmlAttr(domain), xmlAttr(local))
+			ml := fmt.Sprintf(`<ml><d n="%s"><c n="%s" t="1" l="8" /></d></ml>`, esc(domain), esc(local))
 			sess.sendPayload("RML", []byte(ml), "0")
 		}
 		sess.sendPayload("NOT", abchNotification(b))
@@ -124,8 +124,8 @@ func (s *Server) notifyRemovedMe(b, a *account) {
 
 func abchNotification(a *account) []byte {
 	cid := uint64(a.cidInt())
-	body := xmlAttr(fmt.Sprintf(`<NotificationData xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><Service>ABCHInternal</Service><CID>%d</CID><LastModifiedDate>%s</LastModifiedDate><HasNewItem>false</HasNewItem></NotificationData>`, int64(cid), abDate()))
-	return []byte(fmt.Sprintf(`<NOTIFICATION id="0" siteid="45705" siteurl="http://contacts.msn.com"><TO pid="0x%08x:0x%08x" name="%s"><VIA agent="messenger" /></TO><MSG id="0"><SUBSCR url="s.htm" /><ACTION url="a.htm" /><BODY>%s</BODY></MSG></NOTIFICATION>`, uint32(cid), uint32(cid>>32), xmlAttr(a.email), body))
+	body := esc(fmt.Sprintf(`<NotificationData xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><Service>ABCHInternal</Service><CID>%d</CID><LastModifiedDate>%s</LastModifiedDate><HasNewItem>false</HasNewItem></NotificationData>`, int64(cid), abDate()))
+	return []byte(fmt.Sprintf(`<NOTIFICATION id="0" siteid="45705" siteurl="http://contacts.msn.com"><TO pid="0x%08x:0x%08x" name="%s"><VIA agent="messenger" /></TO><MSG id="0"><SUBSCR url="s.htm" /><ACTION url="a.htm" /><BODY>%s</BODY></MSG></NOTIFICATION>`, uint32(cid), uint32(cid>>32), esc(a.email), body))
 }
 
 func (s *Server) accountByUUID(id string) *account {

@@ -1,11 +1,10 @@
 package msntest
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/testutil"
 	"github.com/rs/zerolog"
 )
 
@@ -39,25 +38,8 @@ func TestLoadAccounts(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 func TestLogsHaveNoSecrets(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	log := zerolog.New(&buf).Level(zerolog.DebugLevel)
 	s := StartT(t, Options{Logger: &log})
 	if err := s.AddAccount("alice@example.com", "s3cret-pass", "Alice"); err != nil {

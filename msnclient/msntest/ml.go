@@ -3,7 +3,6 @@ package msntest
 import (
 	"encoding/xml"
 	"fmt"
-	"strings"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
@@ -26,12 +25,6 @@ type mlEntry struct {
 	email   string
 	lists   uint8
 	network string // "" when t is missing
-}
-
-func xmlAttr(s string) string {
-	var b strings.Builder
-	xml.EscapeText(&b, []byte(s))
-	return strings.ReplaceAll(b.String(), `"`, "&#34;")
 }
 
 // parseML validates an <ml> payload as Escargot does. On error it returns the
@@ -168,7 +161,7 @@ func (sess *nsSession) cmdFQY(cmd *msnp.Command) bool {
 		sess.sendError(208, trid)
 		return false
 	}
-	out := fmt.Sprintf(`<ml><d n="%s"><c n="%s" t="1" /></d></ml>`, xmlAttr(*d.N), xmlAttr(*d.Contacts[0].N))
+	out := fmt.Sprintf(`<ml><d n="%s"><c n="%s" t="1" /></d></ml>`, esc(*d.N), esc(*d.Contacts[0].N))
 	sess.sendPayload("FQY", []byte(out), trid)
 	return false
 }

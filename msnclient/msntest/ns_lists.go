@@ -334,18 +334,24 @@ func (sess *nsSession) cmdBLP(cmd *msnp.Command) bool {
 		return false
 	}
 	a.blp = v
-	a.listVer++
-	if sess.dialect <= 9 {
-		sess.send("BLP", trid, itoa(a.listVer), v)
-	} else {
-		sess.send("BLP", trid, v)
-	}
+	sess.sendSetting("BLP", trid, v)
 	for _, k := range sortedKeys(a.contacts) {
 		if c := sess.s.accounts[k]; c != nil {
 			sess.s.presenceTo(a, c)
 		}
 	}
 	return false
+}
+
+// sendSetting confirms a BLP/GTC change, with the new list version up to
+// MSNP9.
+func (sess *nsSession) sendSetting(name, trid, v string) {
+	sess.acct.listVer++
+	if sess.dialect <= 9 {
+		sess.send(name, trid, itoa(sess.acct.listVer), v)
+	} else {
+		sess.send(name, trid, v)
+	}
 }
 
 func (sess *nsSession) cmdGTC(cmd *msnp.Command) bool {
@@ -359,12 +365,7 @@ func (sess *nsSession) cmdGTC(cmd *msnp.Command) bool {
 		return false
 	}
 	a.gtc = v
-	a.listVer++
-	if sess.dialect <= 9 {
-		sess.send("GTC", trid, itoa(a.listVer), v)
-	} else {
-		sess.send("GTC", trid, v)
-	}
+	sess.sendSetting("GTC", trid, v)
 	return false
 }
 

@@ -130,9 +130,7 @@ func (sess *nsSession) sendUBX(a *account) {
 
 func xmlText(s string, dialect int) string {
 	if dialect < 13 {
-		var b strings.Builder
-		xml.EscapeText(&b, []byte(s))
-		return b.String()
+		return esc(s)
 	}
 	s = strings.ReplaceAll(s, "&", "&#x26;")
 	if dialect >= 16 {

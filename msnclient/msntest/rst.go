@@ -52,11 +52,26 @@ func (s *Server) handleRST(w http.ResponseWriter, r *http.Request, v2 bool) {
 
 func rstTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
 
+// rstFaultHeader is the Passport header of RST faults.
+func rstFaultHeader(reqstatus string, now time.Time) string {
+	return `	<S:Header>
+		<psf:pp xmlns:psf="http://schemas.microsoft.com/Passport/SoapServices/SOAPFault">
+			<psf:serverVersion>1</psf:serverVersion>
+			<psf:authstate>0x80048800</psf:authstate>
+			<psf:reqstatus>` + reqstatus + `</psf:reqstatus>
+			<psf:serverInfo Path="Live1" RollingUpgradeState="ExclusiveNew" LocVersion="0" ServerTime="` + rstTime(now) + `">XYZPPLOGN1A23 2017.09.28.12.44.07</psf:serverInfo>
+			<psf:cookies/>
+			<psf:response/>
+		</psf:pp>
+	</S:Header>`
+}
+
 func rstFault(v2 bool, now time.Time, authFailed bool) string {
 	reqstatus := "0x80048821"
 	if !v2 && authFailed {
 		reqstatus = "0x80048823"
 	}
+	header := rstFaultHeader(reqstatus, now)
 	code, text := "wsse:FailedAuthentication", "Authentication Failure"
 	if !authFailed {
 		code, text = "S:Client", "Invalid Request"
@@ -68,16 +83,7 @@ func rstFault(v2 bool, now time.Time, authFailed bool) string {
 		}
 		return `<?xml version="1.0" encoding="utf-8" ?>
 <S:Envelope xmlns:S="http://www.w3.org/2003/05/soap-envelope" xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd" xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd" xmlns:wst="http://schemas.xmlsoap.org/ws/2005/02/trust" xmlns:psf="http://schemas.microsoft.com/Passport/SoapServices/SOAPFault">
-	<S:Header>
-		<psf:pp xmlns:psf="http://schemas.microsoft.com/Passport/SoapServices/SOAPFault">
-			<psf:serverVersion>1</psf:serverVersion>
-			<psf:authstate>0x80048800</psf:authstate>
-			<psf:reqstatus>` + reqstatus + `</psf:reqstatus>
-			<psf:serverInfo Path="Live1" RollingUpgradeState="ExclusiveNew" LocVersion="0" ServerTime="` + rstTime(now) + `">XYZPPLOGN1A23 2017.09.28.12.44.07</psf:serverInfo>
-			<psf:cookies/>
-			<psf:response/>
-		</psf:pp>
-	</S:Header>
+` + header + `
 	<S:Body>
 		<S:Fault>
 			<S:Code>
@@ -95,16 +101,7 @@ func rstFault(v2 bool, now time.Time, authFailed bool) string {
 	}
 	return `<?xml version="1.0" encoding="utf-8"?>
 <S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/" xmlns:wsse="http://schemas.xmlsoap.org/ws/2003/06/secext" xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd" xmlns:psf="http://schemas.microsoft.com/Passport/SoapServices/SOAPFault">
-	<S:Header>
-		<psf:pp xmlns:psf="http://schemas.microsoft.com/Passport/SoapServices/SOAPFault">
-			<psf:serverVersion>1</psf:serverVersion>
-			<psf:authstate>0x80048800</psf:authstate>
-			<psf:reqstatus>` + reqstatus + `</psf:reqstatus>
-			<psf:serverInfo Path="Live1" RollingUpgradeState="ExclusiveNew" LocVersion="0" ServerTime="` + rstTime(now) + `">XYZPPLOGN1A23 2017.09.28.12.44.07</psf:serverInfo>
-			<psf:cookies/>
-			<psf:response/>
-		</psf:pp>
-	</S:Header>
+` + header + `
 	<S:Fault>
 		<faultcode>` + code + `</faultcode>
 		<faultstring>` + text + `</faultstring>

@@ -5,17 +5,8 @@ import (
 	"strings"
 )
 
-func (s *Server) handleSharing(w http.ResponseWriter, r *http.Request) {
-	req := s.soapAuth(w, r)
-	if req == nil {
-		return
-	}
-	defer s.mu.Unlock()
-	action := req.action.XMLName.Local
-	if code, ok := s.takeSOAPFault(action); ok {
-		writeFault(w, http.StatusInternalServerError, action, code, "Injected fault")
-		return
-	}
+// handleSharing serves one authenticated request (Server.mu held).
+func (s *Server) handleSharing(w http.ResponseWriter, req *soapRequest, action string) {
 	switch action {
 	case "FindMembership":
 		if refusesDeltas(w, req) {

@@ -22,7 +22,8 @@ type soapRequest struct {
 // soapAuth parses and authenticates an ABCH request as Escargot does:
 // TicketToken (t=<token>... or the bare token), else the MSPAuth cookie; the
 // token must belong to a live NS login. On failure it has written the
-// response (500 without token, 403 for an unknown one) and returns nil.
+// response (500 without token, 403 for an unknown one, the fault queued by
+// FailNextSOAP) and returns nil.
 // On success Server.mu is held; the caller must unlock it.
 func (s *Server) soapAuth(w http.ResponseWriter, r *http.Request) *soapRequest {
 	body, err := readBody(r)
@@ -60,7 +61,25 @@ func (s *Server) soapAuth(w http.ResponseWriter, r *http.Request) *soapRequest {
 		w.WriteHeader(http.StatusForbidden)
 		return nil
 	}
+	if code, ok := s.takeSOAPFault(body0.Children[0].XMLName.Local); ok {
+		s.mu.Unlock()
+		writeFault(w, http.StatusInternalServerError, body0.Children[0].XMLName.Local, code, "Injected fault")
+		return nil
+	}
 	return &soapRequest{root: root, action: body0.Children[0], sess: sess, acct: sess.acct}
+}
+
+// soapHandler serves a SOAP service: it authenticates each request with
+// soapAuth and calls serve with Server.mu held.
+func (s *Server) soapHandler(serve func(w http.ResponseWriter, req *soapRequest, action string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		req := s.soapAuth(w, r)
+		if req == nil {
+			return
+		}
+		defer s.mu.Unlock()
+		serve(w, req, req.action.XMLName.Local)
+	}
 }
 
 func soapHeader() string {

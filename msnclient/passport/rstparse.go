@@ -1,13 +1,14 @@
 package passport
 
 import (
-	"bytes"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/xmlsafe"
 )
 
 // maxDepth bounds element nesting in parsed responses.
@@ -23,8 +24,7 @@ type rstResult struct {
 // RST2) or a SOAP fault, by local element names only: namespaces, prefixes,
 // whitespace and element order do not matter.
 func parseRSTResponse(data []byte) (*rstResult, error) {
-	dec := xml.NewDecoder(bytes.NewReader(data))
-	dec.Strict = true
+	dec := xmlsafe.NewDecoder(data)
 	var (
 		stack     []string
 		text      strings.Builder
@@ -52,7 +52,7 @@ func parseRSTResponse(data []byte) (*rstResult, error) {
 		}
 		switch t := tok.(type) {
 		case xml.Directive:
-			if err := checkDirective(t); err != nil {
+			if err := xmlsafe.CheckDirective(t); err != nil {
 				return nil, err
 			}
 		case xml.StartElement:

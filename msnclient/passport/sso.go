@@ -11,8 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/xmlsafe"
 	"github.com/rs/zerolog"
 )
+
+// maxBody bounds every response body read from the services.
+const maxBody = 1 << 20
 
 // service is one entry of RequestMultipleSecurityTokens.
 type service struct {
@@ -72,7 +76,7 @@ func RequestSecurityTokens(ctx context.Context, client *http.Client, rstURL stri
 		return nil, fmt.Errorf("passport: RST request: %w", err)
 	}
 	defer resp.Body.Close()
-	data, err := readBody(resp.Body)
+	data, err := xmlsafe.ReadAll(resp.Body, maxBody)
 	if err != nil {
 		return nil, fmt.Errorf("passport: RST response (HTTP %d): %w", resp.StatusCode, err)
 	}
@@ -135,11 +139,11 @@ const (
 // buildRST renders the RequestMultipleSecurityTokens envelope. Every value
 // taken from the caller is XML-escaped.
 func buildRST(v2 bool, rstURL, email, password, policy string, now time.Time) ([]byte, error) {
-	escEmail, err := escapeXML(email)
+	escEmail, err := xmlsafe.Escape(email)
 	if err != nil {
 		return nil, fmt.Errorf("passport: email %w", err)
 	}
-	escPassword, err := escapeXML(password)
+	escPassword, err := xmlsafe.Escape(password)
 	if err != nil {
 		return nil, errors.New("passport: password contains characters not allowed in XML")
 	}
@@ -153,7 +157,7 @@ func buildRST(v2 bool, rstURL, email, password, policy string, now time.Time) ([
 		d.envelope, d.wsse, nsSAML, d.wsp, nsWSU, d.wsa, d.wssc, d.wst)
 	b.WriteString(`<s:Header>`)
 	if v2 {
-		to, err := escapeXML(rstURL)
+		to, err := xmlsafe.Escape(rstURL)
 		if err != nil {
 			return nil, fmt.Errorf("passport: RST URL %w", err)
 		}
@@ -187,7 +191,7 @@ func buildRST(v2 bool, rstURL, email, password, policy string, now time.Time) ([
 		fmt.Fprintf(&b, `<wst:RequestType>%s</wst:RequestType>`, d.issue)
 		fmt.Fprintf(&b, `<wsp:AppliesTo><wsa:EndpointReference><wsa:Address>%s</wsa:Address></wsa:EndpointReference></wsp:AppliesTo>`, svc.address)
 		if svc.policy != "" {
-			pol, err := escapeXML(svc.policy)
+			pol, err := xmlsafe.Escape(svc.policy)
 			if err != nil {
 				return nil, fmt.Errorf("passport: policy %w", err)
 			}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/xmlsafe"
 	"github.com/rs/zerolog"
 )
 
@@ -32,7 +33,7 @@ func NexusLookup(ctx context.Context, client *http.Client, nexusURL string) (str
 		return "", fmt.Errorf("passport: nexus request: %w", err)
 	}
 	defer resp.Body.Close()
-	_, _ = readBody(resp.Body) // drain for connection reuse; content unused
+	_, _ = xmlsafe.ReadAll(resp.Body, maxBody) // drain for connection reuse; content unused
 	if resp.StatusCode != http.StatusOK {
 		return "", &StatusError{Op: "nexus", StatusCode: resp.StatusCode}
 	}
@@ -99,7 +100,7 @@ func TweenerLogin(ctx context.Context, client *http.Client, nexusURL, loginURL, 
 		if err != nil {
 			return "", fmt.Errorf("passport: login request: %w", err)
 		}
-		_, _ = readBody(resp.Body)
+		_, _ = xmlsafe.ReadAll(resp.Body, maxBody)
 		resp.Body.Close()
 		switch {
 		case resp.StatusCode == http.StatusOK:

@@ -17,6 +17,10 @@ import (
 // (entity expansion tricks).
 var ErrDoctype = errors.New("XML document type declarations are not accepted")
 
+// ErrInvalidChar is returned by Escape for text XML 1.0 cannot represent.
+// Its message never contains the value (it may be a password or ticket).
+var ErrInvalidChar = errors.New("contains characters not allowed in XML")
+
 // ErrCharset is returned for documents declaring an encoding other than UTF-8.
 var ErrCharset = errors.New("only UTF-8 XML is accepted")
 
@@ -24,10 +28,10 @@ var ErrCharset = errors.New("only UTF-8 XML is accepted")
 func ReadAll(r io.Reader, limit int) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
-		return nil, fmt.Errorf("read response: %w", err)
+		return nil, fmt.Errorf("read body: %w", err)
 	}
 	if len(data) > limit {
-		return nil, fmt.Errorf("response larger than %d bytes", limit)
+		return nil, fmt.Errorf("body larger than %d bytes", limit)
 	}
 	return data, nil
 }
@@ -108,7 +112,7 @@ func ValidText(s string) bool {
 // round trip). It fails for characters XML 1.0 cannot represent.
 func Escape(s string) (string, error) {
 	if !ValidText(s) {
-		return "", fmt.Errorf("value %q contains characters not allowed in XML", s)
+		return "", ErrInvalidChar
 	}
 	return EscapeLossy(s), nil
 }
