@@ -56,8 +56,17 @@ func TestDemo(t *testing.T) {
 		_, _ = io.Copy(io.Discard, stdout)
 		exited <- cmd.Wait()
 	}()
+	stopped := false
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		if stopped {
+			return
+		}
+		// Interrupt first so the demo stops Dendrite and the bridge it
+		// started; kill only if it hangs.
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-exited:
+		case <-time.After(time.Minute):
 			_ = cmd.Process.Kill()
 			<-exited
 		}
@@ -67,6 +76,7 @@ func TestDemo(t *testing.T) {
 	select {
 	case fields = <-info:
 	case err := <-exited:
+		stopped = true
 		t.Fatalf("msn-demo exited early: %v\nstdout:\n%s\nstderr:\n%s", err, output.String(), stderr.String())
 	case <-time.After(setupTimeout):
 		t.Fatalf("msn-demo did not come up in %s", setupTimeout)
@@ -126,6 +136,7 @@ func TestDemo(t *testing.T) {
 	}
 	select {
 	case err := <-exited:
+		stopped = true
 		if err != nil {
 			t.Fatalf("msn-demo exited with %v after Ctrl-C\nstderr:\n%s", err, stderr.String())
 		}

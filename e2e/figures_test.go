@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -50,4 +51,24 @@ func (w *world) testFigures(t *testing.T) {
 	recordFigure(t, "matrix_to_msn_latency_median", back[n/2].Round(time.Millisecond).String())
 	recordFigure(t, "matrix_to_msn_latency_p90", back[n*9/10].Round(time.Millisecond).String())
 	recordFigure(t, "bridge_rss_one_login", fmt.Sprintf("%.1f MiB", float64(rss)/1024))
+}
+
+// recordFigure logs a measured figure and, when MSN_E2E_FIGURES names a
+// file, appends it there as "name value".
+func recordFigure(t *testing.T, name, value string) {
+	t.Helper()
+	t.Logf("FIGURE %s = %s", name, value)
+	path := os.Getenv("MSN_E2E_FIGURES")
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Errorf("record figure: %v", err)
+		return
+	}
+	defer f.Close()
+	if _, err := fmt.Fprintf(f, "%s %s\n", name, value); err != nil {
+		t.Errorf("record figure: %v", err)
+	}
 }

@@ -167,11 +167,11 @@ func (c *Client) Connect(ctx context.Context) error {
 // errClosedDuringConnect ends a Connect that Close interrupted.
 var errClosedDuringConnect = errors.New("msn: client closed while connecting")
 
-// closedDuringConnect returns errClosedDuringConnect (with err) if Close
-// aborted the Connect of ctx, else err.
+// closedDuringConnect returns errClosedDuringConnect if Close aborted the
+// Connect of ctx (err is then only a consequence), else err.
 func closedDuringConnect(ctx context.Context, err error) error {
-	if cause := context.Cause(ctx); errors.Is(cause, errClosedDuringConnect) {
-		return fmt.Errorf("%w (%w)", errClosedDuringConnect, err)
+	if errors.Is(context.Cause(ctx), errClosedDuringConnect) {
+		return errClosedDuringConnect
 	}
 	return err
 }

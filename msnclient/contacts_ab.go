@@ -236,12 +236,23 @@ func (o *abOps) remove(ctx context.Context, email string) error {
 	return o.ml(ctx, "RML", email, ListForward, 0)
 }
 
-// deleteMembership removes email from a sharing-service role, ignoring
-// "not a member".
-func (o *abOps) deleteMembership(ctx context.Context, ab *abch.Client, role abch.Role, email string) error {
-	err := ab.DeleteMember(ctx, role, email)
-	if err != nil && !abch.IsFault(err, abch.FaultMemberDoesNotExist) {
+// deleteMembership removes email from a sharing-service role if
+// FindMembership lists it there, by its MembershipId (Escargot identifies
+// members to delete only by it). Not being a member is fine.
+func deleteMembership(ctx context.Context, ab *abch.Client, role abch.Role, email string) error {
+	members, err := ab.FindMembership(ctx)
+	if err != nil {
 		return fmt.Errorf("delete %s membership: %w", role, err)
+	}
+	for _, m := range members.Role(role) {
+		if !strings.EqualFold(m.Email, email) {
+			continue
+		}
+		err := ab.DeleteMember(ctx, role, email, m.MembershipID)
+		if err != nil && !abch.IsFault(err, abch.FaultMemberDoesNotExist) {
+			return fmt.Errorf("delete %s membership: %w", role, err)
+		}
+		return nil
 	}
 	return nil
 }
@@ -249,7 +260,7 @@ func (o *abOps) deleteMembership(ctx context.Context, ab *abch.Client, role abch
 // addMembership puts email into a sharing-service role, ignoring "already a
 // member" (Escargot accepts duplicates silently; Microsoft answered with a
 // MemberAlreadyExists fault).
-func (o *abOps) addMembership(ctx context.Context, ab *abch.Client, role abch.Role, email string) error {
+func addMembership(ctx context.Context, ab *abch.Client, role abch.Role, email string) error {
 	err := ab.AddMember(ctx, role, email)
 	if err != nil && !abch.IsFault(err, abch.FaultMemberAlreadyExists) {
 		return fmt.Errorf("add %s membership: %w", role, err)
@@ -266,10 +277,10 @@ func (o *abOps) moveMembership(ctx context.Context, email string, from, to abch.
 	if err != nil {
 		return err
 	}
-	if err := o.addMembership(ctx, ab, to, email); err != nil {
+	if err := addMembership(ctx, ab, to, email); err != nil {
 		return err
 	}
-	if err := o.deleteMembership(ctx, ab, from, email); err != nil {
+	if err := deleteMembership(ctx, ab, from, email); err != nil {
 		return err
 	}
 	if err := o.ml(ctx, "RML", email, roleList(from), 0); err != nil {
@@ -308,7 +319,7 @@ func (o *abOps) accept(ctx context.Context, email string) error {
 	if err != nil {
 		return err
 	}
-	if err := o.deleteMembership(ctx, ab, abch.RolePending, email); err != nil {
+	if err := deleteMembership(ctx, ab, abch.RolePending, email); err != nil {
 		return err
 	}
 	o.c.changeLists(email, 0, ListPending)

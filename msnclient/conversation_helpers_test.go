@@ -83,6 +83,17 @@ func chatConnect(t testing.TB, srv *msntest.Server, email string, version int, c
 	return p
 }
 
+// chatPair starts a server where alice and bob are contacts of each other
+// and logs them in with the given dialects; aliceCfg may adjust alice's
+// config. It returns a context bounded by chatTimeout.
+func chatPair(t testing.TB, aliceVersion, bobVersion int, aliceCfg func(*msnclient.Config)) (*msntest.Server, *chatPeer, *chatPeer, context.Context) {
+	t.Helper()
+	srv := chatServer(t, "alice@example.com", "bob@example.com")
+	alice := chatConnect(t, srv, "alice@example.com", aliceVersion, aliceCfg)
+	bob := chatConnect(t, srv, "bob@example.com", bobVersion, nil)
+	return srv, alice, bob, chatCtx(t)
+}
+
 func chatCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), chatTimeout)
 	t.Cleanup(cancel)

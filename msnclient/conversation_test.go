@@ -17,10 +17,7 @@ func TestChatDialectPairs(t *testing.T) {
 	for _, pair := range pairs {
 		t.Run(fmt.Sprintf("MSNP%d_with_MSNP%d", pair[0], pair[1]), func(t *testing.T) {
 			t.Parallel()
-			srv := chatServer(t, "alice@example.com", "bob@example.com")
-			alice := chatConnect(t, srv, "alice@example.com", pair[0], nil)
-			bob := chatConnect(t, srv, "bob@example.com", pair[1], nil)
-			ctx := chatCtx(t)
+			srv, alice, bob, ctx := chatPair(t, pair[0], pair[1], nil)
 
 			sent := msnclient.TextMessage{
 				Text: "Hello Bob\nsecond line: ünïcødé ☃",
@@ -118,10 +115,7 @@ func TestMultiPartyChat(t *testing.T) {
 
 func TestSendAfterSwitchboardTimeout(t *testing.T) {
 	t.Parallel()
-	srv := chatServer(t, "alice@example.com", "bob@example.com")
-	alice := chatConnect(t, srv, "alice@example.com", 18, nil)
-	bob := chatConnect(t, srv, "bob@example.com", 11, nil)
-	ctx := chatCtx(t)
+	srv, alice, bob, ctx := chatPair(t, 18, 11, nil)
 	conv := alice.Conversation("bob@example.com")
 	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "first"}); err != nil {
 		t.Fatal(err)
@@ -154,10 +148,7 @@ func TestSendAfterSwitchboardTimeout(t *testing.T) {
 
 func TestClientIdleTimeoutClosesSwitchboard(t *testing.T) {
 	t.Parallel()
-	srv := chatServer(t, "alice@example.com", "bob@example.com")
-	alice := chatConnect(t, srv, "alice@example.com", 15, func(c *msnclient.Config) { c.SwitchboardIdleTimeout = time.Second })
-	bob := chatConnect(t, srv, "bob@example.com", 15, nil)
-	ctx := chatCtx(t)
+	srv, alice, bob, ctx := chatPair(t, 15, 15, func(c *msnclient.Config) { c.SwitchboardIdleTimeout = time.Second })
 	if err := alice.Conversation("bob@example.com").SendText(ctx, msnclient.TextMessage{Text: "hi"}); err != nil {
 		t.Fatal(err)
 	}
@@ -170,10 +161,7 @@ func TestClientIdleTimeoutClosesSwitchboard(t *testing.T) {
 
 func TestSwitchboardDroppedBeforeRelay(t *testing.T) {
 	t.Parallel()
-	srv := chatServer(t, "alice@example.com", "bob@example.com")
-	alice := chatConnect(t, srv, "alice@example.com", 18, nil)
-	bob := chatConnect(t, srv, "bob@example.com", 18, nil)
-	ctx := chatCtx(t)
+	srv, alice, bob, ctx := chatPair(t, 18, 18, nil)
 	conv := alice.Conversation("bob@example.com")
 	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "one"}); err != nil {
 		t.Fatal(err)
@@ -194,10 +182,7 @@ func TestSwitchboardDroppedBeforeRelay(t *testing.T) {
 
 func TestSwitchboardDroppedBeforeAck(t *testing.T) {
 	t.Parallel()
-	srv := chatServer(t, "alice@example.com", "bob@example.com")
-	alice := chatConnect(t, srv, "alice@example.com", 18, func(c *msnclient.Config) { c.RequestTimeout = 3 * time.Second })
-	bob := chatConnect(t, srv, "bob@example.com", 18, nil)
-	ctx := chatCtx(t)
+	srv, alice, bob, ctx := chatPair(t, 18, 18, func(c *msnclient.Config) { c.RequestTimeout = 3 * time.Second })
 	conv := alice.Conversation("bob@example.com")
 	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "open"}); err != nil {
 		t.Fatal(err)
@@ -219,10 +204,7 @@ func TestSwitchboardDroppedBeforeAck(t *testing.T) {
 
 func TestNAKReportsFailure(t *testing.T) {
 	t.Parallel()
-	srv := chatServer(t, "alice@example.com", "bob@example.com")
-	alice := chatConnect(t, srv, "alice@example.com", 11, nil)
-	bob := chatConnect(t, srv, "bob@example.com", 11, nil)
-	ctx := chatCtx(t)
+	srv, alice, bob, ctx := chatPair(t, 11, 11, nil)
 	conv := alice.Conversation("bob@example.com")
 	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "ok"}); err != nil {
 		t.Fatal(err)
@@ -244,10 +226,7 @@ func TestNAKReportsFailure(t *testing.T) {
 
 func TestLongMessageSplit(t *testing.T) {
 	t.Parallel()
-	srv := chatServer(t, "alice@example.com", "bob@example.com")
-	alice := chatConnect(t, srv, "alice@example.com", 18, nil)
-	bob := chatConnect(t, srv, "bob@example.com", 8, nil)
-	ctx := chatCtx(t)
+	srv, alice, bob, ctx := chatPair(t, 18, 8, nil)
 	var b strings.Builder
 	words := []string{"héllo", "wörld", "日本語", "😀emoji", "plain", "ascii"}
 	for i := 0; utf8.RuneCountInString(b.String()) < 5000; i++ {
@@ -281,10 +260,7 @@ func TestLongMessageSplit(t *testing.T) {
 
 func TestTypingAndNudge(t *testing.T) {
 	t.Parallel()
-	srv := chatServer(t, "alice@example.com", "bob@example.com")
-	alice := chatConnect(t, srv, "alice@example.com", 18, nil)
-	bob := chatConnect(t, srv, "bob@example.com", 9, nil)
-	ctx := chatCtx(t)
+	_, alice, bob, ctx := chatPair(t, 18, 9, nil)
 	conv := alice.Conversation("bob@example.com")
 	if err := conv.SendTyping(ctx); err != nil {
 		t.Fatal(err)
@@ -404,10 +380,7 @@ func TestBadAddresses(t *testing.T) {
 
 func TestTextCannotInjectCommands(t *testing.T) {
 	t.Parallel()
-	srv := chatServer(t, "alice@example.com", "bob@example.com")
-	alice := chatConnect(t, srv, "alice@example.com", 18, nil)
-	bob := chatConnect(t, srv, "bob@example.com", 18, nil)
-	ctx := chatCtx(t)
+	srv, alice, bob, ctx := chatPair(t, 18, 18, nil)
 	evil := msnclient.TextMessage{
 		Text:   "hi\r\nMSG 9 A 3\r\n\r\nOUT\r\nBYE bob@example.com\n\nContent-Type: text/x-msmsgscontrol",
 		Format: msnclient.Format{Font: "Arial\r\nTypingUser: bob@example.com\r\n\r\nOUT"},

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/testutil"
 )
 
 // soapRequest is what the fake service reads from a request, by local
@@ -44,37 +46,20 @@ func parseSOAPRequest(t *testing.T, r *http.Request) soapRequest {
 	for _, c := range r.Cookies() {
 		req.Cookies[c.Name] = c.Value
 	}
-	dec := xml.NewDecoder(bytes.NewReader(raw))
-	var text strings.Builder
-	var stack []string
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
+	err = testutil.WalkXML(raw, func(el xml.StartElement, parent string) {
+		if parent == "Body" && req.Action == "" {
+			req.Action = el.Name.Local
 		}
-		if err != nil {
-			t.Errorf("request is not well-formed XML: %v\n%s", err, raw)
-			return req
-		}
-		switch el := tok.(type) {
-		case xml.StartElement:
-			text.Reset()
-			if len(stack) > 0 && stack[len(stack)-1] == "Body" && req.Action == "" {
-				req.Action = el.Name.Local
+		for _, a := range el.Attr {
+			if a.Name.Local == "type" && a.Name.Space == "http://www.w3.org/2001/XMLSchema-instance" {
+				req.XSITypes = append(req.XSITypes, a.Value)
 			}
-			for _, a := range el.Attr {
-				if a.Name.Local == "type" && a.Name.Space == "http://www.w3.org/2001/XMLSchema-instance" {
-					req.XSITypes = append(req.XSITypes, a.Value)
-				}
-			}
-			stack = append(stack, el.Name.Local)
-		case xml.CharData:
-			text.Write(el)
-		case xml.EndElement:
-			req.Fields[el.Name.Local] = append(req.Fields[el.Name.Local], text.String())
-			text.Reset()
-			stack = stack[:len(stack)-1]
 		}
+	}, func(local, text string) {
+		req.Fields[local] = append(req.Fields[local], text)
+	})
+	if err != nil {
+		t.Errorf("request: %v\n%s", err, raw)
 	}
 	return req
 }
@@ -304,13 +289,24 @@ func TestMembers(t *testing.T) {
 	if len(req.XSITypes) != 1 || req.XSITypes[0] != "PassportMember" {
 		t.Errorf("xsi:type = %v, want PassportMember", req.XSITypes)
 	}
-	err := c.DeleteMember(ctx, RolePending, "eve@example.com")
+	err := c.DeleteMember(ctx, RolePending, "eve@example.com", "")
 	if !IsFault(err, FaultMemberDoesNotExist) {
 		t.Fatalf("DeleteMember: err = %v, want a MemberDoesNotExist fault", err)
 	}
 	var fault *Fault
 	if errors.As(err, &fault); fault.HTTPStatus != 500 || fault.Action != "DeleteMember" {
 		t.Errorf("fault = %+v", fault)
+	}
+	if got := f.last().field("MembershipId"); got != "" {
+		t.Errorf("MembershipId %q sent without one given", got)
+	}
+	const memberID = "Pending/00000000-0000-0000-0002-000000000005"
+	_ = c.DeleteMember(ctx, RolePending, "eve@example.com", memberID)
+	if req := f.last(); req.field("MembershipId") != memberID || req.field("PassportName") != "eve@example.com" {
+		t.Errorf("DeleteMember by id sent MembershipId %q, PassportName %q", req.field("MembershipId"), req.field("PassportName"))
+	}
+	if err := c.DeleteMember(ctx, RolePending, "eve@example.com", "x</MembershipId><Evil/>\x00"); err == nil {
+		t.Error("membership id that XML cannot carry accepted")
 	}
 	if err := c.AddMember(ctx, Role("Friends"), "bob@example.com"); err == nil {
 		t.Error("unknown role accepted")

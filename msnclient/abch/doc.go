@@ -12,7 +12,7 @@
 //	(*Client).ABFindContactsPaged(ctx) (*AddressBook, error)    MSNP16+
 //	(*Client).ABContactAdd(ctx, email) (contactID, error)
 //	(*Client).ABContactDelete(ctx, contactID) error
-//	(*Client).AddMember(ctx, role, email) / DeleteMember(ctx, role, email) error
+//	(*Client).AddMember(ctx, role, email) / DeleteMember(ctx, role, email, membershipID) error
 //	(*Client).ABGroupAdd(ctx, name) (groupID, error) / ABGroupDelete / ABGroupUpdate
 //	(*Client).ABGroupContactAdd(ctx, groupID, contactID) / ABGroupContactDelete
 //	*Fault (SOAP fault, any HTTP status), IsFault(err, code)

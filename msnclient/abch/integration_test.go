@@ -173,7 +173,23 @@ func TestAgainstFakeServer(t *testing.T) {
 			if srv.ContactLists("alice@example.com", "carol@example.com")&msntest.ListBL == 0 {
 				t.Error("carol not blocked after AddMember Block")
 			}
-			if err := client.DeleteMember(ctx, abch.RoleBlock, "carol@example.com"); err != nil {
+			members, err := client.FindMembership(ctx)
+			if err != nil {
+				t.Fatalf("FindMembership: %v", err)
+			}
+			var carolID string
+			for _, m := range members.Role(abch.RoleBlock) {
+				if m.Email == "carol@example.com" {
+					carolID = m.MembershipID
+				}
+			}
+			if carolID == "" {
+				t.Fatalf("Block members %+v, want carol with a MembershipId", members.Role(abch.RoleBlock))
+			}
+			if err := client.DeleteMember(ctx, abch.RoleBlock, "carol@example.com", ""); err == nil {
+				t.Error("DeleteMember without MembershipId succeeded; Escargot requires one")
+			}
+			if err := client.DeleteMember(ctx, abch.RoleBlock, "carol@example.com", carolID); err != nil {
 				t.Fatalf("DeleteMember: %v", err)
 			}
 			if srv.ContactLists("alice@example.com", "carol@example.com")&msntest.ListBL != 0 {

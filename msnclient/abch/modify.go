@@ -66,16 +66,19 @@ func (c *Client) ABContactDelete(ctx context.Context, contactID string) error {
 
 // AddMember adds email to a membership list (role) of the Messenger service.
 func (c *Client) AddMember(ctx context.Context, role Role, email string) error {
-	return c.member(ctx, "AddMember", role, email)
+	return c.member(ctx, "AddMember", role, email, "")
 }
 
 // DeleteMember removes email from a membership list (role). Deleting the
 // Pending role is what clears a pending authorisation request.
-func (c *Client) DeleteMember(ctx context.Context, role Role, email string) error {
-	return c.member(ctx, "DeleteMember", role, email)
+// membershipID is the member's Member.MembershipID from FindMembership
+// ("Role/<guid>"): Escargot finds passport members only by it; "" sends the
+// PassportName alone, as Microsoft's service accepted.
+func (c *Client) DeleteMember(ctx context.Context, role Role, email, membershipID string) error {
+	return c.member(ctx, "DeleteMember", role, email, membershipID)
 }
 
-func (c *Client) member(ctx context.Context, action string, role Role, email string) error {
+func (c *Client) member(ctx context.Context, action string, role Role, email, membershipID string) error {
 	if !role.valid() {
 		return fmt.Errorf("abch: %s: unknown role %q", action, role)
 	}
@@ -84,12 +87,20 @@ func (c *Client) member(ctx context.Context, action string, role Role, email str
 	}
 	e, err := xmlsafe.Escape(email)
 	if err != nil {
-		return fmt.Errorf("abch: %s: %w", action, err)
+		return fmt.Errorf("abch: %s: email: %w", action, err)
+	}
+	var idXML string
+	if membershipID != "" {
+		id, err := escID(action, "membership id", membershipID)
+		if err != nil {
+			return err
+		}
+		idXML = `<MembershipId>` + id + `</MembershipId>`
 	}
 	body := `<serviceHandle><Id>0</Id><Type>Messenger</Type><ForeignId></ForeignId></serviceHandle>` +
 		`<memberships><Membership><MemberRole>` + string(role) + `</MemberRole><Members>` +
 		`<Member xsi:type="PassportMember" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">` +
-		`<Type>Passport</Type><State>Accepted</State><PassportName>` + e + `</PassportName>` +
+		idXML + `<Type>Passport</Type><State>Accepted</State><PassportName>` + e + `</PassportName>` +
 		`</Member></Members></Membership></memberships>`
 	return c.call(ctx, c.cfg.SharingServiceURL, action, "BlockUnblock", body, nil)
 }

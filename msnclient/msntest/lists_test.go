@@ -208,12 +208,22 @@ func TestABCHContent(t *testing.T) {
 	}
 
 	// Accept carol: AddMember Allow, DeleteMember Pending, ABContactAdd.
-	member := `<Member xsi:type="PassportMember"><Type>Passport</Type><State>Accepted</State><PassportName>carol@example.com</PassportName></Member>`
-	for _, call := range []struct{ action, role string }{{"AddMember", "Allow"}, {"DeleteMember", "Pending"}} {
+	// Escargot finds the member to delete only by its MembershipId.
+	memberXML := func(id string) string {
+		return `<Member xsi:type="PassportMember">` + id + `<Type>Passport</Type><State>Accepted</State><PassportName>carol@example.com</PassportName></Member>`
+	}
+	for _, call := range []struct {
+		action, role, id string
+		status           int
+	}{
+		{"AddMember", "Allow", "", 200},
+		{"DeleteMember", "Pending", "", 500},
+		{"DeleteMember", "Pending", "<MembershipId>Pending/" + s.accountUUID("carol@example.com") + "</MembershipId>", 200},
+	} {
 		status, _ := soapCall(t, s, "SharingService.asmx", call.action, ticket,
-			`<serviceHandle><Id>0</Id><Type>Messenger</Type><ForeignId></ForeignId></serviceHandle><memberships><Membership><MemberRole>`+call.role+`</MemberRole><Members>`+member+`</Members></Membership></memberships>`)
-		if status != 200 {
-			t.Fatalf("%s %s: status %d", call.action, call.role, status)
+			`<serviceHandle><Id>0</Id><Type>Messenger</Type><ForeignId></ForeignId></serviceHandle><memberships><Membership><MemberRole>`+call.role+`</MemberRole><Members>`+memberXML(call.id)+`</Members></Membership></memberships>`)
+		if status != call.status {
+			t.Fatalf("%s %s %q: status %d, want %d", call.action, call.role, call.id, status, call.status)
 		}
 	}
 	status, root = soapCall(t, s, "abservice.asmx", "ABContactAdd", ticket,

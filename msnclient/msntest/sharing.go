@@ -58,8 +58,10 @@ func (s *Server) findMembership(a *account) string {
 }
 
 // changeMembers handles AddMember (Allow, Block) and DeleteMember (Allow,
-// Block, Pending). Members are identified by PassportName or MembershipId
-// ("Role/<contact guid>").
+// Block, Pending). AddMember identifies members by PassportName.
+// DeleteMember, like Escargot, identifies them only by MembershipId
+// ("Role/<contact guid>", from FindMembership) and fails without one; in
+// Microsoft mode a PassportName is enough.
 func (s *Server) changeMembers(w http.ResponseWriter, req *soapRequest, add bool) {
 	action := req.action.XMLName.Local
 	a := req.acct
@@ -89,11 +91,16 @@ func (s *Server) changeMembers(w http.ResponseWriter, req *soapRequest, add bool
 		}
 		for _, mem := range m.findAll("Member") {
 			var c *account
-			if pn := mem.child("PassportName").text(); pn != "" {
-				c = s.accounts[key(pn)]
-			} else if id := mem.child("MembershipId").text(); id != "" {
+			id, pn := mem.child("MembershipId").text(), mem.child("PassportName").text()
+			switch {
+			case !add && id != "":
 				_, guid, _ := strings.Cut(id, "/")
 				c = s.accountByUUID(guid)
+			case !add && !s.opts.Microsoft:
+				writeXML(w, http.StatusInternalServerError, soapFault("soap:Server", "Exception: no MembershipId", action, ""))
+				return
+			case pn != "":
+				c = s.accounts[key(pn)]
 			}
 			if c == nil || c == a {
 				writeFault(w, http.StatusInternalServerError, action, "UserDoesNotExist", "User does not exist")

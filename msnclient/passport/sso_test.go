@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/testutil"
 )
 
 // rstRequest is what a fake STS reads from a request, the way Escargot
@@ -34,44 +36,31 @@ func parseRSTRequest(t *testing.T, r *http.Request) rstRequest {
 		t.Errorf("read request: %v", err)
 	}
 	req := rstRequest{Path: r.URL.Path, ContentType: r.Header.Get("Content-Type"), Policies: map[string]string{}, Raw: raw}
-	dec := xml.NewDecoder(bytes.NewReader(raw))
-	var text strings.Builder
 	var lastAddr string
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
+	err = testutil.WalkXML(raw, func(el xml.StartElement, _ string) {
+		if el.Name.Local == "Envelope" {
+			req.Envelope = el.Name.Space
 		}
-		if err != nil {
-			t.Errorf("request is not well-formed XML: %v\n%s", err, raw)
-			return req
-		}
-		switch el := tok.(type) {
-		case xml.StartElement:
-			text.Reset()
-			if el.Name.Local == "Envelope" {
-				req.Envelope = el.Name.Space
-			}
-			if el.Name.Local == "PolicyReference" {
-				for _, a := range el.Attr {
-					if a.Name.Local == "URI" {
-						req.Policies[lastAddr] = a.Value
-					}
+		if el.Name.Local == "PolicyReference" {
+			for _, a := range el.Attr {
+				if a.Name.Local == "URI" {
+					req.Policies[lastAddr] = a.Value
 				}
 			}
-		case xml.CharData:
-			text.Write(el)
-		case xml.EndElement:
-			switch el.Name.Local {
-			case "Username":
-				req.Username = text.String()
-			case "Password":
-				req.Password = text.String()
-			case "Address":
-				lastAddr = text.String()
-				req.Addresses = append(req.Addresses, lastAddr)
-			}
 		}
+	}, func(local, text string) {
+		switch local {
+		case "Username":
+			req.Username = text
+		case "Password":
+			req.Password = text
+		case "Address":
+			lastAddr = text
+			req.Addresses = append(req.Addresses, lastAddr)
+		}
+	})
+	if err != nil {
+		t.Errorf("request: %v\n%s", err, raw)
 	}
 	return req
 }
