@@ -104,7 +104,7 @@ func newMSNClient(c *Connector, login *bridgev2.UserLogin, meta *UserLoginMetada
 		}
 	}
 	m.typing = newTypingSender(typingRepeatInterval, m.sendTyping)
-	m.presence = newPresenceBridge(c.Config.Presence.Enabled, c.Config.presenceInterval(), m.setGhostPresence)
+	m.presence = newPresenceBridge(c.Config.Presence.Enabled, c.Config.presenceInterval(), m.log, m.setGhostPresence)
 	return m
 }
 

@@ -52,7 +52,7 @@ func (c *Connector) Start(ctx context.Context) error {
 		return bridgev2.DBUpgradeError{Err: err, Section: "msn"}
 	}
 	if c.Config.Metrics.Enabled {
-		metrics := NewMetrics()
+		metrics := NewMetrics(c.openSwitchboards)
 		if err := metrics.Start(c.Config.Metrics, c.Bridge.Log.With().Str("component", "metrics").Logger()); err != nil {
 			return fmt.Errorf("start metrics: %w", err)
 		}
@@ -119,4 +119,24 @@ func (c *Connector) LoadUserLogin(_ context.Context, login *bridgev2.UserLogin) 
 	}
 	login.Client = newMSNClient(c, login, meta)
 	return nil
+}
+
+// openSwitchboards counts the open switchboards of all logins (metrics).
+func (c *Connector) openSwitchboards() int {
+	return openSwitchboardsOf(c.Bridge.GetAllCachedUserLogins())
+}
+
+// openSwitchboardsOf sums the open switchboards of the connected logins.
+func openSwitchboardsOf(logins []*bridgev2.UserLogin) int {
+	n := 0
+	for _, login := range logins {
+		m, ok := login.Client.(*MSNClient)
+		if !ok {
+			continue
+		}
+		if cl, err := m.client(); err == nil {
+			n += cl.OpenSwitchboards()
+		}
+	}
+	return n
 }

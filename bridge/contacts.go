@@ -35,6 +35,9 @@ func (m *MSNClient) syncContacts(ctx context.Context, sess *session) {
 	for _, c := range previous {
 		prevByEmail[c.Email] = c
 	}
+	// Presence events that arrive while we work on this snapshot are newer
+	// than it: presenceSince lets them win.
+	presenceSince := m.presence.mark()
 	contacts := sess.client.Contacts()
 	rows := make([]*database.Contact, 0, len(contacts))
 	current := make(map[string]bool, len(contacts))
@@ -77,7 +80,7 @@ func (m *MSNClient) syncContacts(ctx context.Context, sess *session) {
 			m.rememberName(email, c.FriendlyName)
 		}
 		m.updateGhostName(ctx, email, c.FriendlyName)
-		m.presence.update(email, func(p *contactPresence) {
+		m.presence.updateSnapshot(email, presenceSince, func(p *contactPresence) {
 			p.Status = c.Status
 			p.PSM = c.PersonalMessage
 		})

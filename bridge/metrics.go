@@ -110,7 +110,7 @@ type Metrics struct {
 	logins       *prometheus.GaugeVec
 	messages     *prometheus.CounterVec
 	sendFailures *prometheus.CounterVec
-	switchboards prometheus.Gauge
+	switchboards prometheus.GaugeFunc
 	latency      *prometheus.HistogramVec
 
 	mu         sync.Mutex
@@ -120,8 +120,12 @@ type Metrics struct {
 }
 
 // NewMetrics creates the collectors in a registry of their own (plus the
-// Go runtime and process collectors).
-func NewMetrics() *Metrics {
+// Go runtime and process collectors). openSwitchboards is called at each
+// scrape for the open switchboard count; nil reports zero.
+func NewMetrics(openSwitchboards func() int) *Metrics {
+	if openSwitchboards == nil {
+		openSwitchboards = func() int { return 0 }
+	}
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		logins: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -136,10 +140,10 @@ func NewMetrics() *Metrics {
 			Name: "mautrix_msn_send_failures_total",
 			Help: "Matrix messages that could not be delivered to MSN, by reason.",
 		}, []string{"reason"}),
-		switchboards: prometheus.NewGauge(prometheus.GaugeOpts{
+		switchboards: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "mautrix_msn_switchboards_open",
 			Help: "Open switchboard (conversation) connections over all logins.",
-		}),
+		}, func() float64 { return float64(openSwitchboards()) }),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "mautrix_msn_bridge_latency_seconds",
 			Help:    "Time the bridge adds to a message: from receipt on one side to acknowledgement on the other.",
@@ -205,22 +209,6 @@ func (m *Metrics) SendFailed(reason string) {
 		return
 	}
 	m.sendFailures.WithLabelValues(reason).Inc()
-}
-
-// SwitchboardOpened counts an opened switchboard connection.
-func (m *Metrics) SwitchboardOpened() {
-	if m == nil {
-		return
-	}
-	m.switchboards.Inc()
-}
-
-// SwitchboardClosed counts a closed switchboard connection.
-func (m *Metrics) SwitchboardClosed() {
-	if m == nil {
-		return
-	}
-	m.switchboards.Dec()
 }
 
 // Handler serves the metrics in the Prometheus text format.

@@ -45,7 +45,7 @@ func wantLine(t *testing.T, text, line string) {
 }
 
 func TestMetricsEndpoint(t *testing.T) {
-	m := NewMetrics()
+	m := NewMetrics(func() int { return 3 })
 	if err := m.Start(MetricsConfig{Enabled: true, Listen: "127.0.0.1:0"}, zerolog.Nop()); err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +65,6 @@ func TestMetricsEndpoint(t *testing.T) {
 	m.MessageBridged(ToMSN, 0) // counted, latency unknown
 	m.SendFailed(FailureReason(fmt.Errorf("send: %w", msnclient.ErrContactOffline)))
 	m.SendFailed(ReasonTooLong)
-	m.SwitchboardOpened()
-	m.SwitchboardOpened()
-	m.SwitchboardClosed()
 
 	text := scrape(t, url)
 	wantLine(t, text, `mautrix_msn_logins{state="CONNECTED"} 1`)
@@ -76,7 +73,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	wantLine(t, text, `mautrix_msn_messages_bridged_total{direction="matrix_to_msn"} 1`)
 	wantLine(t, text, `mautrix_msn_send_failures_total{reason="contact_offline"} 1`)
 	wantLine(t, text, `mautrix_msn_send_failures_total{reason="too_long"} 1`)
-	wantLine(t, text, `mautrix_msn_switchboards_open 1`)
+	wantLine(t, text, `mautrix_msn_switchboards_open 3`)
 	wantLine(t, text, `mautrix_msn_bridge_latency_seconds_bucket{direction="msn_to_matrix",le="0.025"} 1`)
 	wantLine(t, text, `mautrix_msn_bridge_latency_seconds_bucket{direction="msn_to_matrix",le="5"} 2`)
 	wantLine(t, text, `mautrix_msn_bridge_latency_seconds_count{direction="msn_to_matrix"} 2`)
@@ -92,7 +89,7 @@ func TestMetricsEndpoint(t *testing.T) {
 }
 
 func TestMetricsStopClosesEndpoint(t *testing.T) {
-	m := NewMetrics()
+	m := NewMetrics(nil)
 	if err := m.Start(MetricsConfig{Enabled: true, Listen: "127.0.0.1:0"}, zerolog.Nop()); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +104,7 @@ func TestMetricsStopClosesEndpoint(t *testing.T) {
 }
 
 func TestMetricsStartBadAddress(t *testing.T) {
-	m := NewMetrics()
+	m := NewMetrics(nil)
 	err := m.Start(MetricsConfig{Enabled: true, Listen: "127.0.0.1:notaport"}, zerolog.Nop())
 	if err == nil {
 		_ = m.Stop(context.Background())
@@ -121,8 +118,6 @@ func TestNilMetricsIsNoop(t *testing.T) {
 	m.LoginRemoved("a")
 	m.MessageBridged(ToMSN, time.Second)
 	m.SendFailed(ReasonOther)
-	m.SwitchboardOpened()
-	m.SwitchboardClosed()
 }
 
 func TestMetricsConfigValidate(t *testing.T) {

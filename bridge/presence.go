@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"maunium.net/go/mautrix"
@@ -48,125 +47,6 @@ func matrixPresence(p contactPresence) (event.Presence, string) {
 		return event.PresenceUnavailable, name
 	}
 	return event.PresenceUnavailable, name + " - " + p.PSM
-}
-
-// presenceBridge coalesces contact presence changes: at most one update per
-// contact per interval, the last value winning.
-type presenceBridge struct {
-	enabled  bool
-	interval time.Duration
-	apply    func(ctx context.Context, email string, p contactPresence) error
-
-	mu       sync.Mutex
-	contacts map[string]*presenceState
-	stopped  bool
-}
-
-type presenceState struct {
-	current  contactPresence
-	sent     contactPresence
-	hasSent  bool
-	lastSent time.Time
-	timer    *time.Timer
-	sending  bool
-}
-
-func newPresenceBridge(enabled bool, interval time.Duration, apply func(context.Context, string, contactPresence) error) *presenceBridge {
-	return &presenceBridge{
-		enabled:  enabled,
-		interval: interval,
-		apply:    apply,
-		contacts: make(map[string]*presenceState),
-	}
-}
-
-// update changes a contact's presence with fn and schedules the update.
-func (pb *presenceBridge) update(email string, fn func(*contactPresence)) {
-	if !pb.enabled {
-		return
-	}
-	pb.mu.Lock()
-	defer pb.mu.Unlock()
-	if pb.stopped {
-		return
-	}
-	st, ok := pb.contacts[email]
-	if !ok {
-		st = &presenceState{}
-		pb.contacts[email] = st
-	}
-	fn(&st.current)
-	pb.scheduleLocked(email, st)
-}
-
-func (pb *presenceBridge) scheduleLocked(email string, st *presenceState) {
-	if st.timer != nil || st.sending || (st.hasSent && st.sent == st.current) {
-		return
-	}
-	delay := time.Until(st.lastSent.Add(pb.interval))
-	st.timer = time.AfterFunc(max(delay, 0), func() { pb.flush(email) })
-}
-
-// flush sends the contact's current presence.
-func (pb *presenceBridge) flush(email string) {
-	pb.mu.Lock()
-	st, ok := pb.contacts[email]
-	if !ok || pb.stopped {
-		pb.mu.Unlock()
-		return
-	}
-	st.timer = nil
-	value := st.current
-	st.sending = true
-	pb.mu.Unlock()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	err := pb.apply(ctx, email, value)
-	cancel()
-
-	pb.mu.Lock()
-	defer pb.mu.Unlock()
-	st.sending = false
-	st.lastSent = time.Now()
-	if err == nil {
-		st.sent, st.hasSent = value, true
-	}
-	if !pb.stopped && err == nil {
-		pb.scheduleLocked(email, st)
-	}
-}
-
-// refresh re-sends the presence of every contact that is not offline, since
-// homeservers expire the presence of users that do not sync.
-func (pb *presenceBridge) refresh() {
-	pb.mu.Lock()
-	defer pb.mu.Unlock()
-	for email, st := range pb.contacts {
-		if st.current.Status != msnclient.StatusOffline && st.current.Status != "" {
-			st.hasSent = false
-			pb.scheduleLocked(email, st)
-		}
-	}
-}
-
-// stop cancels pending updates; later updates are ignored.
-func (pb *presenceBridge) stop() {
-	pb.mu.Lock()
-	defer pb.mu.Unlock()
-	pb.stopped = true
-	for _, st := range pb.contacts {
-		if st.timer != nil {
-			st.timer.Stop()
-			st.timer = nil
-		}
-	}
-}
-
-// restart accepts updates again after stop (on reconnect).
-func (pb *presenceBridge) restart() {
-	pb.mu.Lock()
-	defer pb.mu.Unlock()
-	pb.stopped = false
 }
 
 // setGhostPresence sets a contact ghost's Matrix presence.

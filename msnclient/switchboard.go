@@ -69,6 +69,21 @@ func (s *switchboards) remove(sb *sbConn) {
 	}
 }
 
+// OpenSwitchboards returns how many switchboard (conversation) connections
+// are open.
+func (c *Client) OpenSwitchboards() int {
+	s := c.sb
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, sb := range s.conns {
+		if !sb.isClosed() {
+			n++
+		}
+	}
+	return n
+}
+
 // find returns the newest live switchboard serving exactly these
 // participants.
 func (s *switchboards) find(participants []string) *sbConn {
