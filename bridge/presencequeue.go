@@ -121,7 +121,7 @@ func (pb *presenceBridge) change(email string, since uint64, live bool, fn func(
 }
 
 func (pb *presenceBridge) scheduleLocked(email string, st *presenceState) {
-	if st.timer != nil || st.sending || (st.hasSent && st.sent == st.current) {
+	if st.timer != nil || st.sending || (st.hasSent && !st.resend && st.sent == st.current) {
 		return
 	}
 	delay := max(time.Until(st.lastSent.Add(pb.interval)), time.Until(st.retryAt), 0)
@@ -162,7 +162,7 @@ func (pb *presenceBridge) flush(email string) {
 			st.failures, st.retryAt = 0, time.Time{}
 			return
 		}
-		st.retryAt = st.lastSent.Add(pb.retryDelay(st.failures))
+		return
 	}
 	if !pb.stopped {
 		pb.scheduleLocked(email, st)
@@ -176,7 +176,7 @@ func (pb *presenceBridge) refresh() {
 	defer pb.mu.Unlock()
 	for email, st := range pb.contacts {
 		if st.current.Status != msnclient.StatusOffline && st.current.Status != "" {
-			st.hasSent = false
+			st.resend = true
 			pb.scheduleLocked(email, st)
 		}
 	}
