@@ -162,7 +162,7 @@ func (pb *presenceBridge) flush(email string) {
 			st.failures, st.retryAt = 0, time.Time{}
 			return
 		}
-		return
+		st.retryAt = st.lastSent.Add(pb.retryDelay(st.failures))
 	}
 	if !pb.stopped {
 		pb.scheduleLocked(email, st)
