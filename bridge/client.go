@@ -68,6 +68,10 @@ type MSNClient struct {
 
 	profileMu sync.Mutex // guards login.RemoteProfile
 	syncMu    sync.Mutex // one contact list sync at a time
+	// contactDBMu orders writes to the stored contact snapshot: a sync reads
+	// msnclient's list and stores it under it, and live presence is stored
+	// under it, so a stale snapshot never overwrites newer presence.
+	contactDBMu sync.Mutex
 
 	notifiedMu sync.Mutex
 	notified   map[string]bool // contact requests already announced

@@ -38,35 +38,9 @@ func (m *MSNClient) syncContacts(ctx context.Context, sess *session) {
 	// Presence events that arrive while we work on this snapshot are newer
 	// than it: presenceSince lets them win.
 	presenceSince := m.presence.mark()
-	contacts := sess.client.Contacts()
-	rows := make([]*database.Contact, 0, len(contacts))
-	current := make(map[string]bool, len(contacts))
-	for _, c := range contacts {
-		email := normalizeEmail(c.Email)
-		if email == normalizeEmail(m.meta.Email) {
-			continue
-		}
-		rows = append(rows, &database.Contact{
-			LoginID:      loginID,
-			Email:        email,
-			FriendlyName: c.FriendlyName,
-			Lists:        uint8(c.Lists),
-			Groups:       c.Groups,
-			Status:       string(c.Status),
-			PSM:          c.PersonalMessage,
-			UpdatedAt:    time.Now(),
-		})
-		if c.Lists&msnclient.ListForward != 0 {
-			current[email] = true
-		}
-		prev := prevByEmail[email]
-		if c.Lists&msnclient.ListPending != 0 && c.Lists&(msnclient.ListForward|msnclient.ListBlock) == 0 &&
-			(prev == nil || msnclient.Lists(prev.Lists)&msnclient.ListPending == 0) {
-			m.notifyContactRequest(ctx, email, c.FriendlyName, "")
-		}
-	}
-	if err := m.connector.DB.Contact.ReplaceAll(ctx, loginID, rows); err != nil {
-		m.log.Err(err).Msg("Failed to save contact snapshot")
+	contacts, current, requests := m.storeContactSnapshot(ctx, sess, loginID, prevByEmail)
+	for _, c := range requests {
+		m.notifyContactRequest(ctx, normalizeEmail(c.Email), c.FriendlyName, "")
 	}
 	if m.connector.Bridge == nil {
 		return
@@ -89,6 +63,46 @@ func (m *MSNClient) syncContacts(ctx context.Context, sess *session) {
 		}
 	}
 	m.syncSpaceMembers(ctx, current, prevByEmail)
+}
+
+// storeContactSnapshot reads msnclient's contact list and stores it as the
+// login's snapshot under contactDBMu, so presence stored by live events is
+// either in the list read or written after it. It returns the list, the
+// forward-list contacts and the new contact requests to announce.
+func (m *MSNClient) storeContactSnapshot(ctx context.Context, sess *session, loginID string, prevByEmail map[string]*database.Contact) (contacts []msnclient.Contact, current map[string]bool, requests []msnclient.Contact) {
+	m.contactDBMu.Lock()
+	defer m.contactDBMu.Unlock()
+	contacts = sess.client.Contacts()
+	rows := make([]*database.Contact, 0, len(contacts))
+	current = make(map[string]bool, len(contacts))
+	for _, c := range contacts {
+		email := normalizeEmail(c.Email)
+		if email == normalizeEmail(m.meta.Email) {
+			continue
+		}
+		rows = append(rows, &database.Contact{
+			LoginID:      loginID,
+			Email:        email,
+			FriendlyName: c.FriendlyName,
+			Lists:        uint8(c.Lists),
+			Groups:       c.Groups,
+			Status:       string(c.Status),
+			PSM:          c.PersonalMessage,
+			UpdatedAt:    time.Now(),
+		})
+		if c.Lists&msnclient.ListForward != 0 {
+			current[email] = true
+		}
+		prev := prevByEmail[email]
+		if c.Lists&msnclient.ListPending != 0 && c.Lists&(msnclient.ListForward|msnclient.ListBlock) == 0 &&
+			(prev == nil || msnclient.Lists(prev.Lists)&msnclient.ListPending == 0) {
+			requests = append(requests, c)
+		}
+	}
+	if err := m.connector.DB.Contact.ReplaceAll(ctx, loginID, rows); err != nil {
+		m.log.Err(err).Msg("Failed to save contact snapshot")
+	}
+	return contacts, current, requests
 }
 
 // syncSpaceMembers puts forward-list contacts' ghosts in the login's

@@ -292,6 +292,8 @@ func (m *MSNClient) storePresence(ctx context.Context, email string, status msnc
 	if m.connector.DB == nil {
 		return
 	}
+	m.contactDBMu.Lock()
+	defer m.contactDBMu.Unlock()
 	var err error
 	if isPSM {
 		err = m.connector.DB.Contact.UpdatePSM(ctx, string(m.login.ID), email, psm)
