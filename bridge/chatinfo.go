@@ -9,7 +9,6 @@ import (
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/event"
-	"maunium.net/go/mautrix/format"
 )
 
 // GetChatInfo implements bridgev2.NetworkAPI.
@@ -144,11 +143,4 @@ func (m *MSNClient) selfMember() bridgev2.ChatMember {
 		EventSender: bridgev2.EventSender{IsFromMe: true, SenderLogin: m.login.ID, Sender: m.selfUserID()},
 		Membership:  event.MembershipJoin,
 	}
-}
-
-// formatMarkdown renders a bot notice.
-func formatMarkdown(markdown string) *event.MessageEventContent {
-	content := format.RenderMarkdown(markdown, true, false)
-	content.MsgType = event.MsgNotice
-	return &content
 }

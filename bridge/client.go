@@ -62,6 +62,9 @@ type MSNClient struct {
 	stateSink func(status.BridgeState)
 	// backoff is the reconnect delay before attempt n (tests shorten it).
 	backoff func(n int) time.Duration
+	// refreshEvery is how often online contacts' presence is re-sent
+	// (config; tests shorten it).
+	refreshEvery time.Duration
 
 	loggedIn atomic.Bool
 	names    sync.Map // email -> friendly name seen in messages and joins
@@ -101,6 +104,8 @@ func newMSNClient(c *Connector, login *bridgev2.UserLogin, meta *UserLoginMetada
 		convs:     newConversationTracker(),
 		notified:  make(map[string]bool),
 		backoff:   backoffDelay,
+
+		refreshEvery: c.Config.presenceRefresh(),
 	}
 	m.stateSink = func(state status.BridgeState) {
 		if login.BridgeState != nil {
@@ -185,7 +190,19 @@ func (m *MSNClient) password() (string, error) {
 // with backoff, until stopped or the server refuses us for good.
 func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess *session, done chan struct{}) {
 	defer close(done)
-	go m.presenceRefreshLoop(ctx, m.connector.Config.presenceRefresh())
+	// Contacts are only known to be online while a session is up: when the
+	// loop ends by itself (signed in elsewhere, bad credentials, closed),
+	// show them offline instead of leaving them online for ever.
+	defer func() {
+		if ctx.Err() == nil {
+			m.presence.markAllOffline()
+		}
+	}()
+	// The refresh re-sends online presence, so it lives no longer than
+	// this loop.
+	refreshCtx, stopRefresh := context.WithCancel(ctx)
+	defer stopRefresh()
+	go m.presenceRefreshLoop(refreshCtx, m.refreshEvery)
 	failures := 0
 	for {
 		if sess == nil {

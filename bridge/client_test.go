@@ -5,7 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/bridgev2/status"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
 )
 
 // The connect loop signs in, reconnects by itself after a dropped
@@ -87,4 +90,43 @@ func waitLoopEnd(t *testing.T, m *MSNClient) {
 	case <-time.After(testTimeout):
 		t.Fatal("connect loop still running")
 	}
+}
+
+// The presence refresh runs only while signed in: once the connect loop
+// ends for good (here: signed in elsewhere) contacts are shown offline and
+// nothing re-sends them as online.
+func TestPresenceRefreshStopsWithConnectLoop(t *testing.T) {
+	const every = 100 * time.Millisecond
+	srv, c := testServer(t)
+	c.Config.Presence.Enabled = true
+	m, states := testClient(t, c, testPassword)
+	rec := newPresenceRecorder()
+	m.presence = newPresenceBridge(true, 0, zerolog.Nop(), rec.apply)
+	m.refreshEvery = every
+
+	m.Connect(context.Background())
+	expectState(t, states, status.StateConnected, "")
+	m.presence.update("friend@example.com", func(p *contactPresence) { p.Status = msnclient.StatusOnline })
+	if c := rec.next(t); c.p.Status != msnclient.StatusOnline {
+		t.Fatalf("first update = %+v", c)
+	}
+	if c := rec.next(t); c.p.Status != msnclient.StatusOnline { // a refresh
+		t.Fatalf("refresh = %+v", c)
+	}
+
+	srv.SendOUT(testEmail, "OTH")
+	expectState(t, states, status.StateBadCredentials, ErrCodeSignedInElsewhere)
+	waitLoopEnd(t, m)
+	// Refreshes sent before the loop ended may still be queued; the last
+	// update must be offline.
+	deadline := time.After(testTimeout)
+	for offline := false; !offline; {
+		select {
+		case c := <-rec.ch:
+			offline = c.p.Status == msnclient.StatusOffline
+		case <-deadline:
+			t.Fatal("contact not shown offline after the connect loop ended")
+		}
+	}
+	rec.none(t, 5*every)
 }

@@ -13,8 +13,9 @@ import (
 
 // conversationTracker remembers which live multi-party conversations belong
 // to which group portal. A conversation keeps its group portal while people
-// join and leave; when its switchboard closes the mapping is dropped, and the
-// same set of people talking again finds the portal through the database.
+// join and leave as long as at least two others remain; when its switchboard
+// closes (or only one person is left) the mapping is dropped, and the same
+// set of people talking again finds the portal through the database.
 type conversationTracker struct {
 	mu       sync.Mutex
 	byKey    map[string]networkid.PortalKey // participant key -> group portal
@@ -45,7 +46,12 @@ func (t *conversationTracker) set(participants []string, pk networkid.PortalKey)
 	t.byPortal[pk] = slices.Clone(participants)
 }
 
-// move re-keys the conversation from the old participant set to the new one.
+// move re-keys the conversation from the old participant set to the new one
+// and reports the group portal it belonged to. Events carry no switchboard
+// identity, only the participant set, so a conversation that shrinks below
+// two other people is let go: a set of one person is the DM of that person,
+// and keeping it mapped would pull their one-to-one messages (from any
+// other switchboard) into the group room.
 func (t *conversationTracker) move(from, to []string) (networkid.PortalKey, bool) {
 	t.mu.Lock()
 	pk, ok := t.byKey[participantKey(from)]
@@ -53,7 +59,7 @@ func (t *conversationTracker) move(from, to []string) (networkid.PortalKey, bool
 	if !ok {
 		return pk, false
 	}
-	if len(to) == 0 {
+	if len(to) < 2 {
 		t.removePortal(pk)
 	} else {
 		t.set(to, pk)

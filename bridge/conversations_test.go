@@ -94,18 +94,22 @@ func TestConversationTrackerMoves(t *testing.T) {
 	if got, ok := tr.lookup([]string{"c@x.com", "b@x.com", "a@x.com"}); !ok || got != pk {
 		t.Error("new participant set not mapped")
 	}
-	// Down to one person: still the group portal, not the DM.
-	tr.move([]string{"a@x.com", "b@x.com", "c@x.com"}, []string{"a@x.com", "c@x.com"})
-	tr.move([]string{"a@x.com", "c@x.com"}, []string{"a@x.com"})
-	if got, ok := tr.lookup([]string{"a@x.com"}); !ok || got != pk {
-		t.Error("conversation lost its group portal when people left")
+	if got, ok := tr.move([]string{"a@x.com", "b@x.com", "c@x.com"}, []string{"a@x.com", "c@x.com"}); !ok || got != pk {
+		t.Fatalf("leave move = %v %v", got, ok)
 	}
-	if parts, ok := tr.participantsOf(pk); !ok || len(parts) != 1 {
+	if parts, ok := tr.participantsOf(pk); !ok || len(parts) != 2 {
 		t.Errorf("participantsOf = %v %v", parts, ok)
 	}
-	tr.move([]string{"a@x.com"}, nil)
+	// Down to one person: the leave still belongs to the group portal, but
+	// a set of one person is that person's DM from now on.
+	if got, ok := tr.move([]string{"a@x.com", "c@x.com"}, []string{"a@x.com"}); !ok || got != pk {
+		t.Errorf("last leave = %v %v", got, ok)
+	}
+	if got, ok := tr.lookup([]string{"a@x.com"}); ok {
+		t.Errorf("one person still mapped to group portal %v", got)
+	}
 	if _, ok := tr.participantsOf(pk); ok {
-		t.Error("empty conversation still tracked")
+		t.Error("conversation of one person still tracked as the group")
 	}
 	if _, ok := tr.move([]string{"x@x.com"}, []string{"x@x.com", "y@x.com"}); ok {
 		t.Error("untracked conversation moved")
@@ -164,5 +168,36 @@ func TestJoinLeaveMembership(t *testing.T) {
 	again, _, ok := m.joinChange(ctx, joined("bob@x.com", "bob@x.com", "alice@x.com"))
 	if !ok || again != pk {
 		t.Errorf("same people got %v, want %v", again, pk)
+	}
+}
+
+// A group conversation that shrinks to one person must not capture that
+// person's one-to-one traffic: messages from a switchboard with only bob go
+// to bob's DM, and a DM that someone joins becomes a group of its own
+// without dragging the old group portal along.
+func TestShrunkGroupDoesNotCaptureDM(t *testing.T) {
+	m := testLoginClient(t)
+	ctx := context.Background()
+	dm := makeDMPortalKey("bob@x.com", "me@x.com")
+
+	group, _, ok := m.joinChange(ctx, joined("alice@x.com", "bob@x.com", "alice@x.com"))
+	if !ok || !isGroupPortalID(group.ID) {
+		t.Fatalf("group join = %v %v", group, ok)
+	}
+	if got, _, ok := m.leaveChange(left("alice@x.com", "bob@x.com")); !ok || got != group {
+		t.Errorf("alice leaving shown in %v (%v), want %v", got, ok, group)
+	}
+	if got, err := m.portalFor(ctx, []string{"bob@x.com"}); err != nil || got != dm {
+		t.Errorf("bob's message goes to %v (%v), want his DM %v", got, err, dm)
+	}
+
+	// carol joins a fresh DM with bob: a new group, not the old one.
+	other, _, ok := m.joinChange(ctx, joined("carol@x.com", "bob@x.com", "carol@x.com"))
+	if !ok || other == group || !isGroupPortalID(other.ID) {
+		t.Errorf("carol joining bob's DM went to %v (%v); old group %v", other, ok, group)
+	}
+	// The first group is still found by its people.
+	if got, _ := m.portalFor(ctx, []string{"alice@x.com", "bob@x.com"}); got != group {
+		t.Errorf("alice and bob again got %v, want %v", got, group)
 	}
 }

@@ -73,3 +73,38 @@ func TestUnsupportedAndTooLongMessages(t *testing.T) {
 		t.Errorf("offline send: %v", err)
 	}
 }
+
+// A contact's friendly name and message are remote text: the bridge bot's
+// notice shows them literally and never turns them into links or markup.
+func TestContactRequestNoticeEscapesRemoteText(t *testing.T) {
+	n := contactRequestNotice("evil@x.com", "[Verify](https://evil.example) <b>x</b>", "**hi** <a href=x>", "Me@x.com")
+	if strings.Contains(n.FormattedBody, "<a") || strings.Contains(n.FormattedBody, "<b>") || strings.Contains(n.FormattedBody, "<strong>") {
+		t.Errorf("remote text rendered as markup: %s", n.FormattedBody)
+	}
+	for _, want := range []string{"[Verify](https://evil.example) &lt;b&gt;x&lt;/b&gt; (evil@x.com)", "**hi** &lt;a href=x&gt;", "<code>accept evil@x.com</code>"} {
+		if !strings.Contains(n.FormattedBody, want) {
+			t.Errorf("formatted body lacks %q: %s", want, n.FormattedBody)
+		}
+	}
+	if !strings.HasPrefix(n.Body, "[Verify](https://evil.example) <b>x</b> (evil@x.com) added you") || n.MsgType != event.MsgNotice {
+		t.Errorf("body = %q (%s)", n.Body, n.MsgType)
+	}
+}
+
+// A chunked message that could not be reassembled is not lost silently:
+// the portal shows that the contact sent something that did not arrive.
+func TestUnknownMessageNotice(t *testing.T) {
+	incomplete := &msnclient.UnknownMessage{
+		From: "bob@x.com", ContentType: "text/plain; charset=UTF-8",
+		Err: fmt.Errorf("message abc: %w", msnclient.ErrIncompleteMessage),
+	}
+	if what, ok := unknownMessageNotice(incomplete); !ok || what != "sent a message that arrived incomplete and could not be shown" {
+		t.Errorf("incomplete message notice = %q %v", what, ok)
+	}
+	if what, ok := unknownMessageNotice(&msnclient.UnknownMessage{ContentType: "text/x-msmsgsinvite; charset=UTF-8"}); !ok || !strings.Contains(what, "file") {
+		t.Errorf("file invitation notice = %q %v", what, ok)
+	}
+	if what, ok := unknownMessageNotice(&msnclient.UnknownMessage{ContentType: "application/x-msnmsgrp2p"}); ok {
+		t.Errorf("P2P data shown as %q", what)
+	}
+}

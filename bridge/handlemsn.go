@@ -2,7 +2,9 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"html"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,8 +52,11 @@ func (m *MSNClient) handleEvent(sess *session, evt any) {
 	case *msnclient.Datacast:
 		m.handleNotice(ctx, evt.ConversationEvent, evt.From, datacastText(evt.ID))
 	case *msnclient.UnknownMessage:
-		if strings.HasPrefix(evt.ContentType, "text/x-msmsgsinvite") {
-			m.handleNotice(ctx, evt.ConversationEvent, evt.From, "tried to send you a file, which the bridge cannot receive yet")
+		if what, ok := unknownMessageNotice(evt); ok {
+			if evt.Err != nil {
+				m.log.Warn().Err(evt.Err).Str("from", evt.From).Msg("MSN message arrived incomplete")
+			}
+			m.handleNotice(ctx, evt.ConversationEvent, evt.From, what)
 			return
 		}
 		m.log.Debug().Str("from", evt.From).Str("content_type", evt.ContentType).Msg("Ignoring unsupported MSN message")
@@ -165,6 +170,20 @@ func (m *MSNClient) handleNudge(ctx context.Context, evt *msnclient.Nudge) {
 		MsgType: event.MsgEmote,
 		Body:    nudgeText(evt.FromSelf),
 	})
+}
+
+// unknownMessageNotice is what the portal shows of a message msnclient
+// could not decode: a file transfer invitation, or a chunked message that
+// arrived incomplete (so the user knows something was lost). Other content
+// types (P2P, emoticon data) show nothing.
+func unknownMessageNotice(evt *msnclient.UnknownMessage) (string, bool) {
+	switch {
+	case errors.Is(evt.Err, msnclient.ErrIncompleteMessage):
+		return "sent a message that arrived incomplete and could not be shown", true
+	case strings.HasPrefix(evt.ContentType, "text/x-msmsgsinvite"):
+		return "tried to send you a file, which the bridge cannot receive yet", true
+	}
+	return "", false
 }
 
 // handleNotice shows something we cannot bridge as an emote of the sender
@@ -348,20 +367,40 @@ func (m *MSNClient) notifyContactRequest(ctx context.Context, email, name, messa
 	if !m.markRequestNotified(email) {
 		return
 	}
-	who := email
+	m.sendManagementNotice(ctx, contactRequestNotice(email, name, message, m.meta.Email))
+}
+
+// contactRequestNotice builds the contact request notice. The name and
+// message are remote text: they are escaped into the HTML, never parsed as
+// Markdown, so a name like "[Verify](https://evil)" cannot make the bridge
+// bot post a link.
+func contactRequestNotice(email, name, message, account string) *event.MessageEventContent {
+	name = cleanLine(name)
+	who, whoHTML := email, html.EscapeString(email)
 	if name != "" && name != email {
 		who = fmt.Sprintf("%s (%s)", name, email)
+		whoHTML = html.EscapeString(who)
 	}
-	text := fmt.Sprintf("%s added you to their MSN contact list (on %s).", who, m.meta.Email)
-	if message != "" {
-		text += fmt.Sprintf(" Their message: %q.", message)
+	body := fmt.Sprintf("%s added you to their MSN contact list (on %s).", who, account)
+	formatted := fmt.Sprintf("%s added you to their MSN contact list (on %s).", whoHTML, html.EscapeString(account))
+	if message = cleanLine(message); message != "" {
+		body += fmt.Sprintf(" Their message: %q.", message)
+		formatted += html.EscapeString(fmt.Sprintf(" Their message: %q.", message))
 	}
-	text += fmt.Sprintf("\n\nUse `accept %s` to add them back, or `block %s` to block them.", email, email)
-	m.sendManagementNotice(ctx, text)
+	accept, block := "accept "+email, "block "+email
+	body += fmt.Sprintf("\n\nUse `%s` to add them back, or `%s` to block them.", accept, block)
+	formatted += fmt.Sprintf("<br><br>Use <code>%s</code> to add them back, or <code>%s</code> to block them.",
+		html.EscapeString(accept), html.EscapeString(block))
+	return &event.MessageEventContent{
+		MsgType:       event.MsgNotice,
+		Body:          body,
+		Format:        event.FormatHTML,
+		FormattedBody: formatted,
+	}
 }
 
 // sendManagementNotice sends a notice to the user's management room.
-func (m *MSNClient) sendManagementNotice(ctx context.Context, markdown string) {
+func (m *MSNClient) sendManagementNotice(ctx context.Context, content *event.MessageEventContent) {
 	if m.connector.Bridge == nil {
 		return
 	}
@@ -370,7 +409,6 @@ func (m *MSNClient) sendManagementNotice(ctx context.Context, markdown string) {
 		m.log.Err(err).Msg("Failed to get management room")
 		return
 	}
-	content := formatMarkdown(markdown)
 	_, err = m.connector.Bridge.Bot.SendMessage(ctx, room, event.EventMessage, &event.Content{Parsed: content}, nil)
 	if err != nil {
 		m.log.Err(err).Msg("Failed to send notice to management room")

@@ -10,6 +10,7 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/bridgev2/status"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
@@ -116,20 +117,12 @@ func (pl *PasswordLogin) credentialsStep(defaultEmail string) *bridgev2.LoginSte
 // SubmitUserInput implements bridgev2.LoginProcessUserInput: it signs in to
 // MSN, creates (or updates) the login and keeps the session.
 func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]string) (*bridgev2.LoginStep, error) {
-	email := normalizeEmail(input[loginFieldEmail])
-	password := input[loginFieldPassword]
-	if !validEmail(email) {
-		return nil, ErrLoginInvalidEmail
-	}
-	if password == "" {
-		return nil, ErrLoginNoPassword
-	}
-	srv, ok := pl.connector.Config.Server(strings.TrimSpace(input[loginFieldServer]))
-	if !ok {
-		return nil, ErrLoginUnknownServer
+	email, password, srv, err := pl.parseInput(input)
+	if err != nil {
+		return nil, err
 	}
 	loginID := makeUserLoginID(email)
-	machineGUID := pl.existingMachineGUID(ctx, email)
+	machineGUID := pl.existingMachineGUID(ctx, loginID)
 	if machineGUID == "" {
 		machineGUID = newMachineGUID()
 	}
@@ -183,10 +176,30 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 	}, nil
 }
 
+// parseInput checks the submitted credentials. The email is only trimmed,
+// never lower-cased: Escargot compares the address in USR/ANS with the
+// account's stored spelling case-sensitively, so it must go out as typed.
+// Only IDs (login, ghosts, portals) use the normalised form.
+func (pl *PasswordLogin) parseInput(input map[string]string) (email, password string, srv *ServerConfig, err error) {
+	email = strings.TrimSpace(input[loginFieldEmail])
+	password = input[loginFieldPassword]
+	if !validEmail(email) {
+		return "", "", nil, ErrLoginInvalidEmail
+	}
+	if password == "" {
+		return "", "", nil, ErrLoginNoPassword
+	}
+	srv, ok := pl.connector.Config.Server(strings.TrimSpace(input[loginFieldServer]))
+	if !ok {
+		return "", "", nil, ErrLoginUnknownServer
+	}
+	return email, password, srv, nil
+}
+
 // existingMachineGUID keeps the machine GUID of an earlier login of the same
 // account, so MSNP16+ sees the same endpoint for ever.
-func (pl *PasswordLogin) existingMachineGUID(ctx context.Context, email string) string {
-	if pl.override != nil && string(pl.override.ID) == email {
+func (pl *PasswordLogin) existingMachineGUID(ctx context.Context, loginID networkid.UserLoginID) string {
+	if pl.override != nil && pl.override.ID == loginID {
 		if meta, ok := pl.override.Metadata.(*UserLoginMetadata); ok {
 			return meta.MachineGUID
 		}
@@ -194,7 +207,7 @@ func (pl *PasswordLogin) existingMachineGUID(ctx context.Context, email string) 
 	if pl.connector.Bridge == nil {
 		return ""
 	}
-	existing, err := pl.connector.Bridge.GetExistingUserLoginByID(ctx, makeUserLoginID(email))
+	existing, err := pl.connector.Bridge.GetExistingUserLoginByID(ctx, loginID)
 	if err != nil || existing == nil {
 		return ""
 	}

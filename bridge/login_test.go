@@ -115,3 +115,32 @@ func TestAuthenticate(t *testing.T) {
 		}
 	})
 }
+
+// Escargot (and msntest) compare the email in USR with the stored spelling
+// case-sensitively: an account with capitals must be able to log in as typed,
+// while its login ID stays lower-case.
+func TestLoginKeepsEmailCase(t *testing.T) {
+	const mixed = "Mixed.Case@Example.com"
+	srv, c := testServer(t)
+	if err := srv.AddAccount(mixed, "pw", "Mixed"); err != nil {
+		t.Fatal(err)
+	}
+	pl := &PasswordLogin{connector: c}
+	email, password, server, err := pl.parseInput(map[string]string{"email": "  " + mixed + " ", "password": "pw"})
+	if err != nil {
+		t.Fatalf("parseInput: %v", err)
+	}
+	if email != mixed {
+		t.Errorf("email = %q, want %q", email, mixed)
+	}
+	if id := makeUserLoginID(email); id != "mixed.case@example.com" {
+		t.Errorf("login ID = %q", id)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	sess, err := authenticate(ctx, server.clientConfig(email, password, newMachineGUID()))
+	if err != nil {
+		t.Fatalf("log in as %s: %v", mixed, err)
+	}
+	_ = sess.client.Close()
+}

@@ -73,7 +73,9 @@ func (m *MSNClient) setGhostPresence(ctx context.Context, email string, p contac
 	return err
 }
 
-// presenceRefreshLoop periodically re-sends online contacts' presence.
+// presenceRefreshLoop periodically re-sends online contacts' presence while
+// a session is up; between sessions the statuses are not known, so nothing
+// is re-sent and the homeserver lets them expire.
 func (m *MSNClient) presenceRefreshLoop(ctx context.Context, every time.Duration) {
 	if every <= 0 || !m.connector.Config.Presence.Enabled {
 		return
@@ -85,7 +87,9 @@ func (m *MSNClient) presenceRefreshLoop(ctx context.Context, every time.Duration
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
-			m.presence.refresh()
+			if m.IsLoggedIn() {
+				m.presence.refresh()
+			}
 		}
 	}
 }

@@ -182,6 +182,29 @@ func (pb *presenceBridge) refresh() {
 	}
 }
 
+// markAllOffline shows every contact offline (keeping their personal
+// message), as a live change: used when the login's session ends for good
+// and their real status is no longer known. A later refresh sends nothing.
+func (pb *presenceBridge) markAllOffline() {
+	if !pb.enabled {
+		return
+	}
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	if pb.stopped {
+		return
+	}
+	for email, st := range pb.contacts {
+		if st.current.Status == msnclient.StatusOffline || st.current.Status == "" {
+			continue // already shown offline
+		}
+		st.current.Status = msnclient.StatusOffline
+		pb.version++
+		st.changed = pb.version
+		pb.scheduleLocked(email, st)
+	}
+}
+
 // stop cancels pending updates; later updates are ignored.
 func (pb *presenceBridge) stop() {
 	pb.mu.Lock()

@@ -98,12 +98,13 @@ type ownState struct {
 // NewClient creates a client; Connect logs in.
 func NewClient(cfg Config, handler EventHandler) *Client {
 	cfg = cfg.withDefaults()
-	c := &Client{cfg: cfg, events: newEventQueue(handler)}
+	c := &Client{cfg: cfg}
 	if cfg.Logger != nil {
 		c.log = cfg.Logger.With().Str("msn_account", strings.ToLower(cfg.Email)).Logger()
 	} else {
 		c.log = zerolog.Nop()
 	}
+	c.events = newEventQueue(handler, c.log)
 	c.guid = cfg.MachineGUID
 	if c.guid == "" {
 		c.guid = newGUID()

@@ -82,7 +82,7 @@ func (cv *Conversation) ensure(ctx context.Context) (*sbConn, error) {
 			return nil, err
 		}
 	}
-	if cv.sb != nil && !cv.sb.isClosed() && equalStrings(cv.sb.target(), cv.participants) {
+	if cv.sb != nil && cv.sb.usable() && equalStrings(cv.sb.target(), cv.participants) {
 		return cv.sb, nil
 	}
 	if sb := cv.s.find(cv.participants); sb != nil {
@@ -116,6 +116,12 @@ func (cv *Conversation) send(ctx context.Context, mode string, payload []byte) e
 		case errors.Is(err, errSBClosed):
 			return fmt.Errorf("%w: %w", ErrNotDelivered, err)
 		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			// No acknowledgement in time: the switchboard may have died
+			// silently. Close it so the next message opens a fresh one.
+			cv.s.log.Debug().Msg("no acknowledgement in time, closing the switchboard")
+			if sb != nil {
+				sb.close()
+			}
 			return fmt.Errorf("%w: %w", ErrNotDelivered, ErrTimeout)
 		}
 		return err

@@ -1,15 +1,16 @@
 package msnclient_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
 )
 
 func TestChatDialectPairs(t *testing.T) {
@@ -182,7 +183,9 @@ func TestSwitchboardDroppedBeforeRelay(t *testing.T) {
 
 func TestSwitchboardDroppedBeforeAck(t *testing.T) {
 	t.Parallel()
-	srv, alice, bob, ctx := chatPair(t, 18, 18, func(c *msnclient.Config) { c.RequestTimeout = 3 * time.Second })
+	// The request timeout is far beyond the test's: only the drop can fail
+	// a send here.
+	srv, alice, bob, ctx := chatPair(t, 18, 18, func(c *msnclient.Config) { c.RequestTimeout = 10 * time.Minute })
 	conv := alice.Conversation("bob@example.com")
 	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "open"}); err != nil {
 		t.Fatal(err)
@@ -191,15 +194,61 @@ func TestSwitchboardDroppedBeforeAck(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- conv.SendText(ctx, msnclient.TextMessage{Text: "in flight"}) }()
 	chatWait(t, bob, 1, func(m *msnclient.MessageReceived) bool { return m.Message.Text == "in flight" })
+	srv.SetSwitchboardAck(msntest.AckNormal)
 	srv.DropSwitchboards("alice@example.com")
+	if err := <-errc; err != nil {
+		t.Fatalf("message should have been resent on a new switchboard: %v", err)
+	}
+	chatWait(t, bob, 2, func(m *msnclient.MessageReceived) bool { return m.Message.Text == "in flight" })
+}
+
+func TestSwitchboardDroppedTwiceBeforeAck(t *testing.T) {
+	t.Parallel()
+	// The request timeout is far beyond the test's: only the drops can
+	// fail the send.
+	srv, alice, bob, ctx := chatPair(t, 18, 18, func(c *msnclient.Config) { c.RequestTimeout = 10 * time.Minute })
+	conv := alice.Conversation("bob@example.com")
+	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "open"}); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetSwitchboardAck(msntest.AckNever)
+	errc := make(chan error, 1)
+	go func() { errc <- conv.SendText(ctx, msnclient.TextMessage{Text: "in flight"}) }()
+	for n := 1; n <= 2; n++ {
+		chatWait(t, bob, n, func(m *msnclient.MessageReceived) bool { return m.Message.Text == "in flight" })
+		srv.DropSwitchboards("alice@example.com")
+	}
 	err := <-errc
-	arrived := chatCount(bob, func(m *msnclient.MessageReceived) bool { return m.Message.Text == "in flight" })
 	if err == nil {
-		t.Fatalf("never-acknowledged message reported as sent (arrived %d times)", arrived)
+		t.Fatal("never-acknowledged message reported as sent")
 	}
 	if !errors.Is(err, msnclient.ErrNotDelivered) {
 		t.Errorf("error %v is not ErrNotDelivered", err)
 	}
+	if errors.Is(err, msnclient.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error %v is a timeout; the dropped switchboard should have failed it", err)
+	}
+}
+
+func TestAckTimeoutReplacesSwitchboard(t *testing.T) {
+	t.Parallel()
+	srv, alice, bob, ctx := chatPair(t, 18, 18, func(c *msnclient.Config) { c.RequestTimeout = 3 * time.Second })
+	conv := alice.Conversation("bob@example.com")
+	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "open"}); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetSwitchboardAck(msntest.AckNever)
+	err := conv.SendText(ctx, msnclient.TextMessage{Text: "lost"})
+	if !errors.Is(err, msnclient.ErrNotDelivered) || !errors.Is(err, msnclient.ErrTimeout) {
+		t.Fatalf("unacknowledged message gave %v, want ErrNotDelivered and ErrTimeout", err)
+	}
+	// The silent switchboard is given up, not reused.
+	chatWait(t, bob, 1, func(e *msnclient.ParticipantLeft) bool { return e.Email == "alice@example.com" })
+	srv.SetSwitchboardAck(msntest.AckNormal)
+	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "next"}); err != nil {
+		t.Fatalf("message after a timeout: %v", err)
+	}
+	chatWait(t, bob, 1, func(m *msnclient.MessageReceived) bool { return m.Message.Text == "next" })
 }
 
 func TestNAKReportsFailure(t *testing.T) {

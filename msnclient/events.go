@@ -1,20 +1,42 @@
 package msnclient
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/rs/zerolog"
+)
+
+// Limits of the event queue. Messages and connection events are never
+// dropped; typing notifications and presence, which a flood from contacts
+// can produce faster than a slow handler consumes them, are.
+const (
+	// eventSoftLimit is the queue length above which typing notifications
+	// are dropped and a presence update replaces a queued one of the same
+	// contact instead of queuing behind it.
+	eventSoftLimit = 1000
+	// eventHardLimit is the queue length above which every droppable event
+	// is dropped. It is far above a full contact list's login burst.
+	eventHardLimit = 10000
+)
 
 // eventQueue delivers events to the handler one at a time, in order, from a
-// goroutine that exists only while events are pending. emit never blocks: the
-// queue is unbounded, so a slow handler cannot stall a connection reader.
+// goroutine that exists only while events are pending. emit never blocks, so
+// a slow handler cannot stall a connection reader; the queue is bounded by
+// dropping droppable events (see eventSoftLimit and eventHardLimit).
 type eventQueue struct {
 	handler EventHandler
+	log     zerolog.Logger
 
 	mu      sync.Mutex
 	queue   []any
+	head    uint64            // position of queue[0] among all events queued
+	latest  map[string]uint64 // supersedeKey -> position of the queued event
 	running bool
+	dropped int // events dropped at the hard limit since the last warning
 }
 
-func newEventQueue(handler EventHandler) *eventQueue {
-	return &eventQueue{handler: handler}
+func newEventQueue(handler EventHandler, log zerolog.Logger) *eventQueue {
+	return &eventQueue{handler: handler, log: log, latest: make(map[string]uint64)}
 }
 
 // push queues evt and starts the delivery goroutine if none is running.
@@ -23,6 +45,13 @@ func (q *eventQueue) push(evt any) {
 		return
 	}
 	q.mu.Lock()
+	if !q.admit(evt) {
+		q.mu.Unlock()
+		return
+	}
+	if key := supersedeKey(evt); key != "" {
+		q.latest[key] = q.head + uint64(len(q.queue))
+	}
 	q.queue = append(q.queue, evt)
 	start := !q.running
 	q.running = true
@@ -32,18 +61,71 @@ func (q *eventQueue) push(evt any) {
 	}
 }
 
+// admit decides, with q.mu held, whether evt is to be appended. Above the
+// soft limit typing notifications are dropped and a presence update takes
+// the place of a queued one of the same contact, which it supersedes.
+func (q *eventQueue) admit(evt any) bool {
+	n := len(q.queue)
+	if n < eventSoftLimit {
+		return true
+	}
+	if _, ok := evt.(*Typing); ok {
+		return false
+	}
+	key := supersedeKey(evt)
+	if key == "" {
+		return true // never dropped
+	}
+	if pos, ok := q.latest[key]; ok && pos >= q.head {
+		q.queue[pos-q.head] = evt
+		return false
+	}
+	if n < eventHardLimit {
+		return true
+	}
+	if q.dropped == 0 {
+		q.log.Warn().Int("queued", n).Msg("event handler is too slow, dropping typing and presence events")
+	}
+	q.dropped++
+	return false
+}
+
+// supersedeKey returns, for an event that carries a whole piece of state
+// and so makes an earlier one of the same key obsolete, that key; "" for
+// the others, which are never dropped or replaced.
+func supersedeKey(evt any) string {
+	switch e := evt.(type) {
+	case *ContactPresence:
+		return "presence " + e.Email
+	case *PersonalMessage:
+		return "psm " + e.Email
+	case *ContactListChanged:
+		return "list"
+	}
+	return ""
+}
+
 func (q *eventQueue) drain() {
 	for {
 		q.mu.Lock()
 		if len(q.queue) == 0 {
 			q.running = false
 			q.queue = nil // release the backing array of a burst
+			clear(q.latest)
+			if q.dropped > 0 {
+				q.log.Warn().Int("dropped", q.dropped).Msg("event handler caught up; typing and presence events were dropped")
+				q.dropped = 0
+			}
 			q.mu.Unlock()
 			return
 		}
 		evt := q.queue[0]
 		q.queue[0] = nil
 		q.queue = q.queue[1:]
+		if key := supersedeKey(evt); key != "" && q.latest[key] == q.head {
+			delete(q.latest, key)
+		}
+		q.head++
 		q.mu.Unlock()
 		q.handler(evt)
 	}

@@ -119,7 +119,7 @@ func TestEventsInOrderWithSlowHandler(t *testing.T) {
 			close(done)
 		}
 		mu.Unlock()
-	})
+	}, zerolog.Nop())
 	for i := 0; i < 1000; i++ {
 		q.push(strings.Repeat("x", i%7) + string(rune('a'+i%26))) // never blocks
 	}

@@ -15,7 +15,9 @@ import (
 )
 
 // errSBClosed is returned for requests still waiting when a switchboard
-// connection closed; a message that got it may or may not have been relayed.
+// connection closed (a message that got it may or may not have been
+// relayed), and for sends refused before writing because the switchboard
+// is closing.
 var errSBClosed = errors.New("msn: switchboard closed")
 
 // Defaults of switchboard timings.
@@ -23,6 +25,7 @@ const (
 	defaultSBIdleTimeout = 5 * time.Minute
 	sbHandshakeTimeout   = 30 * time.Second // well inside the server's 60 s
 	sbJoinTimeout        = 60 * time.Second
+	closeWriteTimeout    = 2 * time.Second // bounds the OUT sent when leaving
 )
 
 // sbConn is one switchboard connection (one session).
@@ -58,7 +61,6 @@ func newSBConn(s *switchboards, conn net.Conn) *sbConn {
 	sb := &sbConn{
 		s:            s,
 		conn:         conn,
-		w:            msnp.NewWriter(conn),
 		r:            msnp.NewReader(conn, msnp.FromServer),
 		log:          s.log.With().Str("sb", conn.RemoteAddr().String()).Logger(),
 		self:         strings.ToLower(s.c.Email()),
@@ -70,8 +72,30 @@ func newSBConn(s *switchboards, conn net.Conn) *sbConn {
 		lastActive:   time.Now(),
 		done:         make(chan struct{}),
 	}
+	sb.w = msnp.NewWriter(sbDeadlineWriter{sb: sb, timeout: s.requestTimeout()})
 	sb.chunks = newChunkAssembler(s.chunkExpiry, sb.reportIncomplete)
 	return sb
+}
+
+// sbDeadlineWriter bounds every switchboard write, so that a server that
+// stops reading cannot block a sender past the request timeout; once the
+// switchboard is closing (only OUT is left to send) the bound is shorter.
+type sbDeadlineWriter struct {
+	sb      *sbConn
+	timeout time.Duration
+}
+
+func (w sbDeadlineWriter) Write(p []byte) (int, error) {
+	timeout := w.timeout
+	w.sb.mu.Lock()
+	if w.sb.closing {
+		timeout = closeWriteTimeout
+	}
+	w.sb.mu.Unlock()
+	if err := w.sb.conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		return 0, err
+	}
+	return w.sb.conn.Write(p)
 }
 
 // dialSB connects to a switchboard address from XFR or RNG.

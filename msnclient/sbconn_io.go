@@ -34,11 +34,33 @@ func (sb *sbConn) isClosed() bool {
 	}
 }
 
+// usable reports whether new messages may be sent on the switchboard: it
+// is neither closing nor closed.
+func (sb *sbConn) usable() bool {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return !sb.closing
+}
+
 // touch records activity for the idle timeout.
 func (sb *sbConn) touch() {
 	sb.mu.Lock()
 	sb.lastActive = time.Now()
 	sb.mu.Unlock()
+}
+
+// touchToSend records activity before a send. It returns false if the
+// switchboard is closing: checked in the same critical section as the
+// idle check, so a message is never written to a switchboard that the idle
+// timer is about to close.
+func (sb *sbConn) touchToSend() bool {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	if sb.closing {
+		return false
+	}
+	sb.lastActive = time.Now()
+	return true
 }
 
 // start launches the read loop and the idle timer after the handshake.
@@ -53,15 +75,20 @@ func (sb *sbConn) start() {
 func (sb *sbConn) checkIdle() {
 	timeout := sb.s.idleTimeout()
 	sb.mu.Lock()
+	if sb.closing {
+		sb.mu.Unlock()
+		return
+	}
 	left := timeout - time.Since(sb.lastActive)
 	if left > 0 {
 		sb.idleTimer.Reset(left)
 		sb.mu.Unlock()
 		return
 	}
+	sb.closing = true // with the idle check: a send from now on is refused
 	sb.mu.Unlock()
 	sb.log.Debug().Msg("closing idle switchboard")
-	sb.close()
+	sb.leave()
 }
 
 // close leaves the session (OUT) and closes the connection. The read loop
@@ -74,7 +101,11 @@ func (sb *sbConn) close() {
 	}
 	sb.closing = true
 	sb.mu.Unlock()
-	_ = sb.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	sb.leave()
+}
+
+// leave sends OUT (bounded by closeWriteTimeout) and closes the connection.
+func (sb *sbConn) leave() {
 	_ = sb.w.WriteCommand(msnp.New("OUT"))
 	_ = sb.conn.Close()
 }
@@ -145,7 +176,6 @@ func (sb *sbConn) finish(err error) {
 	parts := sb.lastParts
 	sb.mu.Unlock()
 	if !wasClosing {
-		_ = sb.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
 		_ = sb.w.WriteCommand(msnp.New("OUT"))
 	}
 	_ = sb.conn.Close()
@@ -168,6 +198,7 @@ func (sb *sbConn) request(ctx context.Context, cmd *msnp.Command) (*msnp.Command
 		if sb.isClosed() {
 			return nil, errSBClosed
 		}
+		sb.close() // a failed or timed-out write leaves the stream unusable
 		return nil, fmt.Errorf("send %s: %w", cmd.Name, err)
 	}
 	select {
@@ -192,7 +223,9 @@ func (sb *sbConn) sendMessage(ctx context.Context, mode string, payload []byte) 
 	if len(payload) > maxPayload {
 		return fmt.Errorf("message payload of %d bytes is over the %d-byte limit", len(payload), maxPayload)
 	}
-	sb.touch()
+	if !sb.touchToSend() {
+		return errSBClosed
+	}
 	if mode != "A" && mode != "D" {
 		trid, _ := sb.nextTrID()
 		sb.forget(trid)
@@ -200,6 +233,7 @@ func (sb *sbConn) sendMessage(ctx context.Context, mode string, payload []byte) 
 			if sb.isClosed() {
 				return errSBClosed
 			}
+			sb.close() // a failed or timed-out write leaves the stream unusable
 			return fmt.Errorf("send message: %w", err)
 		}
 		return nil

@@ -3,6 +3,8 @@ package msnclient
 import (
 	"bufio"
 	"context"
+	"errors"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -169,5 +171,30 @@ func TestSBHandshakeTimesOut(t *testing.T) {
 	cancel() // the server never answers; the caller gives up
 	if err := <-errc; err == nil {
 		t.Fatal("handshake without an answer succeeded")
+	}
+}
+
+func TestSBJoinedAfterDisconnectIsClosed(t *testing.T) {
+	c := NewClient(Config{Email: "me@example.com"}, nil)
+	srv := newScriptedSB(t)
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		errc <- c.sb.answer(ctx, "sid", srv.ln.Addr().String(), "c")
+	}()
+	srv.accept()
+	srv.expectLine("ANS 1 me@example.com c sid")
+	c.sb.closeAll() // the client disconnects while the handshake is running
+	srv.write("IRO 1 1 1 bob@example.com Bob\r\n", "ANS 1 OK\r\n")
+	if err := <-errc; !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("joining after disconnect gave %v, want ErrNotConnected", err)
+	}
+	srv.expectLine("OUT")
+	if _, err := srv.r.ReadString('\n'); !errors.Is(err, io.EOF) {
+		t.Errorf("connection still open after OUT: %v", err)
+	}
+	if n := c.OpenSwitchboards(); n != 0 {
+		t.Errorf("%d switchboards open after disconnect", n)
 	}
 }

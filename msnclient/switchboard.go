@@ -21,6 +21,9 @@ type switchboards struct {
 	mu    sync.Mutex
 	conns []*sbConn // live, oldest first
 	convs map[string]*Conversation
+	// gen counts closeAll calls: a switchboard whose join started in an
+	// earlier generation (before a disconnect) is refused by add.
+	gen uint64
 }
 
 func newSwitchboards(c *Client) *switchboards {
@@ -52,10 +55,26 @@ func (s *switchboards) requestTimeout() time.Duration {
 	return 30 * time.Second
 }
 
-func (s *switchboards) add(sb *sbConn) {
+// generation returns the current generation, to be passed to add.
+func (s *switchboards) generation() uint64 {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen
+}
+
+// add registers a switchboard that finished its handshake. If closeAll ran
+// since gen was taken (the client disconnected meanwhile), the switchboard
+// is closed instead and ErrNotConnected returned.
+func (s *switchboards) add(sb *sbConn, gen uint64) error {
+	s.mu.Lock()
+	if gen != s.gen {
+		s.mu.Unlock()
+		sb.close()
+		return fmt.Errorf("switchboard joined after disconnect: %w", ErrNotConnected)
+	}
 	s.conns = append(s.conns, sb)
 	s.mu.Unlock()
+	return nil
 }
 
 func (s *switchboards) remove(sb *sbConn) {
@@ -91,7 +110,7 @@ func (s *switchboards) find(participants []string) *sbConn {
 	conns := append([]*sbConn(nil), s.conns...)
 	s.mu.Unlock()
 	for i := len(conns) - 1; i >= 0; i-- {
-		if !conns[i].isClosed() && equalStrings(conns[i].target(), participants) {
+		if conns[i].usable() && equalStrings(conns[i].target(), participants) {
 			return conns[i]
 		}
 	}
@@ -101,16 +120,29 @@ func (s *switchboards) find(participants []string) *sbConn {
 // handleRing is called by the NS reader for RNG (an invitation). It joins the
 // session in the background.
 func (s *switchboards) handleRing(sessionID, addr, cookie, inviter, inviterName string) {
+	// Taken before the session check: a disconnect after the check bumps
+	// the generation, so the join is refused.
+	gen := s.generation()
+	if sess := s.c.session(); sess == nil || sess.isEnded() {
+		return
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), sbHandshakeTimeout)
 		defer cancel()
-		if err := s.answer(ctx, sessionID, addr, cookie); err != nil {
+		if err := s.join(ctx, gen, sessionID, addr, cookie); err != nil {
 			s.log.Warn().Err(err).Str("inviter", inviter).Msg("could not join switchboard")
 		}
 	}()
 }
 
+// answer joins a session we were invited to.
 func (s *switchboards) answer(ctx context.Context, sessionID, addr, cookie string) error {
+	return s.join(ctx, s.generation(), sessionID, addr, cookie)
+}
+
+// join joins a session we were invited to, unless the client disconnected
+// since generation gen.
+func (s *switchboards) join(ctx context.Context, gen uint64, sessionID, addr, cookie string) error {
 	sb, err := s.dialSB(ctx, addr)
 	if err != nil {
 		return err
@@ -119,13 +151,16 @@ func (s *switchboards) answer(ctx context.Context, sessionID, addr, cookie strin
 		_ = sb.conn.Close()
 		return err
 	}
-	s.add(sb)
+	if err := s.add(sb, gen); err != nil {
+		return err
+	}
 	sb.start()
 	return nil
 }
 
 // open starts a new session (XFR SB, USR) and invites the participants.
 func (s *switchboards) open(ctx context.Context, participants []string) (*sbConn, error) {
+	gen := s.generation()
 	addr, cookie, err := s.c.transferToSwitchboard(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("request switchboard: %w", err)
@@ -138,7 +173,9 @@ func (s *switchboards) open(ctx context.Context, participants []string) (*sbConn
 		_ = sb.conn.Close()
 		return nil, err
 	}
-	s.add(sb)
+	if err := s.add(sb, gen); err != nil {
+		return nil, err
+	}
 	sb.start()
 	for _, p := range participants {
 		if err := sb.call(ctx, p); err != nil {
@@ -158,6 +195,7 @@ func (s *switchboards) open(ctx context.Context, participants []string) (*sbConn
 // closeAll closes every switchboard (on disconnect or Close).
 func (s *switchboards) closeAll() {
 	s.mu.Lock()
+	s.gen++
 	conns := append([]*sbConn(nil), s.conns...)
 	s.mu.Unlock()
 	for _, sb := range conns {

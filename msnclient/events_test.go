@@ -1,0 +1,148 @@
+package msnclient
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/testutil"
+)
+
+// blockedQueue is an event queue whose handler blocks until released and
+// records what it was given.
+type blockedQueue struct {
+	q       *eventQueue
+	release chan struct{}
+	done    chan struct{} // closed when Disconnected was delivered
+
+	mu  sync.Mutex
+	got []any
+}
+
+func newBlockedQueue(log zerolog.Logger) *blockedQueue {
+	b := &blockedQueue{release: make(chan struct{}), done: make(chan struct{})}
+	b.q = newEventQueue(func(evt any) {
+		<-b.release
+		b.mu.Lock()
+		b.got = append(b.got, evt)
+		b.mu.Unlock()
+		if _, ok := evt.(*Disconnected); ok {
+			close(b.done)
+		}
+	}, log)
+	return b
+}
+
+func (b *blockedQueue) queued() int {
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	return len(b.q.queue)
+}
+
+// finish releases the handler and waits for the final Disconnected.
+func (b *blockedQueue) finish(t *testing.T) []any {
+	t.Helper()
+	b.q.push(&Disconnected{Reason: ReasonClosed})
+	close(b.release)
+	select {
+	case <-b.done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("Disconnected never delivered")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.got
+}
+
+func textEvent(text string) *MessageReceived {
+	return &MessageReceived{From: "bob@example.com", Message: TextMessage{Text: text}}
+}
+
+// messageTexts returns the texts of the delivered messages, in order.
+func messageTexts(got []any) []string {
+	var out []string
+	for _, evt := range got {
+		if m, ok := evt.(*MessageReceived); ok {
+			out = append(out, m.Message.Text)
+		}
+	}
+	return out
+}
+
+func TestEventQueueFloodOfTypingAndPresence(t *testing.T) {
+	b := newBlockedQueue(zerolog.Nop())
+	b.q.push(&Connected{Version: 18})
+	var want []string
+	for i := 0; i < 50000; i++ {
+		b.q.push(&Typing{From: "bob@example.com"})
+		b.q.push(&ContactPresence{Email: fmt.Sprintf("c%d@example.com", i%20), Status: StatusBusy, FriendlyName: fmt.Sprint(i)})
+		b.q.push(&PersonalMessage{Email: fmt.Sprintf("c%d@example.com", i%20), Message: fmt.Sprint(i)})
+		if i%1000 == 0 {
+			want = append(want, fmt.Sprint("message ", i))
+			b.q.push(textEvent(want[len(want)-1]))
+		}
+	}
+	for i := 0; i < 20; i++ {
+		b.q.push(&ContactPresence{Email: fmt.Sprintf("c%d@example.com", i), Status: StatusOnline, FriendlyName: "final"})
+	}
+	if n := b.queued(); n > eventSoftLimit+len(want)+100 {
+		t.Errorf("%d events queued behind a blocked handler", n)
+	}
+	got := b.finish(t)
+	if _, ok := got[0].(*Connected); !ok {
+		t.Errorf("first event %T, want Connected", got[0])
+	}
+	if texts := messageTexts(got); strings.Join(texts, "|") != strings.Join(want, "|") {
+		t.Errorf("messages delivered: %d of %d, or out of order", len(texts), len(want))
+	}
+	last := map[string]*ContactPresence{}
+	for _, evt := range got {
+		if p, ok := evt.(*ContactPresence); ok {
+			last[p.Email] = p
+		}
+	}
+	for i := 0; i < 20; i++ {
+		email := fmt.Sprintf("c%d@example.com", i)
+		if p := last[email]; p == nil || p.FriendlyName != "final" || p.Status != StatusOnline {
+			t.Errorf("last presence of %s is %+v, want the final one", email, p)
+		}
+	}
+}
+
+func TestEventQueueHardLimit(t *testing.T) {
+	var buf testutil.SyncBuffer
+	b := newBlockedQueue(zerolog.New(&buf))
+	var want []string
+	for i := 0; i < 3*eventHardLimit; i++ {
+		// Every contact different: nothing is superseded.
+		b.q.push(&ContactPresence{Email: fmt.Sprintf("c%d@example.com", i), Status: StatusOnline})
+		if i%100 == 0 {
+			want = append(want, fmt.Sprint("message ", i))
+			b.q.push(textEvent(want[len(want)-1]))
+			b.q.push(&Nudge{From: "bob@example.com"})
+		}
+	}
+	if n := b.queued(); n > eventHardLimit+2*len(want) {
+		t.Errorf("%d events queued behind a blocked handler", n)
+	}
+	got := b.finish(t)
+	if texts := messageTexts(got); strings.Join(texts, "|") != strings.Join(want, "|") {
+		t.Errorf("messages delivered: %d of %d, or out of order", len(texts), len(want))
+	}
+	nudges := 0
+	for _, evt := range got {
+		if _, ok := evt.(*Nudge); ok {
+			nudges++
+		}
+	}
+	if nudges != len(want) {
+		t.Errorf("%d nudges delivered, want %d", nudges, len(want))
+	}
+	if !strings.Contains(buf.String(), "dropping typing and presence events") {
+		t.Errorf("no warning logged about dropped events: %q", buf.String())
+	}
+}
