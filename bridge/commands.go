@@ -154,13 +154,22 @@ func loginIDs(user *bridgev2.User) []string {
 }
 
 // connected returns the MSN client of a login or replies that it is offline.
-func connected(ce *commands.Event, m *MSNClient) (*msnclient.Client, bool) {
+// runOnClient runs fn with the login's connected client and the command
+// timeout. It replies "Failed to <what>: <reason>" when fn fails, or that the
+// login is not connected, and reports whether fn succeeded.
+func runOnClient(ce *commands.Event, m *MSNClient, what string, fn func(ctx context.Context, cl *msnclient.Client) error) bool {
 	cl, err := m.client()
 	if err != nil {
 		replyPlain(ce, "You are not connected to MSN right now (%s). Try again when connected, or use reconnect.", m.meta.Email)
-		return nil, false
+		return false
 	}
-	return cl, true
+	ctx, cancel := context.WithTimeout(ce.Ctx, commandTimeout)
+	defer cancel()
+	if err := fn(ctx, cl); err != nil {
+		replyPlain(ce, "Failed to %s: %s", what, describeCommandError(err))
+		return false
+	}
+	return true
 }
 
 func (c *Connector) runContactCommand(ce *commands.Event, name string, action func(*msnclient.Client, context.Context, string) error, done string) {
@@ -177,14 +186,9 @@ func (c *Connector) runContactCommand(ce *commands.Event, name string, action fu
 		replyPlain(ce, "%v", err)
 		return
 	}
-	cl, ok := connected(ce, m)
-	if !ok {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ce.Ctx, commandTimeout)
-	defer cancel()
-	if err := action(cl, ctx, email); err != nil {
-		replyPlain(ce, "Failed to %s %s: %s", strings.ReplaceAll(name, "-", " "), email, describeCommandError(err))
+	if !runOnClient(ce, m, strings.ReplaceAll(name, "-", " ")+" "+email, func(ctx context.Context, cl *msnclient.Client) error {
+		return action(cl, ctx, email)
+	}) {
 		return
 	}
 	replyPlain(ce, done, email)
@@ -269,14 +273,9 @@ func (c *Connector) cmdSetStatus(ce *commands.Event) {
 		replyPlain(ce, "Unknown status %q. Use one of: online, busy, away, brb, phone, lunch, idle, invisible.", ce.Args[0])
 		return
 	}
-	cl, ok := connected(ce, m)
-	if !ok {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ce.Ctx, commandTimeout)
-	defer cancel()
-	if err := cl.SetStatus(ctx, status); err != nil {
-		replyPlain(ce, "Failed to set your status: %s", describeCommandError(err))
+	if !runOnClient(ce, m, "set your status", func(ctx context.Context, cl *msnclient.Client) error {
+		return cl.SetStatus(ctx, status)
+	}) {
 		return
 	}
 	replyPlain(ce, "Your MSN status is now %s.", statusLabel(status))
@@ -288,14 +287,9 @@ func (c *Connector) cmdSetPSM(ce *commands.Event) {
 		return
 	}
 	psm := cleanLine(strings.Join(ce.Args, " "))
-	cl, ok := connected(ce, m)
-	if !ok {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ce.Ctx, commandTimeout)
-	defer cancel()
-	if err := cl.SetPersonalMessage(ctx, psm, ""); err != nil {
-		replyPlain(ce, "Failed to set your personal message: %s", describeCommandError(err))
+	if !runOnClient(ce, m, "set your personal message", func(ctx context.Context, cl *msnclient.Client) error {
+		return cl.SetPersonalMessage(ctx, psm, "")
+	}) {
 		return
 	}
 	if psm == "" {
@@ -315,14 +309,9 @@ func (c *Connector) cmdSetName(ce *commands.Event) {
 		replyPlain(ce, "Usage: set-name <name>")
 		return
 	}
-	cl, ok := connected(ce, m)
-	if !ok {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ce.Ctx, commandTimeout)
-	defer cancel()
-	if err := cl.SetFriendlyName(ctx, name); err != nil {
-		replyPlain(ce, "Failed to set your name: %s", describeCommandError(err))
+	if !runOnClient(ce, m, "set your name", func(ctx context.Context, cl *msnclient.Client) error {
+		return cl.SetFriendlyName(ctx, name)
+	}) {
 		return
 	}
 	m.setOwnName(ce.Ctx, name)

@@ -130,6 +130,7 @@ func TestBridge(t *testing.T) {
 		{"LongMessage", w.testLongMessage},
 		{"Nudge", w.testNudge},
 		{"ThreePeople", w.testThreePeople},
+		{"Commands", w.testCommands},
 		{"OfflineContact", w.testOfflineContact},
 		{"Reconnect", w.testReconnect},
 		{"Restart", w.testRestart},
