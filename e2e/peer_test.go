@@ -26,19 +26,9 @@ type peer struct {
 
 // msnConfig is the client config for an account of srv.
 func msnConfig(srv *msntest.Server, email, password string) msnclient.Config {
-	base := srv.HTTPURL()
-	return msnclient.Config{
-		Email:             email,
-		Password:          password,
-		Server:            srv.NSAddr(),
-		NexusURL:          base + "/rdr/pprdr.asp",
-		LoginURL:          base + "/login",
-		RSTURL:            base + "/RST.srf",
-		RST2URL:           base + "/RST2.srf",
-		ABServiceURL:      base + "/abservice/abservice.asmx",
-		SharingServiceURL: base + "/abservice/SharingService.asmx",
-		RequestTimeout:    30 * time.Second,
-	}
+	cfg := msnclient.Config{Email: email, Password: password, Server: srv.NSAddr(), RequestTimeout: 30 * time.Second}
+	cfg.UseEscargotURLs(srv.HTTPURL())
+	return cfg
 }
 
 // connectPeer logs email in and keeps its events. The client is closed when

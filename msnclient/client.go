@@ -274,3 +274,17 @@ func (c *Client) MachineGUID() string { return c.guid }
 
 // emit queues an event for the handler without blocking the caller.
 func (c *Client) emit(evt any) { c.events.push(evt) }
+
+// UseEscargotURLs sets every HTTP service URL from one base URL
+// ("https://host", no trailing slash needed) with the paths an Escargot
+// server serves them on: /rdr/pprdr.asp, /login, /RST.srf, /RST2.srf,
+// /abservice/abservice.asmx and /abservice/SharingService.asmx.
+func (cfg *Config) UseEscargotURLs(base string) {
+	base = strings.TrimRight(base, "/")
+	cfg.NexusURL = base + "/rdr/pprdr.asp"
+	cfg.LoginURL = base + "/login"
+	cfg.RSTURL = base + "/RST.srf"
+	cfg.RST2URL = base + "/RST2.srf"
+	cfg.ABServiceURL = base + "/abservice/abservice.asmx"
+	cfg.SharingServiceURL = base + "/abservice/SharingService.asmx"
+}

@@ -107,13 +107,7 @@ func TestLoginHTTPSWithCAFile(t *testing.T) {
 
 func httpsConfig(srv *msntest.Server, v int) msnclient.Config {
 	cfg := config(srv, "alice@example.com", v)
-	base := srv.HTTPSURL()
-	cfg.NexusURL = base + "/rdr/pprdr.asp"
-	cfg.LoginURL = base + "/login"
-	cfg.RSTURL = base + "/RST.srf"
-	cfg.RST2URL = base + "/RST2.srf"
-	cfg.ABServiceURL = base + "/abservice/abservice.asmx"
-	cfg.SharingServiceURL = base + "/abservice/SharingService.asmx"
+	cfg.UseEscargotURLs(srv.HTTPSURL())
 	return cfg
 }
 

@@ -16,19 +16,9 @@ import (
 // serverConfig returns a client config for email on every service of srv,
 // offering only version.
 func serverConfig(srv *msntest.Server, email, password string, version int) msnclient.Config {
-	base := srv.HTTPURL()
-	return msnclient.Config{
-		Email:             email,
-		Password:          password,
-		Server:            srv.NSAddr(),
-		NexusURL:          base + "/rdr/pprdr.asp",
-		LoginURL:          base + "/login",
-		RSTURL:            base + "/RST.srf",
-		RST2URL:           base + "/RST2.srf",
-		ABServiceURL:      base + "/abservice/abservice.asmx",
-		SharingServiceURL: base + "/abservice/SharingService.asmx",
-		Versions:          []int{version},
-	}
+	cfg := msnclient.Config{Email: email, Password: password, Server: srv.NSAddr(), Versions: []int{version}}
+	cfg.UseEscargotURLs(srv.HTTPURL())
+	return cfg
 }
 
 // recorder collects a client's events.

@@ -192,16 +192,7 @@ func registerDemoUser(ctx context.Context, hs *stack.Dendrite, user, password st
 
 // peerConfig is the msnclient config of a demo contact.
 func peerConfig(srv *msntest.Server, email string) msnclient.Config {
-	base := srv.HTTPURL()
-	return msnclient.Config{
-		Email:             email,
-		Password:          peerPassword,
-		Server:            srv.NSAddr(),
-		NexusURL:          base + "/rdr/pprdr.asp",
-		LoginURL:          base + "/login",
-		RSTURL:            base + "/RST.srf",
-		RST2URL:           base + "/RST2.srf",
-		ABServiceURL:      base + "/abservice/abservice.asmx",
-		SharingServiceURL: base + "/abservice/SharingService.asmx",
-	}
+	cfg := msnclient.Config{Email: email, Password: peerPassword, Server: srv.NSAddr()}
+	cfg.UseEscargotURLs(srv.HTTPURL())
+	return cfg
 }

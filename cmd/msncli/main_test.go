@@ -127,13 +127,10 @@ func (r *recorder) waitMessage(t *testing.T, text string) *msnclient.MessageRece
 
 func connectBob(t *testing.T, srv *msntest.Server) (*msnclient.Client, *recorder) {
 	t.Helper()
-	base := srv.HTTPURL()
 	rec := &recorder{changed: make(chan struct{})}
-	c := msnclient.NewClient(msnclient.Config{
-		Email: "bob@example.com", Password: "pw-bob@example.com", Server: srv.NSAddr(),
-		NexusURL: base + "/rdr/pprdr.asp", LoginURL: base + "/login", RSTURL: base + "/RST.srf", RST2URL: base + "/RST2.srf",
-		ABServiceURL: base + "/abservice/abservice.asmx", SharingServiceURL: base + "/abservice/SharingService.asmx",
-	}, rec.handle)
+	cfg := msnclient.Config{Email: "bob@example.com", Password: "pw-bob@example.com", Server: srv.NSAddr()}
+	cfg.UseEscargotURLs(srv.HTTPURL())
+	c := msnclient.NewClient(cfg, rec.handle)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	if err := c.Connect(ctx); err != nil {

@@ -106,13 +106,8 @@ func (o *options) config(stderr io.Writer) (msnclient.Config, error) {
 	cfg.Password = o.password
 	cfg.CAFile = o.caFile
 	cfg.RequestTimeout = o.timeout
-	if base := strings.TrimRight(o.httpBase, "/"); base != "" {
-		cfg.NexusURL = base + "/rdr/pprdr.asp"
-		cfg.LoginURL = base + "/login"
-		cfg.RSTURL = base + "/RST.srf"
-		cfg.RST2URL = base + "/RST2.srf"
-		cfg.ABServiceURL = base + "/abservice/abservice.asmx"
-		cfg.SharingServiceURL = base + "/abservice/SharingService.asmx"
+	if o.httpBase != "" {
+		cfg.UseEscargotURLs(o.httpBase)
 	}
 	for _, f := range []struct {
 		v   string
