@@ -5,6 +5,12 @@
 // One Client is one MSN account. Events reach the caller through one
 // EventHandler, called from a single goroutine that never blocks the
 // connection readers.
+//
+// Files are named by the half of the protocol they belong to: ns_*.go is the
+// notification server (login, session, contact list, presence), sb_*.go the
+// switchboards (conversations, switchboard connections, ringing, chunking).
+// The remaining files (client, api, events, message, format, dialect) are
+// shared by both.
 package msnclient
 
 import (
