@@ -23,6 +23,8 @@ type Connector struct {
 
 	// metrics is nil (recording nothing) unless metrics are enabled.
 	metrics *Metrics
+	// rejected marks login answers to redact (see logininput.go).
+	rejected rejectedInputs
 }
 
 var (
@@ -42,8 +44,16 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 	c.Bridge = br
 	c.DB = database.New(br.DB.Database, br.Log.With().Str("db_section", "msn").Logger())
 	if proc, ok := br.Commands.(*commands.Processor); ok {
-		proc.AddHandlers(c.commandHandlers()...)
+		c.addCommands(proc)
 	}
+}
+
+// addCommands adds the MSN commands to bridgev2's processor and replaces
+// the built-in ones that need MSN-specific handling.
+func (c *Connector) addCommands(proc *commands.Processor) {
+	proc.AddHandlers(c.commandHandlers()...)
+	proc.AddHandlers(c.chatCommandHandlers()...)
+	proc.AddHandlers(unsupportedCommandHandlers()...)
 }
 
 // Start implements bridgev2.NetworkConnector: it upgrades our tables.

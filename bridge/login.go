@@ -88,6 +88,7 @@ func (pl *PasswordLogin) credentialsStep(defaultEmail string) *bridgev2.LoginSte
 		Name:         "Email address",
 		Description:  "Your MSN (Passport) email address, e.g. alice@hotmail.com",
 		DefaultValue: defaultEmail,
+		Validate:     pl.validateEmailField,
 	}, {
 		Type:        bridgev2.LoginInputFieldTypePassword,
 		ID:          loginFieldPassword,
@@ -102,6 +103,7 @@ func (pl *PasswordLogin) credentialsStep(defaultEmail string) *bridgev2.LoginSte
 			Description:  "The MSN server to log in to: " + strings.Join(names, ", "),
 			DefaultValue: names[0],
 			Options:      names,
+			Validate:     pl.validateServerField,
 		})
 	}
 	return &bridgev2.LoginStep{
@@ -134,7 +136,11 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 	cfg := srv.clientConfig(email, password, machineGUID)
 	cfg.SwitchboardIdleTimeout = pl.connector.Config.switchboardIdleTimeout()
 	sess, err := authenticate(ctx, cfg)
-	if err != nil {
+	if errors.Is(err, ErrLoginWrongPassword) {
+		// Keep the login going with a new prompt, so that the next message
+		// (often the password typed again) is read as a login answer.
+		return pl.retryStep(email), nil
+	} else if err != nil {
 		return nil, err
 	}
 	name := sess.client.FriendlyName()
@@ -183,7 +189,7 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 func (pl *PasswordLogin) parseInput(input map[string]string) (email, password string, srv *ServerConfig, err error) {
 	email = strings.TrimSpace(input[loginFieldEmail])
 	password = input[loginFieldPassword]
-	if !validEmail(email) {
+	if !plausibleEmail(email) {
 		return "", "", nil, ErrLoginInvalidEmail
 	}
 	if password == "" {
