@@ -121,7 +121,8 @@ func TestBridge(t *testing.T) {
 		name string
 		fn   func(t *testing.T)
 	}{
-		{"LoginWrongPassword", w.testLoginWrongPassword},
+		{"HelpBeforeLogin", w.testHelpBeforeLogin},
+		{"LoginMistakes", w.testLoginMistakes},
 		{"Login", w.mustLogin},
 		{"ContactsInSpace", w.testContactsInSpace},
 		{"IncomingMessage", w.testIncomingMessage},
@@ -131,6 +132,7 @@ func TestBridge(t *testing.T) {
 		{"Nudge", w.testNudge},
 		{"ThreePeople", w.testThreePeople},
 		{"Commands", w.testCommands},
+		{"ChatCommands", w.testChatCommands},
 		{"OfflineContact", w.testOfflineContact},
 		{"Reconnect", w.testReconnect},
 		{"Restart", w.testRestart},
@@ -142,19 +144,6 @@ func TestBridge(t *testing.T) {
 		if !t.Run(s.name, s.fn) && (s.name == "Login" || s.name == "IncomingMessage") {
 			t.Fatalf("%s failed; the later scenarios depend on it", s.name)
 		}
-	}
-}
-
-func (w *world) testLoginWrongPassword(t *testing.T) {
-	answer, err := w.login(meEmail, "not-my-password")
-	if err != nil {
-		t.Fatalf("login: %v", err)
-	}
-	if !strings.Contains(strings.ToLower(answer), "wrong email or password") {
-		t.Fatalf("bot answered %q to a wrong password, want a clear wrong-password error", answer)
-	}
-	if w.srv.IsOnline(meEmail) {
-		t.Fatal("account is online on MSN after a failed login")
 	}
 }
 

@@ -78,6 +78,7 @@ func newEnv(t *testing.T, db stack.Database) *env {
 			keepLog(t, e.br.LogPath)
 		}
 		logErrors(t, e.br.LogPath)
+		checkLogFields(t, e.br.LogPath)
 	})
 
 	cli, err := stack.RegisterUser(setupCtx, e.hs.URL, e.hs.SharedSecret,
@@ -196,7 +197,7 @@ func (e *env) login(email, password string) (string, error) {
 
 // isFinal tells whether a bot answer ends the login command.
 func isFinal(answer string) bool {
-	for _, s := range []string{"Successfully", "Failed", "Invalid", "You already have", "No login flows"} {
+	for _, s := range []string{"Successfully", "Failed", "Invalid", "You already have", "No login flows", "Wrong email or password"} {
 		if strings.Contains(answer, s) {
 			return true
 		}
