@@ -25,6 +25,8 @@ type Connector struct {
 	metrics *Metrics
 	// rejected marks login answers to redact (see logininput.go).
 	rejected rejectedInputs
+	// early remembers encrypted events checked by encryption.go.
+	early earlyNotices
 }
 
 var (
@@ -46,6 +48,7 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 	if proc, ok := br.Commands.(*commands.Processor); ok {
 		c.addCommands(proc)
 	}
+	c.watchEncryptedEvents(br)
 }
 
 // addCommands adds the MSN commands to bridgev2's processor and replaces
@@ -54,6 +57,7 @@ func (c *Connector) addCommands(proc *commands.Processor) {
 	proc.AddHandlers(c.commandHandlers()...)
 	proc.AddHandlers(c.chatCommandHandlers()...)
 	proc.AddHandlers(unsupportedCommandHandlers()...)
+	proc.AddHandler(c.encryptCommand())
 }
 
 // Start implements bridgev2.NetworkConnector: it upgrades our tables.

@@ -34,7 +34,12 @@ type world struct {
 // newWorld starts a stack and puts the accounts on the fake server: bob,
 // carol and dave are mutual contacts of me; bob and carol are online.
 func newWorld(t *testing.T, db stack.Database) *world {
-	e := newEnv(t, db)
+	return newWorldWith(t, db, nil)
+}
+
+// newWorldWith is newWorld with extra bridge config edits.
+func newWorldWith(t *testing.T, db stack.Database, edits map[string]any) *world {
+	e := newEnvWith(t, db, edits)
 	w := &world{env: e}
 	accounts := []struct{ email, password, name string }{
 		{meEmail, mePassword, "Matrix Me"},

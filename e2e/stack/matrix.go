@@ -122,6 +122,19 @@ func (u *User) fail(err error) {
 	u.changed = make(chan struct{})
 }
 
+// recordEvent keeps one event (the encrypting user's syncer hands them over
+// one by one, decrypted ones included).
+func (u *User) recordEvent(evt *event.Event) {
+	if evt.Content.Parsed == nil {
+		_ = evt.Content.ParseRaw(evt.Type)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.events = append(u.events, SeenEvent{Event: evt, Seen: time.Now()})
+	close(u.changed)
+	u.changed = make(chan struct{})
+}
+
 func (u *User) record(resp *mautrix.RespSync) {
 	now := time.Now()
 	var got []SeenEvent
