@@ -25,6 +25,8 @@ const (
 	bobEmail         = "bob@msn.demo"
 	peerPassword     = "peer-password"
 	defaultAwayEvery = 45 * time.Second
+	// defaultDir is the demo's state directory when -dir is not given.
+	defaultDir = ".demo"
 )
 
 type demoOptions struct {
@@ -40,11 +42,14 @@ type demoOptions struct {
 // run starts the stack, prints the login details and waits for ctx to end.
 func run(ctx context.Context, opts demoOptions, out io.Writer) (err error) {
 	if opts.Dir == "" {
-		dir, err := os.MkdirTemp("", "msn-demo-")
-		if err != nil {
-			return fmt.Errorf("state dir: %w", err)
+		// A fresh stack each run; the directory stays after the demo stops
+		// so that its logs can be read.
+		if err := os.RemoveAll(defaultDir); err != nil {
+			return fmt.Errorf("empty state dir: %w", err)
 		}
-		defer os.RemoveAll(dir)
+		opts.Dir = defaultDir
+	}
+	if dir, err := filepath.Abs(opts.Dir); err == nil {
 		opts.Dir = dir
 	}
 	if err := findBinaries(ctx, &opts, out); err != nil {
@@ -107,7 +112,11 @@ func run(ctx context.Context, opts demoOptions, out io.Writer) (err error) {
 	say(out, "Log in to the homeserver with any Matrix client (e.g. Element, homeserver URL above),")
 	say(out, "start a chat with the bridge bot and send: login")
 	say(out, "then answer with the MSN login and password. %s will greet you;", chattyEmail)
-	say(out, "%s is busy and %s is offline. Logs: %s", aliceEmail, bobEmail, filepath.Join(opts.Dir, "bridge", "bridge.log"))
+	say(out, "%s is busy and %s is offline. To chat with them, send the bot", aliceEmail, bobEmail)
+	say(out, "`start-chat %s` (or search, resolve-identifier; see help).", aliceEmail)
+	say(out, "Logs (kept after the demo stops, until the next run):")
+	say(out, "  Bridge:   %s", st.Bridge.LogPath)
+	say(out, "  Dendrite: %s", st.HS.Process().LogPath)
 	say(out, "Press Ctrl-C to stop.")
 
 	select {

@@ -18,7 +18,7 @@ import (
 
 func main() {
 	var opts demoOptions
-	flag.StringVar(&opts.Dir, "dir", "", "state directory (default: a temporary one, removed on exit)")
+	flag.StringVar(&opts.Dir, "dir", "", "state directory, kept between runs (default: "+defaultDir+", emptied at start and kept after the demo stops, so its logs can be read)")
 	flag.IntVar(&opts.HSPort, "hs-port", 18008, "homeserver port on 127.0.0.1 (0: any free port)")
 	flag.StringVar(&opts.BridgeBin, "bridge-bin", "", "mautrix-msn binary (default: build ./cmd/mautrix-msn)")
 	flag.StringVar(&opts.DendriteBin, "dendrite-bin", "", "Dendrite binary (default: find it, or go install it)")
@@ -28,8 +28,9 @@ func main() {
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, opts, os.Stdout); err != nil {
+	err := run(ctx, opts, os.Stdout)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "msn-demo:", err)
 		os.Exit(1)
 	}

@@ -21,13 +21,15 @@ const DendriteVersion = "v0.13.8"
 // ErrNoDendrite means no Dendrite binary was found.
 var ErrNoDendrite = errors.New("dendrite binary not found (set DENDRITE_BIN or run `make dendrite`)")
 
-// FindDendrite returns the Dendrite binary: $DENDRITE_BIN, then
-// $(go env GOPATH)/bin/dendrite, then dendrite on PATH.
+// FindDendrite returns the Dendrite binary: $DENDRITE_BIN when set (an
+// error when it does not exist), else $(go env GOPATH)/bin/dendrite, else
+// dendrite on PATH.
 func FindDendrite() (string, error) {
 	if bin := os.Getenv("DENDRITE_BIN"); bin != "" {
-		if _, err := os.Stat(bin); err == nil {
-			return bin, nil
+		if _, err := os.Stat(bin); err != nil {
+			return "", fmt.Errorf("%w: DENDRITE_BIN=%s: %w", ErrNoDendrite, bin, err)
 		}
+		return bin, nil
 	}
 	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
 		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
