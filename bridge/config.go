@@ -204,6 +204,7 @@ func (srv *ServerConfig) clientConfig(email, password, machineGUID string) msncl
 }
 
 func upgradeConfig(helper up.Helper) {
+	fillBotAvatar(helper)
 	helper.Copy(up.List, "servers")
 	helper.Copy(up.Str, "displayname_template")
 	helper.Copy(up.Bool, "presence", "enabled")

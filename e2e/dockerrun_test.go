@@ -81,6 +81,9 @@ func TestDockerEntryScript(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Generated") {
 		t.Fatalf("second start: exit %d, output %q", code, out)
 	}
+	if strings.Contains(out, "Ignoring incorrect config field type") {
+		t.Errorf("loading the generated config warns about it: %q", out)
+	}
 	reg, err := os.ReadFile(registration)
 	if err != nil {
 		t.Fatalf("second start wrote no registration: %v", err)
