@@ -59,8 +59,13 @@ func TestDockerEntryScript(t *testing.T) {
 	if err := yaml.Unmarshal(data1, &cfg); err != nil {
 		t.Fatalf("example config is not YAML: %v", err)
 	}
-	if _, ok := cfg["network"]; !ok {
-		t.Error("example config has no network section")
+	network, ok := cfg["network"].(map[string]any)
+	if !ok {
+		t.Fatal("example config has no network section")
+	}
+	// As documented: -e writes "generate", the first load replaces it.
+	if network["credentials_key"] != "generate" {
+		t.Errorf("-e wrote credentials_key %v, want generate", network["credentials_key"])
 	}
 
 	// The admin edits the config.
@@ -105,6 +110,9 @@ func TestDockerEntryScript(t *testing.T) {
 	}
 	if !strings.Contains(string(saved), regDoc.ASToken) {
 		t.Error("the registration's as_token was not saved into config.yaml")
+	}
+	if strings.Contains(string(saved), "credentials_key: generate") || !strings.Contains(string(saved), "credentials_key:") {
+		t.Error("-g did not replace credentials_key: generate with a key")
 	}
 
 	// 3. Both present: the script execs the bridge with them and passes
