@@ -36,13 +36,8 @@ type env struct {
 	mgmt id.RoomID // DM with the bridge bot
 }
 
-// newEnv starts everything; db selects the bridge database.
-func newEnv(t *testing.T, db stack.Database) *env {
-	t.Helper()
-	return newEnvWith(t, db, nil)
-}
-
-// newEnvWith starts everything with extra bridge config edits.
+// newEnvWith starts everything; db selects the bridge database, edits are
+// extra bridge config edits.
 func newEnvWith(t *testing.T, db stack.Database, edits map[string]any) *env {
 	t.Helper()
 	needStack(t)
