@@ -146,8 +146,20 @@ func (c *Connector) encryptCommand() commands.CommandHandler {
 			Description: "Turn on end-to-bridge encryption in this chat (it cannot be turned off again)"},
 		RequiresPortal: true,
 		RequiresLogin:  true,
-		Func:           c.cmdEncrypt,
+		// Listed in help only when the bridge can encrypt.
+		NetworkConnector: func(bridgev2.NetworkConnector) bool { return c.encryptionEnabled() },
+		Func:             c.cmdEncrypt,
 	}
+}
+
+// encryptionEnabled reports whether the bridge has end-to-bridge encryption
+// (encryption.allow).
+func (c *Connector) encryptionEnabled() bool {
+	if c.Bridge == nil {
+		return false
+	}
+	mx, ok := c.Bridge.Matrix.(*matrix.Connector)
+	return ok && mx.Crypto != nil
 }
 
 func (c *Connector) cmdEncrypt(ce *commands.Event) {
