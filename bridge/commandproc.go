@@ -38,6 +38,9 @@ func (c *Connector) InstallCommandProcessor(br *bridgev2.Bridge) {
 func (p *commandProcessor) Handle(ctx context.Context, roomID id.RoomID, eventID id.EventID, user *bridgev2.User, message string, replyTo id.EventID) {
 	log := zerolog.Ctx(ctx).With().Logger()
 	ctx = log.WithContext(ctx)
+	if user != nil {
+		p.connector.rejected.take(user.MXID) // only this message's answer counts
+	}
 	p.inner.Handle(ctx, roomID, eventID, user, message, replyTo)
 	if user != nil && p.connector.rejected.take(user.MXID) {
 		p.connector.redact(ctx, roomID, eventID)
