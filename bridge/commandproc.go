@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"strings"
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/bridgev2"
@@ -38,13 +39,25 @@ func (c *Connector) InstallCommandProcessor(br *bridgev2.Bridge) {
 func (p *commandProcessor) Handle(ctx context.Context, roomID id.RoomID, eventID id.EventID, user *bridgev2.User, message string, replyTo id.EventID) {
 	log := zerolog.Ctx(ctx).With().Logger()
 	ctx = log.WithContext(ctx)
-	if user != nil {
-		p.connector.rejected.take(user.MXID) // only this message's answer counts
-	}
 	p.inner.Handle(ctx, roomID, eventID, user, message, replyTo)
-	if user != nil && p.connector.rejected.take(user.MXID) {
+	rejected := user != nil && p.connector.rejected.take(user.MXID, message)
+	if rejected || loginWithCredentials(message) {
 		p.connector.redact(ctx, roomID, eventID)
 	}
+}
+
+// loginWithCredentials reports whether a message is a login command with
+// values on the same line ("login password <email> <password>", or a
+// newcomer's "login <email> <password>", which bridgev2 refuses as an
+// unknown login flow without redacting it): such a line may hold a
+// password, whatever bridgev2 made of it.
+func loginWithCredentials(message string) bool {
+	fields := strings.Fields(message)
+	if len(fields) < 3 {
+		return false
+	}
+	cmd := strings.ToLower(fields[0])
+	return cmd == "login" || cmd == "relogin"
 }
 
 // redact removes a user's message (the bridge bot needs the power level to

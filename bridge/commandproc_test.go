@@ -82,3 +82,20 @@ func TestHelpListsOnlySupportedCommands(t *testing.T) {
 		}
 	}
 }
+
+func TestLoginWithCredentialsOnOneLine(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"login you@example.com hunter2":            true,
+		"login password you@example.com hunter2":   true,
+		"LOGIN  you@example.com  hunter2":          true,
+		"relogin you@example.com password hunter2": true,
+		"login":                            false,
+		"login password":                   false,
+		"contacts --login=you@example.com": false,
+		"add-contact --login=you@example.com a@b.c": false,
+	} {
+		if got := loginWithCredentials(msg); got != want {
+			t.Errorf("loginWithCredentials(%q) = %v, want %v", msg, got, want)
+		}
+	}
+}

@@ -30,31 +30,53 @@ func plausibleEmail(s string) bool {
 	return dot > 0 && !strings.HasSuffix(domain, ".") && !strings.Contains(domain, "..")
 }
 
-// rejectedInputs remembers, per Matrix user, that the connector rejected a
-// login answer while bridgev2's command processor handled it. The command
-// wrapper (commandproc.go) redacts that message afterwards: a rejected
-// answer may be a password typed in the wrong place.
+// rejectedInputs remembers, per Matrix user, the login answers the
+// connector rejected while bridgev2's command processor handled them. The
+// command wrapper (commandproc.go) redacts the message that held one: a
+// rejected answer may be a password typed in the wrong place. Answers are
+// matched to messages by their text, as the user's messages are handled
+// concurrently.
 type rejectedInputs struct {
 	mu    sync.Mutex
-	users map[id.UserID]bool
+	users map[id.UserID][]string
 }
 
-func (r *rejectedInputs) mark(user id.UserID) {
+// maxRejectedPerUser bounds the answers remembered per user.
+const maxRejectedPerUser = 16
+
+func (r *rejectedInputs) mark(user id.UserID, value string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.users == nil {
-		r.users = make(map[id.UserID]bool)
+		r.users = make(map[id.UserID][]string)
 	}
-	r.users[user] = true
+	vals := append(r.users[user], value)
+	if len(vals) > maxRejectedPerUser {
+		vals = vals[len(vals)-maxRejectedPerUser:]
+	}
+	r.users[user] = vals
 }
 
-// take reports whether an answer of user was rejected since the last call.
-func (r *rejectedInputs) take(user id.UserID) bool {
+// take reports whether message held an answer of user that was rejected,
+// and forgets those answers.
+func (r *rejectedInputs) take(user id.UserID, message string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rejected := r.users[user]
-	delete(r.users, user)
-	return rejected
+	found := false
+	kept := r.users[user][:0]
+	for _, v := range r.users[user] {
+		if strings.Contains(message, v) {
+			found = true
+		} else {
+			kept = append(kept, v)
+		}
+	}
+	if len(kept) == 0 {
+		delete(r.users, user)
+	} else {
+		r.users[user] = kept
+	}
+	return found
 }
 
 // validateEmailField checks the email prompt's answer (bridgev2 calls it
@@ -63,7 +85,7 @@ func (r *rejectedInputs) take(user id.UserID) bool {
 func (pl *PasswordLogin) validateEmailField(value string) (string, error) {
 	email := strings.TrimSpace(value)
 	if !plausibleEmail(email) {
-		pl.markRejected()
+		pl.markRejected(value)
 		return "", errEmailPrompt
 	}
 	return email, nil
@@ -73,16 +95,16 @@ func (pl *PasswordLogin) validateEmailField(value string) (string, error) {
 func (pl *PasswordLogin) validateServerField(value string) (string, error) {
 	name := strings.TrimSpace(value)
 	if _, ok := pl.connector.Config.Server(name); !ok {
-		pl.markRejected()
+		pl.markRejected(value)
 		return "", errors.New(ErrLoginUnknownServer.Error() + ": choose one of " +
 			strings.Join(pl.connector.Config.ServerNames(), ", ") + " (your message was removed)")
 	}
 	return name, nil
 }
 
-func (pl *PasswordLogin) markRejected() {
+func (pl *PasswordLogin) markRejected(value string) {
 	if pl.user != nil {
-		pl.connector.rejected.mark(pl.user.MXID)
+		pl.connector.rejected.mark(pl.user.MXID, value)
 	}
 }
 

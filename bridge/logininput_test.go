@@ -31,7 +31,10 @@ func TestEmailPromptRejectsPasswordOnTheSameLine(t *testing.T) {
 		} else if !strings.HasPrefix(err.Error(), ErrLoginInvalidEmail.Error()) {
 			t.Errorf("email prompt error %q does not start like the later check %q", err, ErrLoginInvalidEmail)
 		}
-		if !c.rejected.take(user.MXID) {
+		if c.rejected.take(user.MXID, "something else") {
+			t.Errorf("rejected answer %q marks another message for redaction", bad)
+		}
+		if !c.rejected.take(user.MXID, bad) {
 			t.Errorf("rejected answer %q not marked for redaction", bad)
 		}
 	}
@@ -39,7 +42,7 @@ func TestEmailPromptRejectsPasswordOnTheSameLine(t *testing.T) {
 	if err != nil || got != "Alice@Example.com" {
 		t.Errorf("valid email: %q, %v", got, err)
 	}
-	if c.rejected.take(user.MXID) {
+	if c.rejected.take(user.MXID, "  Alice@Example.com ") {
 		t.Error("valid answer marked for redaction")
 	}
 }
@@ -53,7 +56,7 @@ func TestServerPromptRejectsUnknownServer(t *testing.T) {
 	if _, err := field.Validate("hunter2"); err == nil || !strings.Contains(err.Error(), "one, two") {
 		t.Errorf("unknown server answer: %v", err)
 	}
-	if !c.rejected.take(user.MXID) {
+	if !c.rejected.take(user.MXID, "hunter2") {
 		t.Error("rejected server answer not marked for redaction")
 	}
 	if got, err := field.Validate("two"); err != nil || got != "two" {

@@ -15,6 +15,10 @@ import (
 // The bot must say what went wrong and what it expects next, and no message
 // holding the password may stay readable in the room.
 func (w *world) testLoginMistakes(t *testing.T) {
+	// Everything on the command line: bridgev2 takes the email for a login
+	// flow name and refuses it.
+	w.expectAnswer(t, "login "+meEmail+" "+mePassword, "Invalid login flow")
+
 	intro, err := w.send("login")
 	if err != nil {
 		t.Fatal(err)
