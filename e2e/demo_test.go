@@ -81,7 +81,7 @@ func TestDemo(t *testing.T) {
 	case <-time.After(setupTimeout):
 		t.Fatalf("msn-demo did not come up in %s", setupTimeout)
 	}
-	for _, k := range []string{"Homeserver", "Matrix user", "Matrix password", "Bridge bot", "MSN login", "MSN password"} {
+	for _, k := range []string{"Homeserver", "Matrix user", "Matrix password", "Bridge bot", "MSN login", "MSN password", "Bridge"} {
 		if fields[k] == "" {
 			t.Fatalf("msn-demo did not print %q; printed %v", k, fields)
 		}
@@ -147,8 +147,11 @@ func TestDemo(t *testing.T) {
 		resp.Body.Close()
 		t.Error("the homeserver still answers after the demo stopped")
 	}
-	if _, err := os.Stat(dir + "/state/bridge/bridge.log"); err != nil {
-		t.Errorf("bridge log missing: %v", err)
+	if _, err := os.Stat(fields["Bridge"]); err != nil {
+		t.Errorf("the bridge log the demo named is missing after it stopped: %v", err)
+	}
+	if !strings.Contains(output.String(), "start-chat "+"alice@msn.demo") {
+		t.Error("the demo does not say how to start a chat with the other contacts")
 	}
 	t.Logf("demo output:\n%s", output.String())
 }

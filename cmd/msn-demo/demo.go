@@ -114,7 +114,7 @@ func run(ctx context.Context, opts demoOptions, out io.Writer) (err error) {
 	say(out, "then answer with the MSN login and password. %s will greet you;", chattyEmail)
 	say(out, "%s is busy and %s is offline. To chat with them, send the bot", aliceEmail, bobEmail)
 	say(out, "`start-chat %s` (or search, resolve-identifier; see help).", aliceEmail)
-	say(out, "Logs (kept after the demo stops, until the next run):")
+	say(out, "Logs (kept after the demo stops):")
 	say(out, "  Bridge:   %s", st.Bridge.LogPath)
 	say(out, "  Dendrite: %s", st.HS.Process().LogPath)
 	say(out, "Press Ctrl-C to stop.")
