@@ -49,6 +49,7 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 		c.addCommands(proc)
 	}
 	c.watchEncryptedEvents(br)
+	fixGreeting(br)
 }
 
 // addCommands adds the MSN commands to bridgev2's processor and replaces

@@ -68,6 +68,28 @@ func TestEncryptedRooms(t *testing.T) {
 		w.expectEncryptedFrom(t, el, room, w.bob, bobEmail, "bob answers in private")
 	})
 
+	t.Run("EncryptedGreeting", func(t *testing.T) {
+		// Element encrypts a new DM with the bot too: the greeting is
+		// encrypted and must read "an MSN" as well.
+		cursor := el.Cursor()
+		room, err := el.CreateEncryptedDM(ctx, w.bot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		greeting, err := el.WaitEventAfter(ctx, cursor, msgTimeout, func(evt *event.Event) bool {
+			return evt.RoomID == room && evt.Sender == w.bot && evt.Type == event.EventMessage
+		})
+		if err != nil {
+			t.Fatalf("no greeting in an encrypted DM with the bot: %v", err)
+		}
+		if greeting.Mautrix.EventSource&event.SourceDecrypted == 0 {
+			t.Error("the greeting in an encrypted DM was not encrypted")
+		}
+		if body := greeting.Content.AsMessage().Body; !strings.Contains(body, "I'm an MSN bridge bot") {
+			t.Errorf("encrypted greeting reads %q, want \"I'm an MSN bridge bot\"", body)
+		}
+	})
+
 	t.Run("EncryptCommand", func(t *testing.T) {
 		cursor := el.Cursor()
 		if err := w.carol.send(ctx, msnclient.TextMessage{Text: "carol, unencrypted"}, meEmail); err != nil {

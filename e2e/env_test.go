@@ -114,12 +114,16 @@ func (e *env) openManagementRoom(ctx context.Context) id.RoomID {
 	}
 	// The bot greets in a new management room; wait for it so that it is
 	// not taken for the answer to the first command.
-	_, err = e.user.WaitEvent(ctx, msgTimeout, func(evt *event.Event) bool {
+	greeting, err := e.user.WaitEvent(ctx, msgTimeout, func(evt *event.Event) bool {
 		return evt.RoomID == resp.RoomID && evt.Sender == e.bot && evt.Type == event.EventMessage &&
 			strings.Contains(evt.Content.AsMessage().Body, "management room")
 	})
 	if err != nil {
 		e.t.Fatalf("bridge bot did not greet in its DM: %v", err)
+	}
+	if msg := greeting.Content.AsMessage(); !strings.Contains(msg.Body, "I'm an MSN bridge bot") ||
+		strings.Contains(msg.FormattedBody, " a MSN") {
+		e.t.Errorf("the bot greets with %q / %q, want \"I'm an MSN bridge bot\"", msg.Body, msg.FormattedBody)
 	}
 	return resp.RoomID
 }
