@@ -124,7 +124,9 @@ func (s *Server) ring(invitee string, inviter sbIdentity, sessionID string) int 
 			continue
 		}
 		cookie := s.newSbCookie(sess.identity(), sessionID)
-		sess.sendRing(sessionID, cookie, inviter)
+		if !s.holds.hold(key(invitee), func() { sess.sendRing(sessionID, cookie, inviter) }) {
+			sess.sendRing(sessionID, cookie, inviter)
+		}
 		n++
 	}
 	return n

@@ -61,6 +61,7 @@ type Server struct {
 	answerPing atomic.Bool
 	delay      atomic.Int64
 	sb         sbState // switchboard sessions (sb*.go), guarded by its own mutex
+	holds      ringHolds
 
 	mu         sync.Mutex
 	accounts   map[string]*account // by lower-cased email
