@@ -52,7 +52,7 @@ type sbConn struct {
 	names        map[string]string
 	invited      map[string]bool  // CALed, not yet joined
 	absent       map[string]error // members the opener could not invite (CAL refused), with why
-	changed      chan struct{}   // closed and replaced on every participant change
+	changed      chan struct{}    // closed and replaced on every participant change
 	lastActive   time.Time
 	ready        bool // handshake done; events are emitted
 	closing      bool
