@@ -256,6 +256,10 @@ type UnknownMessage struct {
 	ContentType string
 	Raw         []byte
 	Err         error // nil unless the message arrived incomplete
+	// RawTruncated is set when Raw was cut short (or dropped) because the
+	// event handler fell behind and the queued raw payloads reached their
+	// bound (1 MiB).
+	RawTruncated bool
 }
 
 // ParticipantJoined is sent when someone joins a conversation.
