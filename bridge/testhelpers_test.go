@@ -54,6 +54,7 @@ func serverConfigFor(srv *msntest.Server, name string) ServerConfig {
 		RST2URL:            base + "/RST2.srf",
 		ABServiceURL:       base + "/abservice/abservice.asmx",
 		SharingServiceURL:  base + "/abservice/SharingService.asmx",
+		AllowPlainHTTP:     true, // msntest's plain HTTP on loopback
 	}
 }
 

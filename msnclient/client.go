@@ -33,6 +33,23 @@ type Config struct {
 
 	InitialStatus Status // status set after login; default online
 
+	// AllowedHosts lists hosts (names or IPs) besides the host of Server
+	// that the server may send us to: switchboards (XFR SB, RNG) and
+	// other notification servers (XFR NS). Addresses elsewhere are
+	// refused and logged. The host the notification-server connection
+	// reached is always allowed.
+	AllowedHosts []string
+	// AllowPlainHTTP permits http:// URLs for the login services that
+	// receive the password (LoginURL, the nexus's DALogin, RSTURL,
+	// RST2URL). Off, only HTTPS is used. Meant for test servers on
+	// loopback.
+	AllowPlainHTTP bool
+
+	// EndpointName is the name of this endpoint shown by the account's
+	// other MSNP16+ clients in their list of signed-in places (UUX
+	// PrivateEndpointData); default "Matrix bridge".
+	EndpointName string
+
 	DialTimeout            time.Duration // default 15s
 	RequestTimeout         time.Duration // per request; default 30s
 	DeadTimeout            time.Duration // no traffic for this long: dead; default 90s
@@ -61,6 +78,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.RST2URL == "" {
 		cfg.RST2URL = cfg.RSTURL
+	}
+	if cfg.EndpointName == "" {
+		cfg.EndpointName = "Matrix bridge"
 	}
 	cfg.Email = strings.TrimSpace(cfg.Email)
 	return cfg
