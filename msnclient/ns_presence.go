@@ -240,6 +240,9 @@ func (c *Client) sendStatus(ctx context.Context, s *session, status Status) erro
 	c.mu.Lock()
 	c.own.status = status
 	c.mu.Unlock()
+	if err := c.sendEndpointData(ctx, s, status); err != nil {
+		return fmt.Errorf("set status %s: %w", status, err)
+	}
 	return nil
 }
 
