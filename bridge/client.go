@@ -83,6 +83,7 @@ type MSNClient struct {
 	typing   *typingSender
 	presence *presenceBridge
 	convs    *conversationTracker
+	delivery deliveryTracker // sends awaiting a late acknowledgement
 }
 
 var (
