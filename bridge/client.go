@@ -15,6 +15,8 @@ import (
 	"maunium.net/go/mautrix/bridgev2/status"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // Bridge state error codes of MSN logins.
@@ -150,7 +152,7 @@ func (m *MSNClient) Connect(ctx context.Context) {
 		return
 	}
 	if m.meta.MachineGUID == "" {
-		m.meta.MachineGUID = newMachineGUID()
+		m.meta.MachineGUID = msnp.NewGUID()
 		if err := m.login.Save(ctx); err != nil {
 			m.log.Err(err).Msg("Failed to save new machine GUID")
 		}

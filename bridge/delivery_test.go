@@ -13,6 +13,8 @@ import (
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // A message MSN does not acknowledge in time is reported "not confirmed"
@@ -26,7 +28,7 @@ func TestLateAckUpdatesMatrixStatus(t *testing.T) {
 	_ = srv.AddContact(testEmail, "friend@example.com", 1|2|8)
 	_ = srv.AddContact("friend@example.com", testEmail, 1|2|8)
 	box := &inbox{ch: make(chan struct{}, 1)}
-	peer := msnclient.NewClient(c.Config.Servers[0].clientConfig("friend@example.com", "pw", newMachineGUID()), box.handle)
+	peer := msnclient.NewClient(c.Config.Servers[0].clientConfig("friend@example.com", "pw", msnp.NewGUID()), box.handle)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	if err := peer.Connect(ctx); err != nil {

@@ -2,7 +2,6 @@ package msnclient
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // Config configures one Client (one MSN account).
@@ -127,20 +128,11 @@ func NewClient(cfg Config, handler EventHandler) *Client {
 	c.events = newEventQueue(handler, c.log)
 	c.guid = cfg.MachineGUID
 	if c.guid == "" {
-		c.guid = newGUID()
+		c.guid = msnp.NewGUID()
 	}
 	c.list.init()
 	c.sb = newSwitchboards(c)
 	return c
-}
-
-// newGUID returns a random version 4 UUID in braces.
-func newGUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("{%x-%x-%x-%x-%x}", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // Logger returns the client's logger (derived from Config.Logger; a no-op

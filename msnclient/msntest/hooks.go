@@ -81,7 +81,7 @@ func (s *Server) newSbCookie(ident sbIdentity, sessionID string) string {
 		}
 	}
 	for {
-		c := randomHex(20)
+		c := msnp.RandomHex(10)
 		if _, dup := s.sbCookies[c]; !dup {
 			s.sbCookies[c] = &sbCookie{ident: ident, sessionID: sessionID, expires: now.Add(sbCookieLifetime)}
 			return c

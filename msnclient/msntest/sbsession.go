@@ -27,9 +27,9 @@ func (s *Server) sbCreate(c *sbConn) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.init()
-	sess := &sbSession{id: randomHex(31)}
+	sess := &sbSession{id: msnp.RandomHex(16)[:31]}
 	for st.sessions[sess.id] != nil {
-		sess.id = randomHex(31)
+		sess.id = msnp.RandomHex(16)[:31]
 	}
 	sess.conns = []*sbConn{c}
 	c.session = sess
