@@ -253,3 +253,31 @@ func TestConversationNotLockedWhileOpening(t *testing.T) {
 		t.Errorf("two senders opened %d switchboards", n)
 	}
 }
+
+// An invitee that answers after the opening gave up waiting (Pidgin rings
+// its user and joins when the chat window opens) finds us still in the
+// switchboard: it is not left while the invitation can be answered, and
+// the next message goes there.
+func TestLateJoinerFindsSwitchboard(t *testing.T) {
+	t.Parallel()
+	srv, alice, bob, ctx := chatPair(t, 18, 18, nil)
+	msnclient.SetSwitchboardJoinTimeout(alice.Client, 500*time.Millisecond)
+	release := srv.HoldRings("bob@example.com")
+	defer release()
+	conv := alice.Conversation("bob@example.com")
+	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "are you there?"}); !errors.Is(err, msnclient.ErrTimeout) {
+		t.Fatalf("send while bob does not answer: %v, want ErrTimeout", err)
+	}
+	if n := alice.OpenSwitchboards(); n != 1 {
+		t.Fatalf("alice has %d switchboards; the one with the invitation out must stay", n)
+	}
+	release()
+	chatWait(t, alice, 1, func(e *msnclient.ParticipantJoined) bool { return e.Email == "bob@example.com" })
+	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "there you are"}); err != nil {
+		t.Fatal(err)
+	}
+	chatWait(t, bob, 1, func(m *msnclient.MessageReceived) bool { return m.Message.Text == "there you are" })
+	if n := srv.SwitchboardSessions(); n != 1 {
+		t.Errorf("%d sessions, want the one bob joined", n)
+	}
+}
