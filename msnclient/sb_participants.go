@@ -169,22 +169,12 @@ func (sb *sbConn) absentees() []string {
 
 // waitAnyJoined waits until at least one person is in the session.
 func (sb *sbConn) waitAnyJoined(ctx context.Context) error {
-	for {
-		sb.mu.Lock()
-		n := len(sb.participants)
-		changed := sb.changed
-		sb.mu.Unlock()
-		if n > 0 {
-			return nil
+	return sb.waitFor(ctx, func() string {
+		if len(sb.participants) > 0 {
+			return ""
 		}
-		select {
-		case <-changed:
-		case <-sb.done:
-			return fmt.Errorf("wait for someone to join: %w", errSBClosed)
-		case <-ctx.Done():
-			return fmt.Errorf("wait for someone to join: %w", ErrTimeout)
-		}
-	}
+		return "someone"
+	})
 }
 
 // call invites email into the session (CAL) and waits for RINGING.
@@ -232,26 +222,32 @@ func (sb *sbConn) call(ctx context.Context, email string) error {
 
 // waitJoined waits until every email has joined the session.
 func (sb *sbConn) waitJoined(ctx context.Context, emails []string) error {
-	for {
-		sb.mu.Lock()
-		missing := ""
+	return sb.waitFor(ctx, func() string {
 		for _, e := range emails {
 			if sb.participants[e] == nil {
-				missing = e
-				break
+				return e
 			}
 		}
+		return ""
+	})
+}
+
+// waitFor waits until missing (called with sb.mu held) names nobody.
+func (sb *sbConn) waitFor(ctx context.Context, missing func() string) error {
+	for {
+		sb.mu.Lock()
+		who := missing()
 		changed := sb.changed
 		sb.mu.Unlock()
-		if missing == "" {
+		if who == "" {
 			return nil
 		}
 		select {
 		case <-changed:
 		case <-sb.done:
-			return fmt.Errorf("wait for %s to join: %w", missing, errSBClosed)
+			return fmt.Errorf("wait for %s to join: %w", who, errSBClosed)
 		case <-ctx.Done():
-			return fmt.Errorf("wait for %s to join: %w", missing, ErrTimeout)
+			return fmt.Errorf("wait for %s to join: %w", who, ErrTimeout)
 		}
 	}
 }
