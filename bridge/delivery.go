@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/event"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
@@ -40,6 +40,9 @@ type deliveryTracker struct {
 	// sendStatus sends a message status to Matrix; nil uses the bridge's
 	// Matrix connector (tests replace it).
 	sendStatus func(ctx context.Context, st *bridgev2.MessageStatus, info *bridgev2.MessageStatusEventInfo)
+	// sendNotice posts a bridge notice into a portal; nil uses the bridge
+	// bot (tests replace it).
+	sendNotice func(ctx context.Context, pk networkid.PortalKey, text string)
 }
 
 func (d *deliveryTracker) add(k unconfirmedKey, evt *event.Event) {
@@ -127,13 +130,47 @@ func unconfirmedStatus(err error) error {
 		WithSendNotice(true)
 }
 
-// handleUnreachable tells the group that someone could not be invited.
+// handleUnreachable tells the group room that someone could not be
+// invited into the conversation, as a notice from the bridge bot.
 func (m *MSNClient) handleUnreachable(ctx context.Context, evt *msnclient.ParticipantUnreachable) {
-	why := "could not be reached"
-	if errors.Is(evt.Err, msnclient.ErrContactOffline) {
-		why = "is offline"
+	m.log.Info().Str("email", evt.Email).AnErr("reason", evt.Err).Strs("participants", evt.Participants).Msg("Participant could not be invited")
+	pk, err := m.portalFor(ctx, evt.Participants)
+	if err != nil {
+		m.log.Err(err).Msg("No portal for the conversation with an unreachable participant")
+		return
 	}
-	m.log.Info().Str("email", evt.Email).Err(evt.Err).Strs("participants", evt.Participants).Msg("Participant could not be invited")
-	m.handleNotice(ctx, evt.ConversationEvent, "", fmt.Sprintf("%s %s and did not get the messages; they are invited again once online.",
-		strings.ToLower(evt.Email), why))
+	who := normalizeEmail(evt.Email)
+	if name := m.friendlyName(ctx, who); name != "" {
+		who = cleanLine(name) + " (" + who + ")"
+	}
+	text := unreachableText(who, evt.Err)
+	if m.delivery.sendNotice != nil {
+		m.delivery.sendNotice(ctx, pk, text)
+		return
+	}
+	br := m.connector.Bridge
+	if br == nil {
+		return
+	}
+	portal, err := br.GetExistingPortalByKey(ctx, pk)
+	if err != nil || portal == nil || portal.MXID == "" {
+		m.log.Debug().Err(err).Msg("Group room not there yet, not telling it about the unreachable participant")
+		return
+	}
+	content := &event.MessageEventContent{MsgType: event.MsgNotice, Body: text}
+	if _, err := br.Bot.SendMessage(ctx, portal.MXID, event.EventMessage, &event.Content{Parsed: content}, nil); err != nil {
+		m.log.Err(err).Msg("Failed to send unreachable-participant notice")
+	}
+}
+
+// unreachableText says who did not get the group's messages, and why.
+func unreachableText(who string, err error) string {
+	why := "could not be reached"
+	switch {
+	case errors.Is(err, msnclient.ErrContactOffline):
+		why = "is offline"
+	case err != nil:
+		why = "could not be reached (" + err.Error() + ")"
+	}
+	return fmt.Sprintf("%s %s and does not get the messages of this conversation; they are invited again when they come online.", who, why)
 }
