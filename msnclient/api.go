@@ -119,12 +119,22 @@ var (
 	ErrNotConnected      = errors.New("msn: not connected")
 	ErrTimeout           = errors.New("msn: server did not answer in time")
 	ErrContactOffline    = errors.New("msn: contact is offline")
-	ErrNotDelivered      = errors.New("msn: message not acknowledged")
+	// ErrNotDelivered: the server refused the message (NAK or an error
+	// reply), or it could not be written; it was not delivered.
+	ErrNotDelivered = errors.New("msn: message not acknowledged")
 	// ErrDeliveryUnconfirmed is matched by an *UnconfirmedError: the
 	// message was written to the switchboard but never acknowledged. It may
 	// have been delivered; it is not sent again, because MSN messages carry
 	// no id a receiver could use to drop a duplicate.
 	ErrDeliveryUnconfirmed = errors.New("msn: message may not have been delivered")
+	// ErrAddressRefused is wrapped by the error of a switchboard or
+	// redirect address that is neither the configured server's host nor
+	// allowed by Config.AllowedHosts.
+	ErrAddressRefused = errors.New("msn: server address not allowed")
+	// ErrInsecureURL is wrapped by the error of a login URL (configured,
+	// or the DALogin of a nexus) that is not HTTPS while
+	// Config.AllowPlainHTTP is off.
+	ErrInsecureURL = errors.New("msn: login URL is not HTTPS")
 	// ErrIncompleteMessage is the UnknownMessage.Err of a chunked message
 	// that could not be put back together (parts missing or out of
 	// bounds).

@@ -1,7 +1,6 @@
 package msnclient
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -14,15 +13,6 @@ import (
 // NS) to connect to, and a Passport nexus the login server that gets the
 // password: a hostile or compromised server must not be able to point the
 // client anywhere else.
-
-// ErrAddressRefused is wrapped by the error of a switchboard or redirect
-// address that is neither the configured server's host nor allowed by
-// Config.AllowedHosts.
-var ErrAddressRefused = errors.New("msn: server address not allowed")
-
-// ErrInsecureURL is wrapped by the error of a login URL (configured, or the
-// DALogin of a nexus) that is not HTTPS while Config.AllowPlainHTTP is off.
-var ErrInsecureURL = errors.New("msn: login URL is not HTTPS")
 
 // checkServerAddr checks a host:port the server gave us (XFR SB/NS, RNG)
 // before it is dialled. Allowed are the host of Config.Server, the address
