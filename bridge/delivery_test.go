@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +129,31 @@ func TestUnreachableGroupMemberNotice(t *testing.T) {
 		}
 	case <-time.After(testTimeout):
 		t.Fatal("the group room was not told about the offline member")
+	}
+}
+
+// A message MSN did not acknowledge is "not confirmed", never a plain
+// failure: pending while a late acknowledgement can still come, else a
+// retriable status with a notice saying it may have arrived.
+func TestUnconfirmedSendStatus(t *testing.T) {
+	m := &MSNClient{}
+	late := m.sendFailure(fmt.Errorf("send message: %w", &msnclient.UnconfirmedError{ID: 1, Late: true, Err: msnclient.ErrTimeout}))
+	closed := m.sendFailure(fmt.Errorf("send message: %w", &msnclient.UnconfirmedError{ID: 2, Err: errors.New("switchboard closed")}))
+	for _, tt := range []struct {
+		err    error
+		status event.MessageStatus
+		notice bool
+	}{{late, event.MessageStatusPending, false}, {closed, event.MessageStatusRetriable, true}} {
+		var st bridgev2.MessageStatus
+		if !errors.As(tt.err, &st) {
+			t.Fatalf("%v: not a message status", tt.err)
+		}
+		if st.Status != tt.status || st.IsCertain || st.SendNotice != tt.notice ||
+			!strings.Contains(st.Message, "Not confirmed") || !strings.Contains(st.Message, "may have arrived") {
+			t.Errorf("%v: status %+v", tt.err, st)
+		}
+		if !errors.Is(tt.err, msnclient.ErrDeliveryUnconfirmed) {
+			t.Errorf("%v: cause lost", tt.err)
+		}
 	}
 }

@@ -202,7 +202,7 @@ func describeSendError(err error) string {
 	case errors.Is(err, msnclient.ErrNotConnected):
 		return "Not connected to MSN right now; the message was not sent."
 	case errors.Is(err, msnclient.ErrNotDelivered):
-		return "The MSN server did not confirm delivery of the message."
+		return "The MSN server did not deliver the message (it refused it, or it could not be sent)."
 	case errors.Is(err, msnclient.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return "The MSN server did not answer in time; the message may not have been delivered."
 	case errors.As(err, &srvErr):
