@@ -224,7 +224,7 @@ func (c *Client) Close() error {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
-	_ = s.conn.write(newCommand("OUT"))
+	_ = s.conn.signOut(c.sb.closeTimeout)
 	s.end(ReasonClosed, nil)
 	return nil
 }

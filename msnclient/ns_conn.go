@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -22,6 +23,8 @@ type nsConn struct {
 	log            *zerolog.Logger
 	requestTimeout time.Duration
 	done           <-chan struct{} // closed when the connection ended
+
+	closeBy atomic.Pointer[time.Time] // once set, the deadline of every write (signing out)
 }
 
 // maxNSPayload bounds notification-server payloads: the largest real ones
@@ -31,15 +34,27 @@ const maxNSPayload = 256 << 10
 func newNSConn(conn net.Conn, log *zerolog.Logger, requestTimeout time.Duration) *nsConn {
 	r := msnp.NewReader(conn, msnp.FromServer)
 	r.MaxPayload = maxNSPayload
-	eng := msnp.NewEngine(msnp.NewWriter(msnp.DeadlineWriter{Conn: conn, Deadline: msnp.After(requestTimeout)}), 1)
-	return &nsConn{
-		conn:           conn,
-		r:              r,
-		eng:            eng,
-		log:            log,
-		requestTimeout: requestTimeout,
-		done:           eng.Done(),
+	nc := &nsConn{conn: conn, r: r, log: log, requestTimeout: requestTimeout}
+	nc.eng = msnp.NewEngine(msnp.NewWriter(msnp.DeadlineWriter{Conn: conn, Deadline: nc.writeDeadline}), 1)
+	nc.done = nc.eng.Done()
+	return nc
+}
+
+// writeDeadline bounds a write by the request timeout, or by the sign-out
+// deadline once one was set.
+func (nc *nsConn) writeDeadline() time.Time {
+	if d := nc.closeBy.Load(); d != nil {
+		return *d
 	}
+	return time.Now().Add(nc.requestTimeout)
+}
+
+// signOut writes OUT, bounded by timeout rather than the request timeout: a
+// server that stopped reading does not hold up Close.
+func (nc *nsConn) signOut(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	nc.closeBy.Store(&deadline)
+	return nc.write(msnp.New("OUT"))
 }
 
 // readLoop reads commands until the connection fails, routing replies to

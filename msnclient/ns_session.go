@@ -242,4 +242,3 @@ func (s *session) handleNSMessage(cmd *msnp.Command) {
 	s.c.log.Debug().Str("content_type", ct).Msg("Ignoring notification server message")
 }
 
-func newCommand(name string, args ...string) *msnp.Command { return msnp.New(name, args...) }

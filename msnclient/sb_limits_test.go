@@ -100,3 +100,32 @@ func TestChallengeDoesNotBlockReader(t *testing.T) {
 	}()
 	wg.Wait()
 }
+
+// Close signs out within the close timeout even when the notification
+// server stopped reading (the OUT write is not bounded by the much longer
+// request timeout).
+func TestCloseBoundedWhenServerStopsReading(t *testing.T) {
+	c := NewClient(Config{Email: "me@example.com", RequestTimeout: 10 * time.Minute}, nil)
+	c.sb.closeTimeout = 300 * time.Millisecond
+	local, remote := net.Pipe() // nobody reads remote
+	defer remote.Close()
+	log := zerolog.Nop()
+	d, err := dialectFor(18)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSession(c, newNSConn(local, &log, 10*time.Minute), d)
+	c.mu.Lock()
+	c.sess = s
+	c.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		_ = c.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close blocked on a server that does not read")
+	}
+}
