@@ -241,4 +241,3 @@ func (s *session) handleNSMessage(cmd *msnp.Command) {
 	}
 	s.c.log.Debug().Str("content_type", ct).Msg("Ignoring notification server message")
 }
-
