@@ -157,7 +157,7 @@ func TestGroupSurvivesUnreachableMember(t *testing.T) {
 	go func() { errc <- conv.SendText(ctx, msnclient.TextMessage{Text: "hello group"}) }()
 	un := chatWait[*msnclient.ParticipantUnreachable](t, alice, 1, nil)
 	if un.Email != "carol@example.com" || !errors.Is(un.Err, msnclient.ErrContactOffline) ||
-		fmt.Sprint(un.Participants) != "[carol@example.com]" {
+		fmt.Sprint(un.Participants) != "[bob@example.com carol@example.com]" {
 		t.Errorf("unreachable event %+v (err %v)", un, un.Err)
 	}
 	release() // bob's client rings its user, who opens the chat now

@@ -225,7 +225,9 @@ func (s *switchboards) open(ctx context.Context, participants []string) (*sbConn
 	}
 	for _, p := range sb.absentees() {
 		sb.log.Info().Str("email", p).Msg("Could not invite a participant; the conversation goes on without them")
-		s.c.emit(&ParticipantUnreachable{ConversationEvent: ConversationEvent{Participants: sb.members()}, Email: p, Err: sb.absentErr(p)})
+		// The conversation as addressed: the invitees may not have
+		// joined yet.
+		s.c.emit(&ParticipantUnreachable{ConversationEvent: ConversationEvent{Participants: sb.target()}, Email: p, Err: sb.absentErr(p)})
 	}
 	jctx, cancel := context.WithTimeout(ctx, s.joinTimeout)
 	defer cancel()
