@@ -83,52 +83,38 @@ func TestLateAckUpdatesMatrixStatus(t *testing.T) {
 	}
 }
 
-// A group conversation with a member offline still goes out to the others,
-// and the group room is told who did not get it.
+// The group room of a conversation is told who could not be invited into
+// it, and why. (End to end: e2e TestBridge/GroupOfflineMember.)
 func TestUnreachableGroupMemberNotice(t *testing.T) {
-	srv, c := testServer(t)
-	for _, email := range []string{"friend@example.com", "offline@example.com"} {
-		if err := srv.AddAccount(email, "pw", "Name of "+email); err != nil {
-			t.Fatal(err)
-		}
-		_ = srv.AddContact(testEmail, email, 1|2|8)
-		_ = srv.AddContact(email, testEmail, 1|2|8)
-	}
-	box := &inbox{ch: make(chan struct{}, 1)}
-	peer := msnclient.NewClient(c.Config.Servers[0].clientConfig("friend@example.com", "pw", msnp.NewGUID()), box.handle)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	if err := peer.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	m, states := testClient(t, c, testPassword)
+	_, c := testServer(t)
+	m, _ := testClient(t, c, testPassword)
 	type notice struct {
 		pk   networkid.PortalKey
 		text string
 	}
 	notices := make(chan notice, 4)
 	m.delivery.sendNotice = func(_ context.Context, pk networkid.PortalKey, text string) { notices <- notice{pk, text} }
-	m.Connect(ctx)
-	expectState(t, states, status.StateConnected, "")
-
 	group := networkid.PortalKey{ID: "group.test", Receiver: m.login.ID}
-	m.convs.set([]string{"friend@example.com", "offline@example.com"}, group)
-	cl, err := m.client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Conversation("friend@example.com", "offline@example.com").SendText(ctx, msnclient.TextMessage{Text: "hello both"}); err != nil {
-		t.Fatalf("group message with one member offline: %v", err)
-	}
-	box.wait(t, "hello both")
-	select {
-	case n := <-notices:
-		if n.pk != group || !strings.Contains(n.text, "offline@example.com") || !strings.Contains(n.text, "is offline") {
-			t.Errorf("notice %q in %v", n.text, n.pk)
+	parts := []string{"friend@example.com", "offline@example.com"}
+	m.convs.set(parts, group)
+	m.rememberName("offline@example.com", "Off Line")
+
+	ctx := context.Background()
+	m.handleUnreachable(ctx, &msnclient.ParticipantUnreachable{
+		ConversationEvent: msnclient.ConversationEvent{Participants: parts},
+		Email:             "offline@example.com",
+		Err:               fmt.Errorf("invite: %w", msnclient.ErrContactOffline),
+	})
+	m.handleUnreachable(ctx, &msnclient.ParticipantUnreachable{
+		ConversationEvent: msnclient.ConversationEvent{Participants: parts},
+		Email:             "offline@example.com",
+		Err:               &msnp.ServerError{Code: 208},
+	})
+	for _, want := range []string{"Off Line (offline@example.com) is offline", "could not be reached"} {
+		n := <-notices
+		if n.pk != group || !strings.Contains(n.text, want) {
+			t.Errorf("notice %q in %v, want %q in the group", n.text, n.pk, want)
 		}
-	case <-time.After(testTimeout):
-		t.Fatal("the group room was not told about the offline member")
 	}
 }
 
