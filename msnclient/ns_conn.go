@@ -108,8 +108,8 @@ func (nc *nsConn) closedErr() error {
 // one of also) or a numeric error, which is returned as a *msnp.ServerError.
 func (nc *nsConn) request(ctx context.Context, cmd *msnp.Command, also ...string) (*msnp.Command, error) {
 	names := append([]string{cmd.Name}, also...)
-	nc.log.Trace().Str("cmd", cmd.Redacted()).Msg("NS ->")
 	call, err := nc.eng.Start(cmd, func(r *msnp.Command) bool { return slices.Contains(names, r.Name) })
+	nc.log.Trace().Str("cmd", cmd.Redacted()).Msg("NS ->")
 	if err != nil {
 		return nil, nc.writeFailed(cmd, err)
 	}
@@ -132,8 +132,9 @@ func (nc *nsConn) request(ctx context.Context, cmd *msnp.Command, also ...string
 
 // send writes cmd with a new trid without waiting for a reply.
 func (nc *nsConn) send(cmd *msnp.Command) error {
+	err := nc.eng.Send(cmd)
 	nc.log.Trace().Str("cmd", cmd.Redacted()).Msg("NS ->")
-	if err := nc.eng.Send(cmd); err != nil {
+	if err != nil {
 		return nc.writeFailed(cmd, err)
 	}
 	return nil
