@@ -1,11 +1,13 @@
 package msnclient_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,5 +112,61 @@ func TestPlainHTTPLoginRefused(t *testing.T) {
 	}
 	if n := loginHits.Load(); n != 0 {
 		t.Errorf("the password was sent to the plain-HTTP DALogin %d times", n)
+	}
+}
+
+// A notification server redirecting the login (XFR NS) to another host is
+// not followed unless that host is allowed.
+func TestRedirectOutsideServerRefused(t *testing.T) {
+	t.Parallel()
+	target, dials := countingListener(t, "127.0.0.2:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					f := strings.Fields(line)
+					switch {
+					case len(f) >= 2 && f[0] == "VER":
+						_, _ = conn.Write([]byte("VER " + f[1] + " MSNP8 CVR0\r\n"))
+					case len(f) >= 2 && f[0] == "CVR":
+						_, _ = conn.Write([]byte("CVR " + f[1] + " 8.5.1288 8.5.1288 8.5.1288 http://x http://x\r\n"))
+					case len(f) >= 2 && f[0] == "USR":
+						// Send the login elsewhere, as a dispatch server does.
+						_, _ = conn.Write([]byte("XFR " + f[1] + " NS " + target.Addr().String() + " 0 127.0.0.1:1863\r\n"))
+					}
+				}
+			}()
+		}
+	}()
+	for _, allowed := range []bool{false, true} {
+		cfg := msnclient.Config{Email: "me@example.com", Password: "pw", Server: ln.Addr().String(), Versions: []int{8},
+			DialTimeout: 5 * time.Second, RequestTimeout: 5 * time.Second}
+		if allowed {
+			cfg.AllowedHosts = []string{"127.0.0.2"}
+		}
+		err := msnclient.NewClient(cfg, nil).Connect(chatCtx(t))
+		switch {
+		case !allowed && !errors.Is(err, msnclient.ErrAddressRefused):
+			t.Errorf("redirect to another host gave %v, want ErrAddressRefused", err)
+		case !allowed && dials.Load() != 0:
+			t.Errorf("the refused redirect was dialled")
+		case allowed && dials.Load() == 0:
+			t.Errorf("a redirect to an allowed host was not followed (%v)", err)
+		}
 	}
 }
