@@ -139,6 +139,7 @@ func TestBridge(t *testing.T) {
 		{"Commands", w.testCommands},
 		{"ChatCommands", w.testChatCommands},
 		{"OfflineContact", w.testOfflineContact},
+		{"GroupOfflineMember", w.testGroupOfflineMember},
 		{"Reconnect", w.testReconnect},
 		{"Restart", w.testRestart},
 		{"SignedInElsewhere", w.testSignedInElsewhere},
