@@ -46,6 +46,19 @@ func TestEncryptedRooms(t *testing.T) {
 		if err != nil {
 			t.Fatalf("send the first message: %v", err)
 		}
+		// Dendrite sends the appservice the events of rooms one of its users
+		// has joined when it processes them, so this event, sent while the
+		// ghost was only invited, reaches the bridge only sometimes (the
+		// new-DM catch-up reads it from the room later). Hand it to the
+		// bridge as the homeserver would, so the bridge surely has it.
+		raw, err := el.GetEvent(ctx, room, first.EventID)
+		if err != nil {
+			t.Fatalf("read back the first message: %v", err)
+		}
+		raw.RoomID = room
+		if err := w.br.DeliverEvent(ctx, raw); err != nil {
+			t.Fatal(err)
+		}
 		notice, err := el.WaitEventAfter(ctx, cursor, earlyNoticeLimit, func(evt *event.Event) bool {
 			return evt.RoomID == room && evt.Sender == w.bot && evt.Type == event.EventMessage &&
 				strings.Contains(evt.Content.AsMessage().Body, "send it again")

@@ -1,8 +1,11 @@
 package stack
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
@@ -290,5 +294,43 @@ func setPath(doc map[string]any, path string, value any) error {
 		cur = m
 	}
 	cur[parts[len(parts)-1]] = value
+	return nil
+}
+
+// DeliverEvent hands evt to the running bridge in an appservice
+// transaction, as the homeserver does (authenticated with the
+// registration's hs_token). Tests use it where the homeserver's own
+// delivery depends on timing, e.g. an event sent before any of the
+// bridge's users joined the room.
+func (b *Bridge) DeliverEvent(ctx context.Context, evt *event.Event) error {
+	reg, err := b.Registration()
+	if err != nil {
+		return err
+	}
+	var r struct {
+		HSToken string `yaml:"hs_token"`
+	}
+	if err := yaml.Unmarshal(reg, &r); err != nil || r.HSToken == "" {
+		return fmt.Errorf("registration has no hs_token: %v", err)
+	}
+	body, err := json.Marshal(map[string]any{"events": []*event.Event{evt}})
+	if err != nil {
+		return fmt.Errorf("encode transaction: %w", err)
+	}
+	url := fmt.Sprintf("%s/_matrix/app/v1/transactions/e2e-%d", b.URL, time.Now().UnixNano())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+r.HSToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("deliver event: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("deliver event: HTTP %d", resp.StatusCode)
+	}
 	return nil
 }
