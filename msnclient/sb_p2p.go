@@ -1,0 +1,138 @@
+package msnclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/p2p"
+)
+
+// DefaultMaxPictureSize is the largest display picture fetched or served
+// when Config.MaxPictureSize is unset.
+const DefaultMaxPictureSize = 1 << 20
+
+// p2pState is the client's P2P transport (through switchboards) and the
+// applications on it.
+type p2pState struct {
+	m       *p2p.Manager
+	objects *p2p.Objects
+	// own is our display picture as served, nil when none.
+	own *p2p.MSNObject
+}
+
+// p2pApps returns the client's P2P state, creating it on first use.
+func (c *Client) p2pApps() *p2pState {
+	c.p2pOnce.Do(func() {
+		maxSize := c.cfg.MaxPictureSize
+		if maxSize <= 0 {
+			maxSize = DefaultMaxPictureSize
+		}
+		m := p2p.NewManager(p2p.Config{
+			Self:        c.Email(),
+			SelfGUID:    c.guid,
+			Send:        c.sendP2P,
+			MaxDataSize: maxSize,
+			CallTimeout: c.cfg.P2PTimeout,
+			Logger:      c.log.With().Str("component", "p2p").Logger(),
+		})
+		c.p2p = &p2pState{m: m, objects: p2p.NewObjects(m)}
+	})
+	return c.p2p
+}
+
+// sendP2P sends one P2P payload to peer on a switchboard with them,
+// opening one if needed. P2P goes with acknowledgement mode D, as
+// Escargot requires.
+func (c *Client) sendP2P(ctx context.Context, peer string, payload []byte) error {
+	return c.Conversation(peer).send(ctx, "D", payload)
+}
+
+// isP2PPayload reports whether a switchboard payload is a P2P message.
+func isP2PPayload(payload []byte) bool {
+	head, _, _ := bytes.Cut(payload, []byte("\r\n\r\n"))
+	return bytes.Contains(bytes.ToLower(head), []byte("content-type: "+p2p.ContentType))
+}
+
+// handleP2P passes a P2P message relayed from a switchboard participant
+// to the transport. It never blocks the switchboard reader.
+func (c *Client) handleP2P(from string, payload []byte) {
+	if strings.EqualFold(from, c.Email()) {
+		return // from another endpoint of ours
+	}
+	c.p2pApps().m.HandleMessage(from, payload)
+}
+
+// FetchDisplayPicture fetches a contact's display picture over P2P, as
+// described by the MSNObject of their presence, and returns it once its
+// SHA-1 matches the object's SHA1D. It fails for pictures over
+// Config.MaxPictureSize and when the contact does not answer in time.
+func (c *Client) FetchDisplayPicture(ctx context.Context, email, msnObject string) ([]byte, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if _, err := checkEmail(email); err != nil {
+		return nil, fmt.Errorf("fetch display picture: %w", err)
+	}
+	obj, err := p2p.ParseMSNObject(msnObject)
+	if err != nil {
+		return nil, fmt.Errorf("fetch display picture of %s: %w", email, err)
+	}
+	if _, err := c.connected(); err != nil {
+		return nil, fmt.Errorf("fetch display picture of %s: %w", email, err)
+	}
+	data, err := c.p2pApps().objects.Fetch(ctx, email, obj, 0)
+	if err != nil {
+		return nil, fmt.Errorf("fetch display picture: %w", err)
+	}
+	return data, nil
+}
+
+// SetDisplayPictureData makes data (a PNG, as MSN clients expect) our
+// display picture: it is announced in an MSNObject with our status and
+// served over P2P to every contact who asks. Nil data removes the picture.
+// It returns the MSNObject announced ("" for none).
+//
+// Escargot does not pass on a change of the MSNObject alone: contacts
+// already online see the new picture after our next status change.
+func (c *Client) SetDisplayPictureData(ctx context.Context, data []byte) (string, error) {
+	maxSize := c.cfg.MaxPictureSize
+	if maxSize <= 0 {
+		maxSize = DefaultMaxPictureSize
+	}
+	if int64(len(data)) > maxSize {
+		return "", fmt.Errorf("set display picture: %d bytes, over the %d-byte limit", len(data), maxSize)
+	}
+	st := c.p2pApps()
+	var obj *p2p.MSNObject
+	if len(data) > 0 {
+		obj = p2p.NewMSNObject(c.Email(), p2p.ObjectDisplayPicture, data, "0", "")
+	}
+	c.mu.Lock()
+	old := st.own
+	st.own = obj
+	c.mu.Unlock()
+	text := ""
+	if obj != nil {
+		st.objects.Serve(obj, data)
+		text = obj.String()
+	}
+	if old != nil && (obj == nil || old.SHA1D != obj.SHA1D) {
+		// Keep the old one a little for requests already on their way.
+		time.AfterFunc(time.Minute, func() { st.objects.Unserve(old.SHA1D) })
+	}
+	if err := c.SetDisplayPicture(ctx, text); err != nil {
+		return "", err
+	}
+	return text, nil
+}
+
+// P2PInFlight reports how many P2P messages are being reassembled and how
+// many P2P calls are open (for tests and metrics).
+func (c *Client) P2PInFlight() (messages, calls int) {
+	return c.p2pApps().m.InFlight()
+}
+
+// IsPictureTooLarge reports whether err says a picture was over the limit.
+func IsPictureTooLarge(err error) bool { return errors.Is(err, p2p.ErrTooLarge) }
