@@ -125,7 +125,10 @@ func ParseSLP(b []byte) (*SLPMessage, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: no end of headers", ErrBadSLP)
 	}
-	lines := strings.Split(string(head), "\r\n")
+	lines := strings.Split(string(head), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimRight(lines[i], "\r")
+	}
 	m := &SLPMessage{}
 	start := strings.Fields(lines[0])
 	switch {
@@ -149,7 +152,7 @@ func ParseSLP(b []byte) (*SLPMessage, error) {
 		if len(m.Headers) >= maxSLPHeaders {
 			return nil, fmt.Errorf("%w: too many headers", ErrBadSLP)
 		}
-		m.Headers = append(m.Headers, SLPHeader{strings.TrimSpace(name), strings.TrimSpace(value)})
+		m.Headers = append(m.Headers, SLPHeader{strings.TrimSpace(cleanLine(name)), strings.TrimSpace(cleanLine(value))})
 	}
 	if cl := m.Get("Content-Length"); cl != "" {
 		n, err := strconv.Atoi(cl)

@@ -1,0 +1,167 @@
+package msnclient_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/p2p"
+)
+
+// randomPicture returns n random bytes standing for a PNG.
+func randomPicture(t testing.TB, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// waitPictureObject waits until watcher sees owner's presence with an
+// MSNObject whose SHA1D is that of data, and returns the object.
+func waitPictureObject(t testing.TB, watcher *chatPeer, owner string, data []byte) string {
+	t.Helper()
+	want := p2p.SHA1D(data)
+	evt := chatWait(t, watcher, 1, func(e *msnclient.ContactPresence) bool {
+		if e.Email != owner || e.MSNObject == "" {
+			return false
+		}
+		o, err := p2p.ParseMSNObject(e.MSNObject)
+		return err == nil && o.SHA1D == want
+	})
+	return evt.MSNObject
+}
+
+// TestDisplayPictureRoundTrip: a picture set by one client reaches the
+// other through the fake switchboard, both ways, in the dialect pairs of a
+// WLM 8.5/2009 era mix.
+func TestDisplayPictureRoundTrip(t *testing.T) {
+	for _, pair := range [][2]int{{11, 18}, {15, 15}, {18, 18}} {
+		t.Run(fmt.Sprintf("MSNP%d-MSNP%d", pair[0], pair[1]), func(t *testing.T) {
+			t.Parallel()
+			a, b := "alice@example.com", "bob@example.com"
+			srv := chatServer(t, a, b)
+			alice := chatConnect(t, srv, a, pair[0], nil)
+			picA := randomPicture(t, 5000) // several chunks
+			picB := randomPicture(t, 700)  // one chunk
+			ctx, cancel := context.WithTimeout(context.Background(), chatTimeout)
+			defer cancel()
+			if _, err := alice.SetDisplayPictureData(ctx, picA); err != nil {
+				t.Fatal(err)
+			}
+			bob := chatConnect(t, srv, b, pair[1], nil)
+			if _, err := bob.SetDisplayPictureData(ctx, picB); err != nil {
+				t.Fatal(err)
+			}
+			objA := waitPictureObject(t, bob, a, picA)
+			// Bob's new MSNObject alone is not passed on (Escargot quirk
+			// 37): a status change carries it.
+			if err := bob.SetStatus(ctx, msnclient.StatusAway); err != nil {
+				t.Fatal(err)
+			}
+			objB := waitPictureObject(t, alice, b, picB)
+
+			var wg sync.WaitGroup
+			var gotA, gotB []byte
+			var errA, errB error
+			wg.Add(2)
+			go func() { defer wg.Done(); gotA, errA = bob.FetchDisplayPicture(ctx, a, objA) }()
+			go func() { defer wg.Done(); gotB, errB = alice.FetchDisplayPicture(ctx, b, objB) }()
+			wg.Wait()
+			if errA != nil || errB != nil {
+				t.Fatalf("fetch: bob got %v, alice got %v", errA, errB)
+			}
+			if !bytes.Equal(gotA, picA) || !bytes.Equal(gotB, picB) {
+				t.Fatalf("pictures differ: %d/%d and %d/%d bytes", len(gotA), len(picA), len(gotB), len(picB))
+			}
+			// Text still flows on the same switchboard afterwards.
+			if err := bob.Conversation(a).SendText(ctx, msnclient.TextMessage{Text: "nice picture"}); err != nil {
+				t.Fatal(err)
+			}
+			chatWait(t, alice, 1, func(e *msnclient.MessageReceived) bool { return e.Message.Text == "nice picture" })
+			waitNoP2P(t, alice.Client, bob.Client)
+		})
+	}
+}
+
+// waitNoP2P waits until the clients hold no P2P state (calls closed,
+// buffers released).
+func waitNoP2P(t testing.TB, clients ...*msnclient.Client) {
+	t.Helper()
+	deadline := time.Now().Add(chatTimeout)
+	for _, c := range clients {
+		for {
+			msgs, calls := c.P2PInFlight()
+			if msgs == 0 && calls == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still has %d P2P messages and %d calls in flight", c.Email(), msgs, calls)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// TestDisplayPictureManyAtOnce: several transfers in both directions on one
+// switchboard at the same time.
+func TestDisplayPictureManyAtOnce(t *testing.T) {
+	a, b := "alice@example.com", "bob@example.com"
+	srv := chatServer(t, a, b)
+	alice := chatConnect(t, srv, a, 15, nil)
+	bob := chatConnect(t, srv, b, 15, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), chatTimeout)
+	defer cancel()
+	picA, picB := randomPicture(t, 9000), randomPicture(t, 4000)
+	objA, err := alice.SetDisplayPictureData(ctx, picA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objB, err := bob.SetDisplayPictureData(ctx, picB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The conversation's switchboard exists first, as when two people chat.
+	if err := bob.Conversation(a).SendText(ctx, msnclient.TextMessage{Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	chatWait(t, alice, 1, func(e *msnclient.MessageReceived) bool { return e.Message.Text == "hi" })
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 4; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			got, err := bob.FetchDisplayPicture(ctx, a, objA)
+			if err == nil && !bytes.Equal(got, picA) {
+				err = errors.New("alice's picture differs")
+			}
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			got, err := alice.FetchDisplayPicture(ctx, b, objB)
+			if err == nil && !bytes.Equal(got, picB) {
+				err = errors.New("bob's picture differs")
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := srv.SwitchboardSessions(); n != 1 {
+		t.Errorf("%d switchboard sessions, want the transfers to share one", n)
+	}
+}
