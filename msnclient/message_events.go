@@ -22,7 +22,7 @@ func (sb *sbConn) handleMessage(cmd *msnp.Command) {
 		return
 	}
 	if isP2PPayload(payload) {
-		sb.s.c.handleP2P(from, payload)
+		sb.s.c.handleP2P(sb, from, payload)
 		return
 	}
 	evt := messageEvent(from, msnp.DecodeParam(cmd.Arg(1)), from == sb.self, payload)

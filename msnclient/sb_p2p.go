@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient/p2p"
@@ -20,8 +22,14 @@ const DefaultMaxPictureSize = 1 << 20
 type p2pState struct {
 	m       *p2p.Manager
 	objects *p2p.Objects
-	// own is our display picture as served, nil when none.
+	// own is our display picture as served, nil when none (Client.mu).
 	own *p2p.MSNObject
+
+	routeMu sync.Mutex
+	// route is, per peer, the switchboard their last P2P message came on:
+	// answers go back on it while it is open, as a peer may handle P2P
+	// per switchboard.
+	route map[string]*sbConn
 }
 
 // p2pApps returns the client's P2P state, creating it on first use.
@@ -39,15 +47,28 @@ func (c *Client) p2pApps() *p2pState {
 			CallTimeout: c.cfg.P2PTimeout,
 			Logger:      c.log.With().Str("component", "p2p").Logger(),
 		})
-		c.p2p = &p2pState{m: m, objects: p2p.NewObjects(m)}
+		c.p2p = &p2pState{m: m, objects: p2p.NewObjects(m), route: make(map[string]*sbConn)}
 	})
 	return c.p2p
 }
 
-// sendP2P sends one P2P payload to peer on a switchboard with them,
-// opening one if needed. P2P goes with acknowledgement mode D, as
-// Escargot requires.
+// sendP2P sends one P2P payload to peer: on the switchboard the peer last
+// sent P2P on while it is open, else on the conversation with them
+// (opened if needed). P2P goes with acknowledgement mode D, as Escargot
+// requires.
 func (c *Client) sendP2P(ctx context.Context, peer string, payload []byte) error {
+	st := c.p2p
+	st.routeMu.Lock()
+	sb := st.route[peer]
+	st.routeMu.Unlock()
+	if sb != nil && sb.usable() && slices.Contains(sb.Participants(), peer) {
+		actx, cancel := context.WithTimeout(ctx, c.sb.requestTimeout())
+		err := sb.sendMessage(actx, "D", payload)
+		cancel()
+		if !errors.Is(err, errSBClosed) {
+			return err
+		}
+	}
 	return c.Conversation(peer).send(ctx, "D", payload)
 }
 
@@ -59,11 +80,20 @@ func isP2PPayload(payload []byte) bool {
 
 // handleP2P passes a P2P message relayed from a switchboard participant
 // to the transport. It never blocks the switchboard reader.
-func (c *Client) handleP2P(from string, payload []byte) {
+func (c *Client) handleP2P(sb *sbConn, from string, payload []byte) {
 	if strings.EqualFold(from, c.Email()) {
 		return // from another endpoint of ours
 	}
-	c.p2pApps().m.HandleMessage(from, payload)
+	st := c.p2pApps()
+	st.routeMu.Lock()
+	for peer, old := range st.route {
+		if old.isClosed() {
+			delete(st.route, peer)
+		}
+	}
+	st.route[from] = sb
+	st.routeMu.Unlock()
+	st.m.HandleMessage(from, payload)
 }
 
 // FetchDisplayPicture fetches a contact's display picture over P2P, as

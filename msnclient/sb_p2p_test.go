@@ -165,3 +165,42 @@ func TestDisplayPictureManyAtOnce(t *testing.T) {
 		t.Errorf("%d switchboard sessions, want the transfers to share one", n)
 	}
 }
+
+// TestDisplayPictureWithScriptedPeer: a WLM-like peer (the fake server's
+// own hand-written P2P) serves its picture to the client and fetches the
+// client's.
+func TestDisplayPictureWithScriptedPeer(t *testing.T) {
+	for _, v := range []int{11, 15, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			t.Parallel()
+			a, w := "alice@example.com", "wlm@example.com"
+			srv := chatServer(t, a, w)
+			ctx, cancel := context.WithTimeout(context.Background(), chatTimeout)
+			defer cancel()
+			picW := randomPicture(t, 6000)
+			peer, err := srv.StartScriptedPeer(ctx, w, picW)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			alice := chatConnect(t, srv, a, v, nil)
+			picA := randomPicture(t, 3000)
+			objA, err := alice.SetDisplayPictureData(ctx, picA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			objW := waitPictureObject(t, alice, w, picW)
+			got, err := alice.FetchDisplayPicture(ctx, w, objW)
+			if err != nil || !bytes.Equal(got, picW) {
+				t.Fatalf("alice fetched %d bytes: %v", len(got), err)
+			}
+			got, err = peer.RequestPicture(ctx, a, objA)
+			if err != nil || !bytes.Equal(got, picA) {
+				t.Fatalf("the scripted peer fetched %d bytes: %v", len(got), err)
+			}
+			if peer.Served() != 1 {
+				t.Fatalf("served %d times", peer.Served())
+			}
+		})
+	}
+}
