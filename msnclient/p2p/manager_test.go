@@ -24,8 +24,8 @@ const testTimeout = 30 * time.Second
 // scriptedPeer plays the remote client with hand-built packets (the layout
 // written out below, not our encoder) and sees what the manager sends.
 type scriptedPeer struct {
-	t   *testing.T
-	m   *Manager
+	t       *testing.T
+	m       *Manager
 	out     chan []byte // payloads the manager sent
 	id      uint32
 	acked   map[uint32]*Packet // acks seen, by acked id
@@ -458,10 +458,10 @@ func TestMalformedInputKeepsWorking(t *testing.T) {
 	for _, junk := range [][]byte{
 		[]byte(env + "short"),
 		[]byte("no headers at all"),
-		rawPacket(me, 0, 1, 5000, 100, 0, 0, 0, 0, []byte("x"), 0),               // starts past its end
-		rawPacket(me, 0, 2, 10, 100, 0, 0, 0, 0, []byte("x"), 0),                 // middle chunk of nothing
-		rawPacket(me, 0, 3, 0, 1<<40, 0, 0, 0, 0, []byte("x"), 0),                // absurd size
-		rawPacket(me, 99, 4, 0, 10, 0, 0, 0, 0, []byte("0123456789"), 1),         // data for no session
+		rawPacket(me, 0, 1, 5000, 100, 0, 0, 0, 0, []byte("x"), 0),              // starts past its end
+		rawPacket(me, 0, 2, 10, 100, 0, 0, 0, 0, []byte("x"), 0),                // middle chunk of nothing
+		rawPacket(me, 0, 3, 0, 1<<40, 0, 0, 0, 0, []byte("x"), 0),               // absurd size
+		rawPacket(me, 99, 4, 0, 10, 0, 0, 0, 0, []byte("0123456789"), 1),        // data for no session
 		rawPacket(me, 0, 5, 0, 9, 0, 0, 0, 0, []byte("\xff\xfe\x00garbage"), 0), // not MSNSLP
 	} {
 		p.m.HandleMessage(buddy, junk)
