@@ -133,6 +133,7 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 
 	cfg := srv.clientConfig(email, password, machineGUID)
 	cfg.SwitchboardIdleTimeout = pl.connector.Config.switchboardIdleTimeout()
+	cfg.MaxPictureSize = pl.connector.Config.Pictures.maxSize()
 	sess, err := authenticate(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -40,6 +40,7 @@ type Config struct {
 	SwitchboardIdleTimeout time.Duration // idle conversations closed after; default 5m
 
 	MaxPictureSize int64         // largest display picture fetched or served; default 1 MiB
+	DisplayPicture []byte        // our display picture (PNG) from login on; see SetDisplayPictureData
 	P2PTimeout     time.Duration // a whole P2P transfer; default 2m
 
 	Logger *zerolog.Logger // nil: no logging
@@ -117,6 +118,7 @@ func NewClient(cfg Config, handler EventHandler) *Client {
 	}
 	c.list.init()
 	c.sb = newSwitchboards(c)
+	c.initDisplayPicture()
 	return c
 }
 

@@ -158,6 +158,18 @@ func (c *Client) SetDisplayPictureData(ctx context.Context, data []byte) (string
 	return text, nil
 }
 
+// initDisplayPicture announces Config.DisplayPicture from the first
+// status on, so that contacts see it at login (a later change of the
+// MSNObject alone is not passed on by Escargot).
+func (c *Client) initDisplayPicture() {
+	if len(c.cfg.DisplayPicture) == 0 {
+		return
+	}
+	if _, err := c.SetDisplayPictureData(context.Background(), c.cfg.DisplayPicture); err != nil {
+		c.log.Warn().Err(err).Msg("Not using the configured display picture")
+	}
+}
+
 // P2PInFlight reports how many P2P messages are being reassembled and how
 // many P2P calls are open (for tests and metrics).
 func (c *Client) P2PInFlight() (messages, calls int) {
