@@ -114,9 +114,14 @@ func displayPicturePNG(data []byte, maxSize int64) ([]byte, error) {
 	if len(data) > maxSourceImageBytes {
 		return nil, fmt.Errorf("image of %d bytes is too large (limit %d)", len(data), maxSourceImageBytes)
 	}
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("not an image the bridge can read (PNG, JPEG, GIF, BMP, WebP): %w", err)
+	}
+	if format == "png" && cfg.Width == pictureSide && cfg.Height == pictureSide && int64(len(data)) <= maxSize {
+		if _, err := png.Decode(bytes.NewReader(data)); err == nil {
+			return data, nil // already what MSN clients expect: kept as is
+		}
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxSourceImagePixels {
 		return nil, fmt.Errorf("image of %dx%d pixels is too large", cfg.Width, cfg.Height)

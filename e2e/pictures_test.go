@@ -1,0 +1,197 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"slices"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/p2p"
+)
+
+// picturePNG returns a 96x96 PNG of one colour with a mark that differs
+// with n, so that every call gives another picture.
+func picturePNG(t *testing.T, n int) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, 96, 96))
+	for y := 0; y < 96; y++ {
+		for x := 0; x < 96; x++ {
+			img.Set(x, y, color.NRGBA{uint8(n * 37), uint8(x * 2), uint8(y * 2), 255})
+		}
+	}
+	img.Set(n%96, n/96%96, color.NRGBA{0, 0, 0, 255})
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// setBobPicture gives bob a new picture. Escargot does not pass on a new
+// MSNObject alone, so bob changes his status with it, as a user changing
+// picture and status would be seen; status alternates between calls.
+func (w *world) setBobPicture(t *testing.T, pic []byte, status msnclient.Status) {
+	t.Helper()
+	if _, err := w.bob.SetDisplayPictureData(w.ctx, pic); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.bob.SetStatus(w.ctx, status); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ghostAvatar returns the avatar URL of a ghost's global profile.
+func (w *world) ghostAvatar(ghost id.UserID) (id.ContentURI, error) {
+	profile, err := w.user.GetProfile(w.ctx, ghost)
+	if err != nil {
+		return id.ContentURI{}, err
+	}
+	return profile.AvatarURL, nil
+}
+
+// waitGhostAvatar waits until the ghost's avatar is other than old and
+// returns it.
+func (w *world) waitGhostAvatar(t *testing.T, ghost id.UserID, old id.ContentURI) id.ContentURI {
+	t.Helper()
+	var got id.ContentURI
+	err := eventually(w.ctx, msgTimeout, func() error {
+		var err error
+		got, err = w.ghostAvatar(ghost)
+		if err != nil {
+			return err
+		}
+		if got.IsEmpty() || got == old {
+			return fmt.Errorf("ghost avatar is still %q", old)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// testContactPicture: bob's MSN display picture becomes his ghost's avatar,
+// byte for byte.
+func (w *world) testContactPicture(t *testing.T) {
+	ghost := w.br.GhostMXID(bobEmail)
+	old, err := w.ghostAvatar(ghost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pic := picturePNG(t, 1)
+	w.setBobPicture(t, pic, msnclient.StatusAway)
+	mxc := w.waitGhostAvatar(t, ghost, old)
+	got, err := w.user.DownloadBytes(w.ctx, mxc)
+	if err != nil {
+		t.Fatalf("download ghost avatar: %v", err)
+	}
+	if !bytes.Equal(got, pic) {
+		t.Fatalf("ghost avatar has %d bytes, bob's picture %d: they differ", len(got), len(pic))
+	}
+	if err := w.bob.SetStatus(w.ctx, msnclient.StatusOnline); err != nil {
+		t.Fatal(err)
+	}
+	// Chat is unaffected.
+	w.incoming(t, "after my new picture")
+}
+
+// testUserPicture: the Matrix user's avatar becomes their MSN picture,
+// which bob fetches byte for byte.
+func (w *world) testUserPicture(t *testing.T) {
+	pic := picturePNG(t, 2)
+	up, err := w.user.UploadBytes(w.ctx, pic, "image/png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.user.SetAvatarURL(w.ctx, up.ContentURI); err != nil {
+		t.Fatal(err)
+	}
+	w.expectAnswer(t, "set-picture", "Your MSN display picture is now your Matrix avatar.")
+	cursor := w.bob.cursor()
+	w.expectAnswer(t, "set-status away", "Your MSN status is now Away.")
+	want := p2p.SHA1D(pic)
+	evt, err := w.bob.waitAfter(w.ctx, cursor, msgTimeout, "my picture", func(evt any) bool {
+		p, ok := evt.(*msnclient.ContactPresence)
+		if !ok || p.Email != meEmail || p.MSNObject == "" {
+			return false
+		}
+		o, err := p2p.ParseMSNObject(p.MSNObject)
+		return err == nil && o.SHA1D == want
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, msgTimeout)
+	defer cancel()
+	got, err := w.bob.FetchDisplayPicture(ctx, meEmail, evt.(*msnclient.ContactPresence).MSNObject)
+	if err != nil {
+		t.Fatalf("bob could not fetch my picture: %v", err)
+	}
+	if !bytes.Equal(got, pic) {
+		t.Fatalf("bob got %d bytes, my avatar has %d: they differ", len(got), len(pic))
+	}
+	w.expectAnswer(t, "set-status online", "Your MSN status is now Online.")
+}
+
+// testPictureFigure measures the time from a contact's new MSNObject (the
+// CHG that announces it) to the ghost's avatar being set.
+func (w *world) testPictureFigure(t *testing.T) {
+	const n = 20
+	ghost := w.br.GhostMXID(bobEmail)
+	cur, err := w.ghostAvatar(ghost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := make([]time.Duration, 0, n)
+	for i := range n {
+		status := msnclient.StatusAway
+		if i%2 == 1 {
+			status = msnclient.StatusOnline
+		}
+		pic := picturePNG(t, 100+i)
+		if _, err := w.bob.SetDisplayPictureData(w.ctx, pic); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := w.bob.SetStatus(w.ctx, status); err != nil {
+			t.Fatal(err)
+		}
+		got, err := w.pollGhostAvatar(ghost, cur)
+		if err != nil {
+			t.Fatalf("picture %d: %v", i, err)
+		}
+		took = append(took, time.Since(start))
+		cur = got
+	}
+	if err := w.bob.SetStatus(w.ctx, msnclient.StatusOnline); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(took)
+	recordFigure(t, "msnobject_to_ghost_avatar_median", took[n/2].Round(time.Millisecond).String())
+	recordFigure(t, "msnobject_to_ghost_avatar_p90", took[n*9/10].Round(time.Millisecond).String())
+}
+
+// pollGhostAvatar polls the ghost's profile often (for timing) until its
+// avatar is other than old.
+func (w *world) pollGhostAvatar(ghost id.UserID, old id.ContentURI) (id.ContentURI, error) {
+	deadline := time.Now().Add(msgTimeout)
+	for {
+		got, err := w.ghostAvatar(ghost)
+		if err == nil && !got.IsEmpty() && got != old {
+			return got, nil
+		}
+		if time.Now().After(deadline) {
+			return got, fmt.Errorf("ghost avatar still %q after %s (last error %v)", old, msgTimeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
