@@ -75,7 +75,10 @@ func (c *Client) sendP2P(ctx context.Context, peer string, payload []byte) error
 // isP2PPayload reports whether a switchboard payload is a P2P message.
 func isP2PPayload(payload []byte) bool {
 	head, _, _ := bytes.Cut(payload, []byte("\r\n\r\n"))
-	return bytes.Contains(bytes.ToLower(head), []byte("content-type: "+p2p.ContentType))
+	if !bytes.Contains(bytes.ToLower(head), []byte(p2p.ContentType)) {
+		return false // cheap test first: most messages are text
+	}
+	return parseMessage(append(head[:len(head):len(head)], "\r\n\r\n"...)).ContentType() == p2p.ContentType
 }
 
 // handleP2P passes a P2P message relayed from a switchboard participant

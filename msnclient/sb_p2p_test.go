@@ -204,3 +204,36 @@ func TestDisplayPictureWithScriptedPeer(t *testing.T) {
 		})
 	}
 }
+
+// TestMSNObjectInPresenceEveryDialect: a contact's MSNObject is read from
+// the initial presence (ILN, or NLN in MSNP18) and from a later change
+// (NLN) in every dialect that carries one.
+func TestMSNObjectInPresenceEveryDialect(t *testing.T) {
+	for v := 9; v <= 18; v++ {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			t.Parallel()
+			a, w := "alice@example.com", "wlm@example.com"
+			srv := chatServer(t, a, w)
+			ctx, cancel := context.WithTimeout(context.Background(), chatTimeout)
+			defer cancel()
+			first := randomPicture(t, 100)
+			peer, err := srv.StartScriptedPeer(ctx, w, first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			alice := chatConnect(t, srv, a, v, nil)
+			obj := waitPictureObject(t, alice, w, first)
+			if obj != peer.MSNObject() {
+				t.Fatalf("initial presence has\n%s\nthe peer announced\n%s", obj, peer.MSNObject())
+			}
+			second := randomPicture(t, 200)
+			if err := peer.SetPicture(ctx, second, "AWY"); err != nil {
+				t.Fatal(err)
+			}
+			if obj := waitPictureObject(t, alice, w, second); obj != peer.MSNObject() {
+				t.Fatalf("changed presence has %s", obj)
+			}
+		})
+	}
+}
