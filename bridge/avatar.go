@@ -67,6 +67,44 @@ type avatarFetcher struct {
 	inflight map[string]bool         // SHA1D -> fetch in progress
 	failures map[string]int          // SHA1D -> failed attempts in a row
 	retries  map[string]*time.Timer  // SHA1D -> scheduled retry
+	updating int                     // ghost updates in progress
+}
+
+// beginUpdate and endUpdate count ghost updates in progress, so that a
+// shutdown can let them finish (see wait).
+func (f *avatarFetcher) beginUpdate() {
+	f.mu.Lock()
+	f.updating++
+	f.mu.Unlock()
+}
+
+func (f *avatarFetcher) endUpdate() {
+	f.mu.Lock()
+	f.updating--
+	f.mu.Unlock()
+}
+
+// wait waits up to d for the ghost updates in progress to finish.
+func (f *avatarFetcher) wait(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		f.mu.Lock()
+		n := f.updating
+		f.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitAvatars lets avatar updates in progress finish before the bridge
+// stops (they would fail half-done on a closed database).
+func (c *Connector) waitAvatars(d time.Duration) {
+	c.avatarOnce.Do(func() {}) // no fetcher is created from here on
+	if c.avatars != nil {
+		c.avatars.wait(d)
+	}
 }
 
 // avatarFetcher returns the connector's fetcher, creating it on first use.
@@ -173,6 +211,8 @@ func (f *avatarFetcher) want(via *MSNClient, email, obj string) {
 
 // apply sets the ghost's avatar from the cache, or starts a fetch.
 func (f *avatarFetcher) apply(email, sha1d string) {
+	f.beginUpdate()
+	defer f.endUpdate()
 	ctx := f.log.With().Str("contact", email).Str("sha1d", sha1d).Logger().WithContext(f.ctx)
 	if cur, ok := f.current(ctx, email); ok && string(cur) == sha1d {
 		return // set before (also before a restart)
@@ -272,6 +312,8 @@ func (f *avatarFetcher) fetchAndStore(ctx context.Context, sha1d string) error {
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to remember the uploaded avatar")
 	}
 	zerolog.Ctx(ctx).Debug().Str("contact", email).Int("bytes", len(data)).Dur("took", time.Since(start)).Msg("Fetched display picture")
+	f.beginUpdate()
+	defer f.endUpdate()
 	for _, owner := range f.owners(sha1d) {
 		if err := f.set(ctx, owner, sha1d, mxc); err != nil {
 			zerolog.Ctx(ctx).Err(err).Str("contact", owner).Msg("Failed to set ghost avatar")

@@ -331,6 +331,7 @@ func (m *MSNClient) Disconnect() {
 	}
 	m.typing.stopAll()
 	m.presence.stop()
+	m.connector.waitAvatars(5 * time.Second)
 	m.loggedIn.Store(false)
 }
 

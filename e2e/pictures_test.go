@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
@@ -97,6 +98,7 @@ func (w *world) testContactPicture(t *testing.T) {
 	if !bytes.Equal(got, pic) {
 		t.Fatalf("ghost avatar has %d bytes, bob's picture %d: they differ", len(got), len(pic))
 	}
+	w.waitRoomAvatar(t, w.bobRoom, mxc)
 	if err := w.bob.SetStatus(w.ctx, msnclient.StatusOnline); err != nil {
 		t.Fatal(err)
 	}
@@ -175,9 +177,28 @@ func (w *world) testPictureFigure(t *testing.T) {
 	if err := w.bob.SetStatus(w.ctx, msnclient.StatusOnline); err != nil {
 		t.Fatal(err)
 	}
+	w.waitRoomAvatar(t, w.bobRoom, cur)
 	slices.Sort(took)
 	recordFigure(t, "msnobject_to_ghost_avatar_median", took[n/2].Round(time.Millisecond).String())
 	recordFigure(t, "msnobject_to_ghost_avatar_p90", took[n*9/10].Round(time.Millisecond).String())
+}
+
+// waitRoomAvatar waits until the DM room shows the contact's avatar.
+func (w *world) waitRoomAvatar(t *testing.T, room id.RoomID, want id.ContentURI) {
+	t.Helper()
+	err := eventually(w.ctx, msgTimeout, func() error {
+		var content event.RoomAvatarEventContent
+		if err := w.user.StateEvent(w.ctx, room, event.StateRoomAvatar, "", &content); err != nil {
+			return err
+		}
+		if content.URL.ParseOrIgnore() != want {
+			return fmt.Errorf("room avatar is %q, want %q", content.URL, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // pollGhostAvatar polls the ghost's profile often (for timing) until its
