@@ -64,9 +64,13 @@ func BenchmarkMemoryPerTransfer(b *testing.B) {
 		if a, _ := m.InFlight(); a != transfers {
 			b.Fatalf("%d transfers in flight, want %d", a, transfers)
 		}
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/transfers, "B/transfer")
+		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/transfers, "B/transfer")
+		runtime.KeepAlive(objs)
 		cancel()
 		m.Stop()
+		for a, c := m.InFlight(); a+c > 0; a, c = m.InFlight() {
+			time.Sleep(time.Millisecond) // the fetches end; the next round starts clean
+		}
 		b.StartTimer()
 	}
 }
