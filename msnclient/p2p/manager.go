@@ -23,6 +23,7 @@ const (
 	DefaultCallTimeout = 2 * time.Minute
 	maxSLPSize         = 64 << 10 // largest MSNSLP message accepted
 	maxAssemblies      = 16       // messages being reassembled per peer
+	maxCallsPerPeer    = 8        // open calls per peer; more INVITEs are declined
 )
 
 // Errors of calls.
@@ -222,15 +223,16 @@ func (m *Manager) HandleMessage(peer string, payload []byte) {
 		m.log.Trace().Str("peer", peer).Msg("Ignoring P2P message for another endpoint of ours")
 		return
 	}
-	if strings.Contains(env.Src, ";") && strings.Contains(env.Dest, ";") {
-		// P2P version 2 (WLM 2009 when both ends announce it). We never
-		// announce it, so a peer using it anyway gets no answer and its
-		// client falls back or gives up; the chat is unaffected.
-		m.log.Warn().Str("peer", peer).Msg("Dropping P2P version 2 message (only version 1 is supported)")
-		return
-	}
 	pkt, err := ParsePacket(env.Body)
 	if err != nil {
+		if strings.Contains(env.Src, ";") && strings.Contains(env.Dest, ";") {
+			// Endpoint-addressed and not a valid version 1 packet: P2P
+			// version 2, which WLM 2009 uses only with peers announcing
+			// it. We never announce it; the peer's transfer fails, the
+			// chat is unaffected.
+			m.log.Warn().Str("peer", peer).Msg("Dropping P2P version 2 message (only version 1 is supported)")
+			return
+		}
 		m.log.Warn().Err(err).Str("peer", peer).Msg("Dropping malformed P2P packet")
 		return
 	}
@@ -423,7 +425,20 @@ func (m *Manager) handleSLP(peer string, slp *SLPMessage) {
 				m.log.Debug().Str("peer", peer).Msg("Ignoring repeated MSNSLP INVITE")
 				return
 			}
-			go m.serveInvite(peer, slp)
+			sid, _ := strconv.ParseUint(slp.BodyFields()["sessionid"], 10, 32)
+			m.mu.Lock()
+			busy := len(l.calls) >= maxCallsPerPeer
+			c = &call{id: callID, branch: slp.Branch(), sessionID: uint32(sid), bye: make(chan struct{}), fail: make(chan error, 1)}
+			if !busy {
+				l.calls[callID] = c // counted from now on
+			}
+			m.mu.Unlock()
+			if busy {
+				m.log.Warn().Str("peer", peer).Msg("Declining MSNSLP INVITE: too many sessions with this peer")
+				go m.sendSLP(peer, newSLPResponse(slp, 603, "Decline", SLPSessionReq, "SessionID: "+slp.BodyFields()["sessionid"]+"\r\n\r\n"), false)
+				return
+			}
+			go m.serveInvite(peer, slp, c)
 		case SLPTransReq:
 			// A direct-connection offer: we only use the switchboard.
 			// Answer as libpurple does when it cannot listen; peers then
@@ -543,9 +558,10 @@ func (m *Manager) sendSLPCtx(ctx context.Context, peer string, slp *SLPMessage, 
 
 // serveInvite answers an incoming INVITE and, when accepted, sends the
 // data.
-func (m *Manager) serveInvite(peer string, slp *SLPMessage) {
+func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.CallTimeout)
 	defer cancel()
+	defer m.removeCall(peer, c)
 	f := slp.BodyFields()
 	sid64, err := strconv.ParseUint(f["sessionid"], 10, 32)
 	inv := &Invite{EUFGUID: strings.ToUpper(f["euf-guid"]), SessionID: uint32(sid64), CallID: slp.CallID()}
@@ -568,11 +584,7 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage) {
 	}
 	m.mu.Lock()
 	h := m.handlers[inv.EUFGUID]
-	l := m.linkLocked(peer)
-	c := &call{id: inv.CallID, branch: slp.Branch(), sessionID: inv.SessionID, appID: inv.AppID, bye: make(chan struct{}), fail: make(chan error, 1)}
-	l.calls[c.id] = c
 	m.mu.Unlock()
-	defer m.removeCall(peer, c)
 	var ans Answer
 	if h != nil {
 		ans = h(ctx, peer, inv)

@@ -396,13 +396,24 @@ func TestIgnoresMessagesNotForUs(t *testing.T) {
 	p.m.HandleMessage(buddy, rawPacket("other@example.com", 0, 900, 0, uint64(len(text)), 0, 1, 0, 0, []byte(text), 0))
 	// Another endpoint of ours (MPOP).
 	p.m.HandleMessage(buddy, rawPacket(me+";{99999999-2222-3333-4444-555555555555}", 0, 901, 0, uint64(len(text)), 0, 1, 0, 0, []byte(text), 0))
-	v2 := bytes.Replace(rawPacket(me+";{11111111-2222-3333-4444-555555555555}", 0, 902, 0, 4, 0, 1, 0, 0, []byte("abcd"), 0),
-		[]byte("Content-Type"), []byte("P2P-Src: "+buddy+";{aaaaaaaa-2222-3333-4444-555555555555}\r\nContent-Type"), 1)
+	// A P2P version 2 packet (header length 8, opcode SYN, message size,
+	// sequence number, then a data header), addressed by endpoint.
+	v2 := []byte("MIME-Version: 1.0\r\nContent-Type: application/x-msnmsgrp2p\r\nP2P-Dest: " + me + ";{11111111-2222-3333-4444-555555555555}\r\n" +
+		"P2P-Src: " + buddy + ";{aaaaaaaa-2222-3333-4444-555555555555}\r\n\r\n")
+	v2 = append(v2, 0x08, 0x01, 0x00, 0x0c, 0x00, 0x00, 0x10, 0x00, 0x08, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, 'a', 'b', 'c', 'd', 0, 0, 0, 0)
 	p.m.HandleMessage(buddy, v2)
 	// Then a message for us: the first thing we send is its ack.
 	id := p.send(0, 0, 0, []byte("junk that is not MSNSLP"), 1202)
 	if pkt := p.next(); !pkt.IsAck() || pkt.AckSessionID != id {
 		t.Fatalf("first packet sent %+v, want the ack of message %d", pkt.Header, id)
+	}
+	// A version 1 packet with endpoint GUIDs on both sides (an MPOP peer
+	// using version 1) is handled, not taken for version 2.
+	mpop := bytes.Replace(rawPacket(me+";{11111111-2222-3333-4444-555555555555}", 0, 903, 0, 4, 0, 1, 0, 0, []byte("abcd"), 0),
+		[]byte("Content-Type"), []byte("P2P-Src: "+buddy+";{aaaaaaaa-2222-3333-4444-555555555555}\r\nContent-Type"), 1)
+	p.m.HandleMessage(buddy, mpop)
+	if pkt := p.next(); !pkt.IsAck() || pkt.AckSessionID != 903 {
+		t.Fatalf("packet sent %+v, want the ack of the MPOP version 1 message", pkt.Header)
 	}
 }
 
@@ -475,5 +486,32 @@ func TestMalformedInputKeepsWorking(t *testing.T) {
 	_, resp := p.nextSLP()
 	if resp.StatusCode != 200 {
 		t.Fatalf("got %d after garbage, want 200", resp.StatusCode)
+	}
+}
+
+// TestDeclinesInviteFlood: a peer cannot open more than maxCallsPerPeer
+// sessions at once (each would make us send our picture).
+func TestDeclinesInviteFlood(t *testing.T) {
+	p := newScriptedPeer(t, Config{AckTimeout: 5 * time.Second})
+	objs := NewObjects(p.m)
+	pic := []byte("picture")
+	obj := NewMSNObject(me, ObjectDisplayPicture, pic, "", "")
+	objs.Serve(obj, pic)
+	ctx64 := base64.StdEncoding.EncodeToString(append([]byte(obj.String()), 0))
+	for i := 0; i < maxCallsPerPeer+3; i++ {
+		p.slp(inviteText(buddy, me, fmt.Sprintf("{C0000000-0000-4000-8000-%012d}", i), uint32(100+i), 1, ctx64))
+	}
+	ok, declined := 0, 0
+	for ok+declined < maxCallsPerPeer+3 {
+		_, resp := p.nextSLP()
+		switch resp.StatusCode {
+		case 200:
+			ok++
+		case 603:
+			declined++
+		}
+	}
+	if ok != maxCallsPerPeer || declined != 3 {
+		t.Fatalf("%d accepted and %d declined, want %d and 3", ok, declined, maxCallsPerPeer)
 	}
 }
