@@ -134,6 +134,7 @@ func TestBridge(t *testing.T) {
 		{"ContactPicture", w.testContactPicture},
 		{"UserPicture", w.testUserPicture},
 		{"PictureFigure", w.testPictureFigure},
+		{"PictureKeptOffline", w.testPictureKeptOffline},
 		{"OfflineContact", w.testOfflineContact},
 		{"Reconnect", w.testReconnect},
 		{"Restart", w.testRestart},

@@ -216,3 +216,44 @@ func (w *world) pollGhostAvatar(ghost id.UserID, old id.ContentURI) (id.ContentU
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// testPictureKeptOffline: dave signs in with a picture (announced in his
+// first presence), his ghost gets it, and it stays when he signs out.
+func (w *world) testPictureKeptOffline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(w.ctx, setupTimeout)
+	defer cancel()
+	pic := picturePNG(t, 3)
+	cfg := msnConfig(w.srv, daveEmail, peerPass)
+	cfg.DisplayPicture = pic
+	dave := newPeer(daveEmail, "Dave Offline")
+	dave.Client = msnclient.NewClient(cfg, dave.handle)
+	if err := dave.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer dave.Close()
+	ghost := w.br.GhostMXID(daveEmail)
+	old, err := w.ghostAvatar(ghost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mxc := w.waitGhostAvatar(t, ghost, old)
+	got, err := w.user.DownloadBytes(w.ctx, mxc)
+	if err != nil || !bytes.Equal(got, pic) {
+		t.Fatalf("dave's ghost avatar: %d bytes (%v), want his %d-byte picture", len(got), err, len(pic))
+	}
+	if err := dave.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err = eventually(w.ctx, msgTimeout, func() error {
+		if p, err := w.ghostPresence(ghost); err != nil || p != event.PresenceOffline {
+			return fmt.Errorf("dave's ghost presence %q (%v), want offline", p, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now, err := w.ghostAvatar(ghost); err != nil || now != mxc {
+		t.Fatalf("dave's ghost avatar is %q after he signed out (%v), want %q kept", now, err, mxc)
+	}
+}
