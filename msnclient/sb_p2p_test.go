@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
 	"github.com/mautrix-msn/mautrix-msn/msnclient/p2p"
 )
 
@@ -174,16 +175,10 @@ func TestDisplayPictureWithScriptedPeer(t *testing.T) {
 		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
 			t.Parallel()
 			a, w := "alice@example.com", "wlm@example.com"
-			srv := chatServer(t, a, w)
 			ctx, cancel := context.WithTimeout(context.Background(), chatTimeout)
 			defer cancel()
 			picW := randomPicture(t, 6000)
-			peer, err := srv.StartScriptedPeer(ctx, w, picW)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer peer.Close()
-			alice := chatConnect(t, srv, a, v, nil)
+			peer, alice := scriptedPeerAndClient(ctx, t, a, w, v, picW)
 			picA := randomPicture(t, 3000)
 			objA, err := alice.SetDisplayPictureData(ctx, picA)
 			if err != nil {
@@ -213,16 +208,10 @@ func TestMSNObjectInPresenceEveryDialect(t *testing.T) {
 		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
 			t.Parallel()
 			a, w := "alice@example.com", "wlm@example.com"
-			srv := chatServer(t, a, w)
 			ctx, cancel := context.WithTimeout(context.Background(), chatTimeout)
 			defer cancel()
 			first := randomPicture(t, 100)
-			peer, err := srv.StartScriptedPeer(ctx, w, first)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer peer.Close()
-			alice := chatConnect(t, srv, a, v, nil)
+			peer, alice := scriptedPeerAndClient(ctx, t, a, w, v, first)
 			obj := waitPictureObject(t, alice, w, first)
 			if obj != peer.MSNObject() {
 				t.Fatalf("initial presence has\n%s\nthe peer announced\n%s", obj, peer.MSNObject())
@@ -236,4 +225,17 @@ func TestMSNObjectInPresenceEveryDialect(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scriptedPeerAndClient starts a server with a scripted peer w showing
+// picture and a client a logged in with MSNP version v.
+func scriptedPeerAndClient(ctx context.Context, t *testing.T, a, w string, v int, picture []byte) (*msntest.ScriptedPeer, *chatPeer) {
+	t.Helper()
+	srv := chatServer(t, a, w)
+	peer, err := srv.StartScriptedPeer(ctx, w, picture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(peer.Close)
+	return peer, chatConnect(t, srv, a, v, nil)
 }

@@ -138,12 +138,8 @@ func (p *ScriptedPeer) request(ctx context.Context, name string, args ...string)
 func (p *ScriptedPeer) readNS(r *msnp.Reader) {
 	defer close(p.closed)
 	for {
-		cmd, err := r.ReadCommand()
+		cmd, err := readCommand(r)
 		if err != nil {
-			var se *msnp.SyntaxError
-			if errors.As(err, &se) {
-				continue
-			}
 			return
 		}
 		if cmd.Name == "RNG" {
@@ -160,6 +156,18 @@ func (p *ScriptedPeer) readNS(r *msnp.Reader) {
 				ch <- cmd
 			}
 		}
+	}
+}
+
+// readCommand reads the next command, skipping malformed lines.
+func readCommand(r *msnp.Reader) (*msnp.Command, error) {
+	for {
+		cmd, err := r.ReadCommand()
+		var se *msnp.SyntaxError
+		if errors.As(err, &se) {
+			continue
+		}
+		return cmd, err
 	}
 }
 
@@ -240,12 +248,8 @@ func (sb *scriptedSB) read(r *msnp.Reader) {
 	defer close(sb.packets)
 	var buf []byte // reassembly of the current MSNSLP message
 	for {
-		cmd, err := r.ReadCommand()
+		cmd, err := readCommand(r)
 		if err != nil {
-			var se *msnp.SyntaxError
-			if errors.As(err, &se) {
-				continue
-			}
 			return
 		}
 		switch cmd.Name {
