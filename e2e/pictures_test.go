@@ -142,6 +142,21 @@ func (w *world) testUserPicture(t *testing.T) {
 		t.Fatalf("bob got %d bytes, my avatar has %d: they differ", len(got), len(pic))
 	}
 	w.expectAnswer(t, "set-status online", "Your MSN status is now Online.")
+
+	// After a reconnect the picture is announced with the first status.
+	cursor = w.bob.cursor()
+	w.srv.DropConnections(meEmail)
+	_, err = w.bob.waitAfter(w.ctx, cursor, msgTimeout, "my picture after a reconnect", func(evt any) bool {
+		p, ok := evt.(*msnclient.ContactPresence)
+		if !ok || p.Email != meEmail || p.Status == msnclient.StatusOffline || p.MSNObject == "" {
+			return false
+		}
+		o, err := p2p.ParseMSNObject(p.MSNObject)
+		return err == nil && o.SHA1D == want
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // testPictureFigure measures the time from a contact's new MSNObject (the
