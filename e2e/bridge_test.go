@@ -133,6 +133,7 @@ func TestBridge(t *testing.T) {
 		{"Commands", w.testCommands},
 		{"ContactPicture", w.testContactPicture},
 		{"UserPicture", w.testUserPicture},
+		{"SetPictureFromImage", w.testSetPictureFromImage},
 		{"PictureFigure", w.testPictureFigure},
 		{"PictureKeptOffline", w.testPictureKeptOffline},
 		{"OfflineContact", w.testOfflineContact},

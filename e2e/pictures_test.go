@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/png"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -271,4 +272,78 @@ func (w *world) testPictureKeptOffline(t *testing.T) {
 	if now, err := w.ghostAvatar(ghost); err != nil || now != mxc {
 		t.Fatalf("dave's ghost avatar is %q after he signed out (%v), want %q kept", now, err, mxc)
 	}
+}
+
+// testSetPictureFromImage: `set-picture` in reply to an image makes that
+// image, as a 96x96 PNG with its aspect kept, the MSN picture.
+func (w *world) testSetPictureFromImage(t *testing.T) {
+	// A wide 200x100 image, not yet what MSN clients expect.
+	img := image.NewNRGBA(image.Rect(0, 0, 200, 100))
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i], img.Pix[i+3] = 255, 255 // opaque red
+	}
+	var src bytes.Buffer
+	if err := png.Encode(&src, img); err != nil {
+		t.Fatal(err)
+	}
+	up, err := w.user.UploadBytes(w.ctx, src.Bytes(), "image/png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgEvt, err := w.user.SendMessageEvent(w.ctx, w.mgmt, event.EventMessage, &event.MessageEventContent{
+		MsgType: event.MsgImage, Body: "wide.png", URL: up.ContentURI.CUString(),
+		Info: &event.FileInfo{MimeType: "image/png", Width: 200, Height: 100, Size: src.Len()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cursor := w.user.Cursor()
+	_, err = w.user.SendMessageEvent(w.ctx, w.mgmt, event.EventMessage, &event.MessageEventContent{
+		MsgType: event.MsgText, Body: "set-picture",
+		RelatesTo: &event.RelatesTo{InReplyTo: &event.InReplyTo{EventID: imgEvt.EventID}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bot also answers the image itself (not a command): wait for the
+	// answer about the picture.
+	answer, err := w.user.WaitEventAfter(w.ctx, cursor, msgTimeout, func(evt *event.Event) bool {
+		return evt.RoomID == w.mgmt && evt.Sender == w.bot && evt.Type == event.EventMessage &&
+			strings.Contains(evt.Content.AsMessage().Body, "display picture")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := answer.Content.AsMessage().Body; !strings.Contains(body, "Your MSN display picture is now that image.") {
+		t.Fatalf("bot answered %q", body)
+	}
+	bobCursor := w.bob.cursor()
+	w.expectAnswer(t, "set-status busy", "Your MSN status is now Busy.")
+	evt, err := w.bob.waitAfter(w.ctx, bobCursor, msgTimeout, "my new picture", func(evt any) bool {
+		p, ok := evt.(*msnclient.ContactPresence)
+		return ok && p.Email == meEmail && p.Status == msnclient.StatusBusy && p.MSNObject != ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, msgTimeout)
+	defer cancel()
+	got, err := w.bob.FetchDisplayPicture(ctx, meEmail, evt.(*msnclient.ContactPresence).MSNObject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pic, err := png.Decode(bytes.NewReader(got))
+	if err != nil {
+		t.Fatalf("bob got no PNG: %v", err)
+	}
+	if b := pic.Bounds(); b.Dx() != 96 || b.Dy() != 96 {
+		t.Fatalf("bob got a %v picture, want 96x96", b)
+	}
+	if _, _, _, a := pic.At(48, 2).RGBA(); a != 0 {
+		t.Error("the wide image fills the top of the square: aspect not kept")
+	}
+	if r, _, _, a := pic.At(48, 48).RGBA(); a == 0 || r < 0xf000 {
+		t.Error("the middle of the picture is not the red image")
+	}
+	w.expectAnswer(t, "set-status online", "Your MSN status is now Online.")
 }
