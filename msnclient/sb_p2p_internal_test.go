@@ -1,6 +1,10 @@
 package msnclient
 
-import "testing"
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
 
 func TestIsP2PPayload(t *testing.T) {
 	for payload, want := range map[string]bool{
@@ -12,6 +16,29 @@ func TestIsP2PPayload(t *testing.T) {
 	} {
 		if got := isP2PPayload([]byte(payload)); got != want {
 			t.Errorf("isP2PPayload(%q) = %v, want %v", payload, got, want)
+		}
+	}
+}
+
+// TestCapabilitiesAskForP2PVersion1: peers (WLM 2009) use P2P version 2
+// only with contacts whose extended capabilities announce it (0x20); we
+// announce P2P version 1 support (an MSNC version) and not version 2.
+func TestCapabilitiesAskForP2PVersion1(t *testing.T) {
+	for v := 9; v <= 18; v++ {
+		d, err := dialectFor(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		caps, ex, _ := strings.Cut(d.caps, ":")
+		c, err := strconv.ParseUint(caps, 10, 32)
+		if err != nil || c>>28 == 0 {
+			t.Errorf("MSNP%d caps %q announce no MSNC (P2P) version", v, d.caps)
+		}
+		if ex != "" {
+			e, err := strconv.ParseUint(ex, 10, 32)
+			if err != nil || e&0x20 != 0 {
+				t.Errorf("MSNP%d capsex %q announce P2P version 2", v, ex)
+			}
 		}
 	}
 }
