@@ -61,12 +61,32 @@ type Invite struct {
 	Context   []byte // the decoded Context field
 }
 
-// Answer is an application's answer to an Invite.
+// Answer is an application's answer to an Invite: decline, send data to
+// the inviter (an MSN object they asked for) or receive data from them (a
+// file they offer).
 type Answer struct {
 	Accept    bool
 	Data      []byte // sent to the inviter once accepted
-	DataPrep  bool   // send the data-preparation message first (MSN objects)
+	DataPrep  bool   // send (or, with Receive, expect) the data-preparation message first
 	DataFlags uint32 // flags of the data chunks (FlagMSNObjData, FlagFileData)
+
+	// Receive makes the accepted session wait for the inviter's data, at
+	// most MaxSize bytes (0: the manager's MaxDataSize), and hand it to
+	// OnData, or the reason it did not arrive. The session is then closed
+	// with BYE.
+	Receive bool
+	MaxSize int64
+	OnData  func(data []byte, err error)
+}
+
+// Offer is an invitation we send to give data to a peer (a file).
+type Offer struct {
+	EUFGUID   string
+	AppID     uint32
+	Context   []byte
+	Data      []byte
+	DataPrep  bool
+	DataFlags uint32
 }
 
 // InviteHandler answers an invitation from peer. It runs in its own
@@ -118,12 +138,12 @@ type call struct {
 	branch    string
 	sessionID uint32
 	appID     uint32
-	outgoing  bool // we sent the INVITE
+	receiving bool // data is expected from the peer on this call
 	maxSize   int64
 	dataPrep  bool
 	prepSeen  bool
 
-	resp chan *SLPMessage // responses to our INVITE
+	resp chan *SLPMessage // responses to our INVITE; nil when the peer invited
 	data chan []byte      // the complete data message
 	fail chan error       // BYE before the data, peer error
 	bye  chan struct{}    // closed when the peer sent BYE
@@ -333,7 +353,7 @@ func (m *Manager) assembleLocked(l *link, pkt *Packet) (*assembly, error) {
 		limit := int64(maxSLPSize)
 		if h.SessionID != 0 {
 			c = l.callBySession(h.SessionID)
-			if c == nil || !c.outgoing {
+			if c == nil || !c.receiving {
 				return nil, fmt.Errorf("data for unknown session %d", h.SessionID)
 			}
 			limit = c.maxSize
@@ -406,7 +426,7 @@ func (m *Manager) handleSLP(peer string, slp *SLPMessage) {
 	m.mu.Unlock()
 	switch {
 	case slp.IsResponse():
-		if c == nil || !c.outgoing {
+		if c == nil || c.resp == nil {
 			m.log.Debug().Str("peer", peer).Int("status", slp.StatusCode).Msg("MSNSLP response for no call of ours")
 			return
 		}
@@ -428,7 +448,8 @@ func (m *Manager) handleSLP(peer string, slp *SLPMessage) {
 			sid, _ := strconv.ParseUint(slp.BodyFields()["sessionid"], 10, 32)
 			m.mu.Lock()
 			busy := len(l.calls) >= maxCallsPerPeer
-			c = &call{id: callID, branch: slp.Branch(), sessionID: uint32(sid), bye: make(chan struct{}), fail: make(chan error, 1)}
+			c = &call{id: callID, branch: slp.Branch(), sessionID: uint32(sid), bye: make(chan struct{}),
+				fail: make(chan error, 1), data: make(chan []byte, 1)}
 			if !busy {
 				l.calls[callID] = c // counted from now on
 			}
@@ -451,7 +472,7 @@ func (m *Manager) handleSLP(peer string, slp *SLPMessage) {
 	case slp.Method == "BYE":
 		if c != nil {
 			c.closeBye()
-			if c.outgoing {
+			if c.receiving {
 				c.failWith(ErrClosed)
 			}
 		}
@@ -595,8 +616,26 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 		return
 	}
 	log := m.log.With().Str("peer", peer).Uint32("session", inv.SessionID).Logger()
+	if ans.Receive {
+		m.mu.Lock()
+		c.receiving, c.dataPrep, c.maxSize = true, ans.DataPrep, m.limit(ans.MaxSize)
+		m.mu.Unlock()
+	}
 	if err := m.sendSLPCtx(ctx, peer, newSLPResponse(slp, 200, "OK", SLPSessionReq, sessionBody), true); err != nil {
 		log.Warn().Err(err).Msg("P2P session not acknowledged")
+		if ans.OnData != nil {
+			ans.OnData(nil, err)
+		}
+		return
+	}
+	if ans.Receive {
+		data, err := m.waitData(ctx, c)
+		if ans.OnData != nil {
+			ans.OnData(data, err)
+		}
+		if err == nil {
+			m.sendBye(peer, c)
+		}
 		return
 	}
 	if ans.DataPrep {
@@ -636,31 +675,22 @@ func (m *Manager) removeCall(peer string, c *call) {
 	m.dropLinkLocked(l)
 }
 
-// Request invites peer to a session and returns the data the peer sends on
-// it (after checking nothing: the application verifies it). The session is
-// closed with BYE.
-func (m *Manager) Request(ctx context.Context, peer string, req Request) ([]byte, error) {
-	peer = strings.ToLower(peer)
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.CallTimeout)
-	defer cancel()
-	stop := context.AfterFunc(m.ctx, cancel)
-	defer stop()
-	maxSize := req.MaxSize
-	if maxSize <= 0 || maxSize > m.cfg.MaxDataSize {
-		maxSize = m.cfg.MaxDataSize
+// limit returns the size limit of a call: max, capped by MaxDataSize.
+func (m *Manager) limit(max int64) int64 {
+	if max <= 0 || max > m.cfg.MaxDataSize {
+		return m.cfg.MaxDataSize
 	}
-	c := &call{
-		id:       newGUID(),
-		branch:   newGUID(),
-		appID:    req.AppID,
-		outgoing: true,
-		maxSize:  maxSize,
-		dataPrep: req.DataPrep,
-		resp:     make(chan *SLPMessage, 1),
-		data:     make(chan []byte, 1),
-		fail:     make(chan error, 1),
-		bye:      make(chan struct{}),
-	}
+	return max
+}
+
+// invite registers a new call with peer, sends its INVITE and returns once
+// the peer accepted it. The caller removes the call.
+func (m *Manager) invite(ctx context.Context, peer, eufGUID string, appID uint32, context []byte, c *call) error {
+	c.id, c.branch, c.appID = newGUID(), newGUID(), appID
+	c.resp = make(chan *SLPMessage, 1)
+	c.data = make(chan []byte, 1)
+	c.fail = make(chan error, 1)
+	c.bye = make(chan struct{})
 	m.mu.Lock()
 	l := m.linkLocked(peer)
 	for c.sessionID == 0 || l.callBySession(c.sessionID) != nil {
@@ -668,46 +698,110 @@ func (m *Manager) Request(ctx context.Context, peer string, req Request) ([]byte
 	}
 	l.calls[c.id] = c
 	m.mu.Unlock()
-	defer m.removeCall(peer, c)
 
-	body := "EUF-GUID: " + req.EUFGUID + "\r\nSessionID: " + strconv.FormatUint(uint64(c.sessionID), 10) +
-		"\r\nAppID: " + strconv.FormatUint(uint64(req.AppID), 10) + "\r\n"
-	if req.Context != nil {
-		body += "Context: " + base64.StdEncoding.EncodeToString(req.Context) + "\r\n"
+	body := "EUF-GUID: " + eufGUID + "\r\nSessionID: " + strconv.FormatUint(uint64(c.sessionID), 10) +
+		"\r\nAppID: " + strconv.FormatUint(uint64(appID), 10) + "\r\n"
+	if context != nil {
+		body += "Context: " + base64.StdEncoding.EncodeToString(context) + "\r\n"
 	}
 	body += "\r\n"
 	invite := newSLPRequest("INVITE", m.cfg.Self, peer, c.branch, c.id, 0, SLPSessionReq, body)
 	if err := m.sendSLPCtx(ctx, peer, invite, false); err != nil {
-		return nil, fmt.Errorf("send INVITE: %w", err)
+		return fmt.Errorf("send INVITE: %w", err)
 	}
 	select {
 	case resp := <-c.resp:
 		if resp.StatusCode != 200 {
-			return nil, fmt.Errorf("%w (%d %s)", ErrDeclined, resp.StatusCode, truncate(resp.Reason, 40))
+			return fmt.Errorf("%w (%d %s)", ErrDeclined, resp.StatusCode, truncate(resp.Reason, 40))
 		}
+		return nil
 	case err := <-c.fail:
-		return nil, err
+		return err
 	case <-ctx.Done():
-		return nil, m.ctxErr(ctx, "no answer to the INVITE")
+		return m.ctxErr(ctx, "no answer to the INVITE")
 	}
-	var data []byte
+}
+
+// waitData waits for the data message of a receiving call.
+func (m *Manager) waitData(ctx context.Context, c *call) ([]byte, error) {
 	select {
-	case data = <-c.data:
+	case data := <-c.data:
+		return data, nil
 	case err := <-c.fail:
 		return nil, err
 	case <-ctx.Done():
 		return nil, m.ctxErr(ctx, "the data did not arrive")
 	}
-	// Close the session as the requester does.
+}
+
+// sendBye closes a call with BYE, in the background.
+func (m *Manager) sendBye(peer string, c *call) {
 	go func() {
-		bctx, bcancel := context.WithTimeout(m.ctx, m.cfg.AckTimeout)
-		defer bcancel()
+		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.AckTimeout)
+		defer cancel()
 		bye := newSLPRequest("BYE", m.cfg.Self, peer, newGUID(), c.id, 0, SLPSessionClose, "\r\n")
-		if err := m.sendSLPCtx(bctx, peer, bye, false); err != nil {
+		if err := m.sendSLPCtx(ctx, peer, bye, false); err != nil {
 			m.log.Debug().Err(err).Str("peer", peer).Msg("Could not send MSNSLP BYE")
 		}
 	}()
+}
+
+// callContext bounds a call by the call timeout and the manager's life.
+func (m *Manager) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.CallTimeout)
+	stop := context.AfterFunc(m.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// Request invites peer to a session and returns the data the peer sends on
+// it (after checking nothing: the application verifies it). The session is
+// closed with BYE.
+func (m *Manager) Request(ctx context.Context, peer string, req Request) ([]byte, error) {
+	peer = strings.ToLower(peer)
+	ctx, cancel := m.callContext(ctx)
+	defer cancel()
+	c := &call{receiving: true, maxSize: m.limit(req.MaxSize), dataPrep: req.DataPrep}
+	defer m.removeCall(peer, c)
+	if err := m.invite(ctx, peer, req.EUFGUID, req.AppID, req.Context, c); err != nil {
+		return nil, err
+	}
+	data, err := m.waitData(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	m.sendBye(peer, c)
 	return data, nil
+}
+
+// Offer invites peer to a session and, once accepted, sends it the data.
+// It returns when the peer acknowledged the data; the peer closes the
+// session (or we do, when it does not within the ack timeout).
+func (m *Manager) Offer(ctx context.Context, peer string, o Offer) error {
+	peer = strings.ToLower(peer)
+	ctx, cancel := m.callContext(ctx)
+	defer cancel()
+	c := &call{}
+	defer m.removeCall(peer, c)
+	if err := m.invite(ctx, peer, o.EUFGUID, o.AppID, o.Context, c); err != nil {
+		return err
+	}
+	if o.DataPrep {
+		if err := m.sendMessage(ctx, peer, c.sessionID, FlagNormal, o.AppID, make([]byte, 4), true); err != nil {
+			return fmt.Errorf("data preparation: %w", err)
+		}
+	}
+	if err := m.sendMessage(ctx, peer, c.sessionID, o.DataFlags, o.AppID, o.Data, true); err != nil {
+		return fmt.Errorf("send data: %w", err)
+	}
+	t := time.NewTimer(m.cfg.AckTimeout)
+	defer t.Stop()
+	select {
+	case <-c.bye:
+	case <-t.C:
+		m.sendBye(peer, c)
+	case <-ctx.Done():
+	}
+	return nil
 }
 
 func (m *Manager) ctxErr(ctx context.Context, what string) error {
