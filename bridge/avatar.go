@@ -335,6 +335,11 @@ func (f *avatarFetcher) finish(sha1d string, err error) {
 	if errors.Is(err, context.Canceled) || f.ctx.Err() != nil {
 		return
 	}
+	if errors.Is(err, p2p.ErrTooLarge) {
+		// Not worth trying again until the contact changes picture.
+		f.log.Warn().Err(err).Str("sha1d", sha1d).Msg("Not using a contact's display picture: over pictures.max_size")
+		return
+	}
 	f.failures[sha1d]++
 	n := f.failures[sha1d]
 	delay := f.retryIn(n)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -275,5 +276,23 @@ func TestDisplayPicturePNG(t *testing.T) {
 	bomb[20], bomb[21], bomb[22], bomb[23] = 0, 1, 0x86, 0xa0
 	if _, err := displayPicturePNG(bomb, 1<<20); err == nil {
 		t.Error("huge image accepted")
+	}
+}
+
+// TestAvatarTooLargeNotRetried: a picture over the limit is not fetched
+// again and again.
+func TestAvatarTooLargeNotRetried(t *testing.T) {
+	w := newFakeAvatarWorld()
+	f := w.fetcher(1)
+	inner := f.fetch
+	f.fetch = func(ctx context.Context, via *MSNClient, email, obj string) ([]byte, error) {
+		_, _ = inner(ctx, via, email, obj)
+		return nil, fmt.Errorf("fetch: %w", p2p.ErrTooLarge)
+	}
+	pic := testPNG(t, 5)
+	f.want(&MSNClient{}, "a@x.com", p2p.NewMSNObject("a@x.com", 3, pic, "", "").String())
+	time.Sleep(500 * time.Millisecond) // ten retry delays of the test fetcher
+	if n := w.fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches of a picture over the limit, want 1", n)
 	}
 }

@@ -178,6 +178,3 @@ func (c *Client) initDisplayPicture() {
 func (c *Client) P2PInFlight() (messages, calls int) {
 	return c.p2pApps().m.InFlight()
 }
-
-// IsPictureTooLarge reports whether err says a picture was over the limit.
-func IsPictureTooLarge(err error) bool { return errors.Is(err, p2p.ErrTooLarge) }
