@@ -281,6 +281,14 @@ func (m *Manager) handlePacket(peer string, pkt *Packet) {
 		}
 		return
 	}
+	if h.TotalSize == 0 {
+		// Empty and not an ack: a session-close or keep-alive signal some
+		// clients send (flag 0x40); nothing to reassemble or answer.
+		m.dropLinkLocked(l)
+		m.mu.Unlock()
+		m.log.Debug().Str("peer", peer).Uint32("flags", h.Flags).Msg("Ignoring empty P2P message")
+		return
+	}
 	a, err := m.assembleLocked(l, pkt)
 	if a != nil && a.call != nil && m.isDataPrepLocked(a) {
 		a = nil // the data-preparation message: acked, not data
