@@ -72,6 +72,12 @@ func (c *Client) sendP2P(ctx context.Context, peer string, payload []byte) error
 	return c.Conversation(peer).send(ctx, "D", payload)
 }
 
+// abortP2P ends the P2P calls in progress when the session ends: their
+// switchboards are gone.
+func (c *Client) abortP2P() {
+	c.p2pApps().m.Abort(ErrNotConnected)
+}
+
 // isP2PPayload reports whether a switchboard payload is a P2P message.
 func isP2PPayload(payload []byte) bool {
 	head, _, _ := bytes.Cut(payload, []byte("\r\n\r\n"))

@@ -239,3 +239,42 @@ func scriptedPeerAndClient(ctx context.Context, t *testing.T, a, w string, v int
 	t.Cleanup(peer.Close)
 	return peer, chatConnect(t, srv, a, v, nil)
 }
+
+// TestDisplayPictureFetchEndsOnDisconnect: a fetch in progress when the
+// connection is lost fails at once, not after the P2P timeout, so that it
+// does not hold a fetch slot of the bridge.
+func TestDisplayPictureFetchEndsOnDisconnect(t *testing.T) {
+	a, b := "alice@example.com", "bob@example.com"
+	srv := chatServer(t, a, b)
+	big := func(c *msnclient.Config) { c.MaxPictureSize = 4 << 20; c.P2PTimeout = 10 * time.Minute }
+	alice := chatConnect(t, srv, a, 15, big)
+	bob := chatConnect(t, srv, b, 15, big)
+	ctx, cancel := context.WithTimeout(context.Background(), chatTimeout)
+	defer cancel()
+	obj, err := bob.SetDisplayPictureData(ctx, randomPicture(t, 3<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := alice.FetchDisplayPicture(context.Background(), b, obj)
+		done <- err
+	}()
+	// Let the transfer start, then cut alice off.
+	deadline := time.Now().Add(chatTimeout)
+	for {
+		if msgs, _ := alice.P2PInFlight(); msgs > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	srv.DropConnections(a)
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the fetch succeeded although the connection was dropped")
+		}
+	case <-time.After(chatTimeout):
+		t.Fatal("the fetch did not end after the connection was lost")
+	}
+}

@@ -179,8 +179,23 @@ func NewManager(cfg Config) *Manager {
 	}
 }
 
-// Stop ends every call in progress.
+// Stop ends every call in progress; the manager is not used again.
 func (m *Manager) Stop() { m.cancel() }
+
+// Abort ends every call in progress with err (the connection to the peers
+// is gone) and drops partial messages; the manager stays usable.
+func (m *Manager) Abort(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for peer, l := range m.links {
+		for _, c := range l.calls {
+			c.failWith(err)
+			c.closeBye()
+		}
+		clear(l.inbound)
+		m.log.Debug().Str("peer", peer).Int("calls", len(l.calls)).Msg("P2P calls aborted")
+	}
+}
 
 // HandleInvites registers the handler of invitations with this EUF-GUID.
 // Invitations of other applications are declined.

@@ -515,3 +515,22 @@ func TestDeclinesInviteFlood(t *testing.T) {
 		t.Fatalf("%d accepted and %d declined, want %d and 3", ok, declined, maxCallsPerPeer)
 	}
 }
+
+// TestAbortEndsCalls: when the connection is lost, a fetch waiting for its
+// answer ends at once instead of at the call timeout.
+func TestAbortEndsCalls(t *testing.T) {
+	p := newScriptedPeer(t, Config{})
+	obj := NewMSNObject(buddy, ObjectDisplayPicture, []byte("x"), "", "")
+	res, _, _ := fetch(t, p, obj)
+	gone := errors.New("connection lost")
+	p.m.Abort(gone)
+	select {
+	case r := <-res:
+		if !errors.Is(r.err, gone) {
+			t.Fatalf("got %v, want the abort reason", r.err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the fetch did not end")
+	}
+	waitIdle(t, p.m)
+}
