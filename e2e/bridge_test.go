@@ -137,6 +137,7 @@ func TestBridge(t *testing.T) {
 		{"PictureFigure", w.testPictureFigure},
 		{"PictureKeptOffline", w.testPictureKeptOffline},
 		{"OfflineContact", w.testOfflineContact},
+		{"GroupOfflineMember", w.testGroupOfflineMember},
 		{"Reconnect", w.testReconnect},
 		{"Restart", w.testRestart},
 		{"SignedInElsewhere", w.testSignedInElsewhere},

@@ -63,7 +63,10 @@ func (c *Client) sendP2P(ctx context.Context, peer string, payload []byte) error
 	st.routeMu.Unlock()
 	if sb != nil && sb.usable() && slices.Contains(sb.Participants(), peer) {
 		actx, cancel := context.WithTimeout(ctx, c.sb.requestTimeout())
-		err := sb.sendMessage(actx, "D", payload)
+		// The id only matters for a late acknowledgement, which no one
+		// waits for here: it is taken from the conversations' counter so
+		// as not to collide with a text message's.
+		err := sb.sendMessage(actx, "D", payload, c.sb.nextMsgID.Add(1))
 		cancel()
 		if !errors.Is(err, errSBClosed) {
 			return err
