@@ -219,11 +219,20 @@ func TestAvatarRejectsNonImages(t *testing.T) {
 	f := w.fetcher(1)
 	f.retryIn = func(int) time.Duration { return time.Hour }
 	f.want(&MSNClient{}, "a@x.com", p2p.NewMSNObject("a@x.com", 3, data, "", "").String())
+	// Wait until the fetch ended as a failure (a retry is scheduled).
 	deadline := time.Now().Add(testTimeout)
-	for w.fetches.Load() == 0 && time.Now().Before(deadline) {
+	for {
+		f.mu.Lock()
+		failed := f.failures[p2p.SHA1D(data)] == 1 && !f.inflight[p2p.SHA1D(data)]
+		f.mu.Unlock()
+		if failed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the fetch of a non-image did not fail")
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	time.Sleep(50 * time.Millisecond)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.cache) != 0 || len(w.ghosts) != 0 {
