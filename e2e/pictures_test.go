@@ -122,23 +122,10 @@ func (w *world) testUserPicture(t *testing.T) {
 	cursor := w.bob.cursor()
 	w.expectAnswer(t, "set-status away", "Your MSN status is now Away.")
 	want := p2p.SHA1D(pic)
-	evt, err := w.bob.waitAfter(w.ctx, cursor, msgTimeout, "my picture", func(evt any) bool {
-		p, ok := evt.(*msnclient.ContactPresence)
-		if !ok || p.Email != meEmail || p.MSNObject == "" {
-			return false
-		}
+	got := w.bobFetchesMyPicture(t, cursor, func(p *msnclient.ContactPresence) bool {
 		o, err := p2p.ParseMSNObject(p.MSNObject)
 		return err == nil && o.SHA1D == want
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(w.ctx, msgTimeout)
-	defer cancel()
-	got, err := w.bob.FetchDisplayPicture(ctx, meEmail, evt.(*msnclient.ContactPresence).MSNObject)
-	if err != nil {
-		t.Fatalf("bob could not fetch my picture: %v", err)
-	}
 	if !bytes.Equal(got, pic) {
 		t.Fatalf("bob got %d bytes, my avatar has %d: they differ", len(got), len(pic))
 	}
@@ -319,19 +306,9 @@ func (w *world) testSetPictureFromImage(t *testing.T) {
 	}
 	bobCursor := w.bob.cursor()
 	w.expectAnswer(t, "set-status busy", "Your MSN status is now Busy.")
-	evt, err := w.bob.waitAfter(w.ctx, bobCursor, msgTimeout, "my new picture", func(evt any) bool {
-		p, ok := evt.(*msnclient.ContactPresence)
-		return ok && p.Email == meEmail && p.Status == msnclient.StatusBusy && p.MSNObject != ""
+	got := w.bobFetchesMyPicture(t, bobCursor, func(p *msnclient.ContactPresence) bool {
+		return p.Status == msnclient.StatusBusy
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(w.ctx, msgTimeout)
-	defer cancel()
-	got, err := w.bob.FetchDisplayPicture(ctx, meEmail, evt.(*msnclient.ContactPresence).MSNObject)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pic, err := png.Decode(bytes.NewReader(got))
 	if err != nil {
 		t.Fatalf("bob got no PNG: %v", err)
@@ -346,4 +323,24 @@ func (w *world) testSetPictureFromImage(t *testing.T) {
 		t.Error("the middle of the picture is not the red image")
 	}
 	w.expectAnswer(t, "set-status online", "Your MSN status is now Online.")
+}
+
+// bobFetchesMyPicture waits until bob sees my presence with an MSNObject
+// that match accepts, and returns the picture bob fetches over P2P.
+func (w *world) bobFetchesMyPicture(t *testing.T, cursor int, match func(*msnclient.ContactPresence) bool) []byte {
+	t.Helper()
+	evt, err := w.bob.waitAfter(w.ctx, cursor, msgTimeout, "my picture", func(evt any) bool {
+		p, ok := evt.(*msnclient.ContactPresence)
+		return ok && p.Email == meEmail && p.MSNObject != "" && match(p)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, msgTimeout)
+	defer cancel()
+	got, err := w.bob.FetchDisplayPicture(ctx, meEmail, evt.(*msnclient.ContactPresence).MSNObject)
+	if err != nil {
+		t.Fatalf("bob could not fetch my picture: %v", err)
+	}
+	return got
 }
