@@ -5,6 +5,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	up "go.mau.fi/util/configupgrade"
@@ -27,6 +28,9 @@ type Connector struct {
 	rejected rejectedInputs
 	// early remembers encrypted events checked by encryption.go.
 	early earlyNotices
+
+	avatarOnce sync.Once
+	avatars    *avatarFetcher // see avatar.go
 }
 
 var (
