@@ -51,7 +51,12 @@ func TestEncryptedRooms(t *testing.T) {
 		// ghost was only invited, reaches the bridge only sometimes (the
 		// new-DM catch-up reads it from the room later). Hand it to the
 		// bridge as the homeserver would, so the bridge surely has it.
-		raw, err := el.GetEvent(ctx, room, first.EventID)
+		var raw *event.Event
+		err = eventually(ctx, msgTimeout, func() error {
+			var err error
+			raw, err = el.GetEvent(ctx, room, first.EventID) // may 404 for a moment
+			return err
+		})
 		if err != nil {
 			t.Fatalf("read back the first message: %v", err)
 		}
