@@ -207,6 +207,9 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 	for {
 		if sess == nil {
 			m.sendState(status.StateConnecting, "", nil)
+			if m.connector.logins.Wait(ctx) != nil {
+				return
+			}
 			var err error
 			sess, err = dialSession(ctx, cfg)
 			if err != nil {

@@ -24,7 +24,7 @@ var ExampleConfig string
 // fullExampleConfig is the network section of the example config, with the
 // metrics part kept next to its code in metrics.go.
 func fullExampleConfig() string {
-	return ExampleConfig + "\n" + MetricsExampleConfig
+	return ExampleConfig + "\n" + MetricsExampleConfig + "\n" + LoginRateExampleConfig
 }
 
 // ServerConfig is one MSN server users can log in to.
@@ -50,14 +50,15 @@ type PresenceConfig struct {
 
 // Config is the network section of the bridge config.
 type Config struct {
-	Servers                       []ServerConfig `yaml:"servers"`
-	DisplaynameTemplate           string         `yaml:"displayname_template"`
-	Presence                      PresenceConfig `yaml:"presence"`
-	SwitchboardIdleTimeoutSeconds int            `yaml:"switchboard_idle_timeout_seconds"`
-	MaxMessageLength              int            `yaml:"max_message_length"`
-	EmoticonsToEmoji              bool           `yaml:"emoticons_to_emoji"`
-	CredentialsKey                string         `yaml:"credentials_key"`
-	Metrics                       MetricsConfig  `yaml:"metrics"`
+	Servers                       []ServerConfig  `yaml:"servers"`
+	DisplaynameTemplate           string          `yaml:"displayname_template"`
+	Presence                      PresenceConfig  `yaml:"presence"`
+	SwitchboardIdleTimeoutSeconds int             `yaml:"switchboard_idle_timeout_seconds"`
+	MaxMessageLength              int             `yaml:"max_message_length"`
+	EmoticonsToEmoji              bool            `yaml:"emoticons_to_emoji"`
+	CredentialsKey                string          `yaml:"credentials_key"`
+	Metrics                       MetricsConfig   `yaml:"metrics"`
+	LoginRate                     LoginRateConfig `yaml:"login_rate"`
 
 	displaynameTemplate *template.Template
 	credentialsKey      []byte
@@ -115,6 +116,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("network.credentials_key: %w", err)
 	}
 	if err := c.Metrics.Validate(); err != nil {
+		return fmt.Errorf("network.%w", err)
+	}
+	if err := c.LoginRate.Validate(); err != nil {
 		return fmt.Errorf("network.%w", err)
 	}
 	if c.MaxMessageLength < 0 || c.Presence.MinIntervalSeconds < 0 || c.SwitchboardIdleTimeoutSeconds < 0 {
@@ -214,6 +218,7 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Bool, "emoticons_to_emoji")
 	helper.Copy(up.Bool, "metrics", "enabled")
 	helper.Copy(up.Str, "metrics", "listen")
+	upgradeLoginRate(helper)
 	if key, ok := helper.Get(up.Str, "credentials_key"); !ok || key == "generate" {
 		helper.Set(up.Str, generateCredentialsKey(), "credentials_key")
 	} else {
