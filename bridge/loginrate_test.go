@@ -55,7 +55,7 @@ func TestLoginLimiterSpacesSignIns(t *testing.T) {
 func TestConnectWaitsForLoginSlot(t *testing.T) {
 	srv, c := testServer(t)
 	c.logins = newLoginLimiter(LoginRateConfig{MaxPerSecond: 0.5}) // burst 1, then one per 2 s
-	if err := c.logins.Wait(context.Background()); err != nil {     // take the burst
+	if err := c.logins.Wait(context.Background()); err != nil {    // take the burst
 		t.Fatal(err)
 	}
 	m, states := testClient(t, c, testPassword)

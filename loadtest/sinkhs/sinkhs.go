@@ -62,6 +62,7 @@ type Server struct {
 	presence  Timeline
 	presByUsr map[id.UserID]int64
 	bodies    map[string]int
+	failures  []string
 	onMessage func(room id.RoomID, sender id.UserID, body string)
 }
 
@@ -70,9 +71,11 @@ type Room struct {
 	ID       id.RoomID
 	Creator  id.UserID
 	IsDirect bool
+	IsSpace  bool
 	Joined   map[id.UserID]bool
 	Invited  map[id.UserID]bool
 	Messages int64
+	State    map[string]map[string]any // "type\x00state_key" -> content
 }
 
 // Start listens on loopback and serves until Close.
@@ -312,8 +315,40 @@ func (s *Server) serveCreateRoom(w http.ResponseWriter, user id.UserID, body map
 		Creator: user,
 		Joined:  map[id.UserID]bool{user: true},
 		Invited: map[id.UserID]bool{},
+		State:   map[string]map[string]any{},
 	}
 	room.IsDirect, _ = body["is_direct"].(bool)
+	if cc, ok := body["creation_content"].(map[string]any); ok {
+		room.IsSpace = cc["type"] == "m.space"
+	}
+	pl := map[string]any{"users": map[string]any{string(user): 100}, "users_default": 0, "events_default": 0, "state_default": 50}
+	if override, ok := body["power_level_content_override"].(map[string]any); ok {
+		for k, v := range override {
+			pl[k] = v
+		}
+	}
+	room.State[stateKey(event.StatePowerLevels.Type, "")] = pl
+	create := map[string]any{"creator": string(user), "room_version": "11"}
+	if v, ok := body["room_version"].(string); ok && v != "" {
+		create["room_version"] = v
+	}
+	if cc, ok := body["creation_content"].(map[string]any); ok {
+		for k, v := range cc {
+			create[k] = v
+		}
+	}
+	room.State[stateKey(event.StateCreate.Type, "")] = create
+	if initial, ok := body["initial_state"].([]any); ok {
+		for _, raw := range initial {
+			if evt, ok := raw.(map[string]any); ok {
+				typ, _ := evt["type"].(string)
+				key, _ := evt["state_key"].(string)
+				if content, ok := evt["content"].(map[string]any); ok {
+					room.State[stateKey(typ, key)] = content
+				}
+			}
+		}
+	}
 	if invites, ok := body["invite"].([]any); ok {
 		for _, inv := range invites {
 			if str, ok := inv.(string); ok {
@@ -360,25 +395,50 @@ func (s *Server) serveRoom(w http.ResponseWriter, r *http.Request, user id.UserI
 	case "join", "invite", "leave", "kick", "ban", "unban":
 		s.serveMembership(w, user, roomID, rest[0], body)
 	case "send":
-		s.count("send")
-		if len(rest) > 1 && rest[1] == event.EventMessage.Type {
+		if len(rest) < 2 {
+			notFound(w, "endpoint")
+			return
+		}
+		s.count("send:" + rest[1])
+		switch rest[1] {
+		case event.EventMessage.Type:
 			text, _ := body["body"].(string)
+			if mt, _ := body["msgtype"].(string); mt == string(event.MsgNotice) && user == s.opts.BotMXID {
+				// The bridge bot's error notices are not bridged messages.
+				s.recordFailure("notice: " + text)
+				break
+			}
 			s.recordMessage(roomID, user, text)
+		case event.BeeperMessageStatus.Type:
+			if st, _ := body["status"].(string); st != "SUCCESS" {
+				reason, _ := body["reason"].(string)
+				msg, _ := body["message"].(string)
+				s.recordFailure(fmt.Sprintf("status %s %s: %s", st, reason, msg))
+			}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"event_id": s.newEventID()})
 	case "state":
 		s.count("state")
-		if r.Method == http.MethodPut {
-			if len(rest) > 2 && rest[1] == event.StateMember.Type {
+		key := ""
+		if len(rest) > 2 {
+			key = unescape(rest[2])
+		}
+		if r.Method == http.MethodPut && len(rest) > 1 {
+			if rest[1] == event.StateMember.Type {
 				if m, _ := body["membership"].(string); m != "" {
-					s.applyMemberState(roomID, id.UserID(unescape(rest[2])), m)
+					s.applyMemberState(roomID, id.UserID(key), m)
 				}
 			}
+			s.setState(roomID, rest[1], key, body)
 			writeJSON(w, http.StatusOK, map[string]any{"event_id": s.newEventID()})
 			return
 		}
 		if len(rest) == 1 {
 			writeJSON(w, http.StatusOK, []any{})
+			return
+		}
+		if content := s.getState(roomID, rest[1], key); content != nil {
+			writeJSON(w, http.StatusOK, content)
 			return
 		}
 		notFound(w, "state event")
@@ -404,6 +464,25 @@ func (s *Server) serveRoom(w http.ResponseWriter, r *http.Request, user id.UserI
 		s.count("room:" + rest[0])
 		writeJSON(w, http.StatusOK, map[string]any{})
 	}
+}
+
+func stateKey(typ, key string) string { return typ + "\x00" + key }
+
+func (s *Server) setState(roomID id.RoomID, typ, key string, content map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if room := s.rooms[roomID]; room != nil {
+		room.State[stateKey(typ, key)] = content
+	}
+}
+
+func (s *Server) getState(roomID id.RoomID, typ, key string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if room := s.rooms[roomID]; room != nil {
+		return room.State[stateKey(typ, key)]
+	}
+	return nil
 }
 
 func (s *Server) applyMemberState(roomID id.RoomID, target id.UserID, membership string) {
@@ -481,6 +560,22 @@ func (s *Server) recordMessage(roomID id.RoomID, sender id.UserID, body string) 
 	}
 }
 
+func (s *Server) recordFailure(what string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.failures) < 100 {
+		s.failures = append(s.failures, what)
+	}
+}
+
+// Failures lists (the first 100) failed message statuses and error
+// notices the bridge sent.
+func (s *Server) Failures() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.failures...)
+}
+
 func (s *Server) recordPresence(user id.UserID) {
 	now := time.Now()
 	s.mu.Lock()
@@ -541,13 +636,13 @@ func (s *Server) BodyCount(body string) int {
 	return s.bodies[body]
 }
 
-// FindRoom returns the room in which both users are members (joined or
-// invited) and which was created as a DM, or "" if none.
+// FindRoom returns a room (not a space) in which both users are members
+// (joined or invited), or "" if none.
 func (s *Server) FindRoom(a, b id.UserID) id.RoomID {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, room := range s.rooms {
-		if (room.Joined[a] || room.Invited[a]) && (room.Joined[b] || room.Invited[b]) {
+		if !room.IsSpace && (room.Joined[a] || room.Invited[a]) && (room.Joined[b] || room.Invited[b]) {
 			return room.ID
 		}
 	}

@@ -1,6 +1,9 @@
 package sinkhs
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // Timeline counts events per second of wall-clock time.
 type Timeline struct {
@@ -61,4 +64,24 @@ func (t Timeline) PeakPerSecond(from, to time.Time) int64 {
 		peak = max(peak, c)
 	}
 	return peak
+}
+
+// Counter is a Timeline safe for concurrent use.
+type Counter struct {
+	mu sync.Mutex
+	t  Timeline
+}
+
+// Add counts one event at now.
+func (c *Counter) Add(now time.Time) {
+	c.mu.Lock()
+	c.t.add(now)
+	c.mu.Unlock()
+}
+
+// Snapshot returns a copy of the timeline so far.
+func (c *Counter) Snapshot() Timeline {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t.clone()
 }
