@@ -251,7 +251,8 @@ func (w *msnWorld) closePeers() {
 
 // restart stops the fake server abruptly (every connection drops), keeps
 // it down for downFor, and starts a fresh one with the same accounts
-// behind the same relay addresses; the online contacts sign in again.
+// behind the same relay addresses; the online contacts sign in again. It
+// returns when the server accepts the bridge's connections again.
 func (w *msnWorld) restart(ctx context.Context, downFor time.Duration) error {
 	w.ns.set("", true)
 	w.closePeers()

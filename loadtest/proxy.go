@@ -1,11 +1,12 @@
 package loadtest
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
@@ -110,16 +111,17 @@ func (f *forwarder) close() {
 var passportPaths = []string{"/login", "/RST.srf", "/RST2.srf"}
 
 // httpCounter is a reverse proxy in front of the fake server's HTTP
-// services that counts Passport logins per second.
+// services that counts Passport logins per second. It reads each answer
+// whole before passing it on (the answers are small SOAP documents), so a
+// restart of the server behind it never leaves a half-copied body.
 type httpCounter struct {
-	srv *http.Server
-	ln  net.Listener
+	srv    *http.Server
+	ln     net.Listener
+	client *http.Client
 
-	mu      sync.Mutex
-	target  *url.URL
-	proxy   *httputil.ReverseProxy
-	logins  sinkhs.Counter
-	lastErr error
+	mu     sync.Mutex
+	target string
+	logins sinkhs.Counter
 }
 
 func newHTTPCounter(target string) (*httpCounter, error) {
@@ -127,11 +129,10 @@ func newHTTPCounter(target string) (*httpCounter, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &httpCounter{ln: ln}
-	if err := h.setTarget(target); err != nil {
-		ln.Close()
-		return nil, err
-	}
+	h := &httpCounter{ln: ln, target: target, client: &http.Client{
+		Timeout:   2 * time.Minute,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64},
+	}}
 	h.srv = &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
 	go func() { _ = h.srv.Serve(ln) }()
 	return h, nil
@@ -140,20 +141,11 @@ func newHTTPCounter(target string) (*httpCounter, error) {
 func (h *httpCounter) url() string { return "http://" + h.ln.Addr().String() }
 
 func (h *httpCounter) setTarget(target string) error {
-	u, err := url.Parse(target)
-	if err != nil {
+	if _, err := url.Parse(target); err != nil {
 		return err
 	}
-	p := httputil.NewSingleHostReverseProxy(u)
-	p.Transport = &http.Transport{MaxIdleConnsPerHost: 64, ResponseHeaderTimeout: time.Minute}
-	p.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
-		h.mu.Lock()
-		h.lastErr = err
-		h.mu.Unlock()
-		w.WriteHeader(http.StatusBadGateway)
-	}
 	h.mu.Lock()
-	h.target, h.proxy = u, p
+	h.target = target
 	h.mu.Unlock()
 	return nil
 }
@@ -166,9 +158,38 @@ func (h *httpCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.mu.Lock()
-	p := h.proxy
+	target := h.target
 	h.mu.Unlock()
-	p.ServeHTTP(w, r)
+	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	ctx := context.WithoutCancel(r.Context())
+	out, err := http.NewRequestWithContext(ctx, r.Method, target+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	out.Header = r.Header.Clone()
+	resp, err := h.client.Do(out)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	for k, v := range resp.Header {
+		if k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(data)
 }
 
 func (h *httpCounter) passportLogins() sinkhs.Timeline { return h.logins.Snapshot() }

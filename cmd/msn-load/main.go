@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/mautrix-msn/mautrix-msn/e2e/stack"
 	"github.com/mautrix-msn/mautrix-msn/loadtest"
 )
@@ -64,6 +66,19 @@ func run() error {
 		debugLog  = flag.Bool("debug-log", false, "keep the bridge's debug log (slow; for finding faults)")
 		bridgeBin = flag.String("bridge", "", "mautrix-msn binary (default: build ./cmd/mautrix-msn)")
 	)
+	edits := map[string]any{}
+	flag.Func("set", "extra bridge config edit, dotted.path=yaml-value (repeatable), e.g. -set database.max_idle_conns=5", func(s string) error {
+		key, raw, ok := strings.Cut(s, "=")
+		if !ok || key == "" {
+			return fmt.Errorf("want dotted.path=value, got %q", s)
+		}
+		var v any
+		if err := yaml.Unmarshal([]byte(raw), &v); err != nil {
+			return fmt.Errorf("value of %s: %w", key, err)
+		}
+		edits[key] = v
+		return nil
+	})
 	flag.Parse()
 	steps, err := parseSteps(*logins)
 	if err != nil {
@@ -99,6 +114,7 @@ func run() error {
 		Progress:         os.Stderr,
 		BridgeBin:        *bridgeBin,
 		DebugLog:         *debugLog,
+		Edits:            edits,
 	}
 	if *hs == loadtest.HomeserverDendrite {
 		if opts.DendriteBin, err = stack.FindDendrite(); err != nil {
