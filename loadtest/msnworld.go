@@ -249,28 +249,30 @@ func (w *msnWorld) closePeers() {
 	}
 }
 
-// restart stops the fake server abruptly (every connection drops), keeps
-// it down for downFor, and starts a fresh one with the same accounts
-// behind the same relay addresses; the online contacts sign in again. It
-// returns when the server accepts the bridge's connections again.
+// restart replaces the fake server as a restart does: a fresh server with
+// the same accounts is prepared (and the online contacts sign in to it),
+// then the old one stops abruptly (every connection drops), nothing
+// answers on the bridge's address for downFor, and the fresh server takes
+// over behind the same relay addresses. It returns when the server accepts
+// the bridge's connections again.
 func (w *msnWorld) restart(ctx context.Context, downFor time.Duration) error {
-	w.ns.set("", true)
-	w.closePeers()
-	w.mu.Lock()
-	old := w.srv
-	w.mu.Unlock()
-	old.Close()
 	srv, err := w.newServer()
 	if err != nil {
 		return err
 	}
 	w.mu.Lock()
-	w.srv = srv
+	old, oldPeers := w.srv, w.clnts
+	w.srv, w.clnts = srv, nil
 	w.mu.Unlock()
-	if err := w.http.setTarget(srv.HTTPURL()); err != nil {
+	if err := w.connectPeers(ctx); err != nil {
 		return err
 	}
-	if err := w.connectPeers(ctx); err != nil {
+	w.ns.set("", true)
+	old.Close()
+	for _, p := range oldPeers {
+		_ = p.client.Close()
+	}
+	if err := w.http.setTarget(srv.HTTPURL()); err != nil {
 		return err
 	}
 	select {

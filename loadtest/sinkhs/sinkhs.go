@@ -338,6 +338,11 @@ func (s *Server) serveCreateRoom(w http.ResponseWriter, user id.UserID, body map
 		}
 	}
 	room.State[stateKey(event.StateCreate.Type, "")] = create
+	joinRule := "invite"
+	if preset, _ := body["preset"].(string); preset == "public_chat" {
+		joinRule = "public"
+	}
+	room.State[stateKey(event.StateJoinRules.Type, "")] = map[string]any{"join_rule": joinRule}
 	if initial, ok := body["initial_state"].([]any); ok {
 		for _, raw := range initial {
 			if evt, ok := raw.(map[string]any); ok {
