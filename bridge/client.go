@@ -15,6 +15,8 @@ import (
 	"maunium.net/go/mautrix/bridgev2/status"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // Bridge state error codes of MSN logins.
@@ -79,10 +81,13 @@ type MSNClient struct {
 	notifiedMu sync.Mutex
 	notified   map[string]bool // contact requests already announced
 
+	ownPic ownPicture // see avatar_own.go
+
 	msgIDs   *messageIDGenerator
 	typing   *typingSender
 	presence *presenceBridge
 	convs    *conversationTracker
+	delivery deliveryTracker // sends awaiting a late acknowledgement
 }
 
 var (
@@ -149,13 +154,15 @@ func (m *MSNClient) Connect(ctx context.Context) {
 		return
 	}
 	if m.meta.MachineGUID == "" {
-		m.meta.MachineGUID = newMachineGUID()
+		m.meta.MachineGUID = msnp.NewGUID()
 		if err := m.login.Save(ctx); err != nil {
 			m.log.Err(err).Msg("Failed to save new machine GUID")
 		}
 	}
 	cfg := srv.clientConfig(m.meta.Email, password, m.meta.MachineGUID)
 	cfg.SwitchboardIdleTimeout = m.connector.Config.switchboardIdleTimeout()
+	cfg.MaxPictureSize = m.connector.Config.Pictures.maxSize()
+	cfg.EndpointName = m.connector.Config.EndpointName
 	logger := m.log.With().Str("component", "msnclient").Logger()
 	cfg.Logger = &logger
 
@@ -209,6 +216,7 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 				return
 			}
 			var err error
+			cfg.DisplayPicture = m.ownPicture()
 			sess, err = dialSession(ctx, cfg)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -328,6 +336,7 @@ func (m *MSNClient) Disconnect() {
 	}
 	m.typing.stopAll()
 	m.presence.stop()
+	m.connector.waitAvatars(5 * time.Second)
 	m.loggedIn.Store(false)
 }
 

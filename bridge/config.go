@@ -29,16 +29,18 @@ func fullExampleConfig() string {
 
 // ServerConfig is one MSN server users can log in to.
 type ServerConfig struct {
-	Name               string `yaml:"name"`
-	NotificationServer string `yaml:"notification_server"`
-	NexusURL           string `yaml:"nexus_url"`
-	LoginURL           string `yaml:"login_url"`
-	RSTURL             string `yaml:"rst_url"`
-	RST2URL            string `yaml:"rst2_url"`
-	ABServiceURL       string `yaml:"abservice_url"`
-	SharingServiceURL  string `yaml:"sharing_service_url"`
-	ProtocolVersions   []int  `yaml:"protocol_versions"`
-	CAFile             string `yaml:"ca_file"`
+	Name               string   `yaml:"name"`
+	NotificationServer string   `yaml:"notification_server"`
+	NexusURL           string   `yaml:"nexus_url"`
+	LoginURL           string   `yaml:"login_url"`
+	RSTURL             string   `yaml:"rst_url"`
+	RST2URL            string   `yaml:"rst2_url"`
+	ABServiceURL       string   `yaml:"abservice_url"`
+	SharingServiceURL  string   `yaml:"sharing_service_url"`
+	ProtocolVersions   []int    `yaml:"protocol_versions"`
+	CAFile             string   `yaml:"ca_file"`
+	AllowedHosts       []string `yaml:"allowed_hosts"`
+	AllowPlainHTTP     bool     `yaml:"allow_plain_http"`
 }
 
 // PresenceConfig configures contact presence bridging.
@@ -54,10 +56,12 @@ type Config struct {
 	DisplaynameTemplate           string          `yaml:"displayname_template"`
 	Presence                      PresenceConfig  `yaml:"presence"`
 	SwitchboardIdleTimeoutSeconds int             `yaml:"switchboard_idle_timeout_seconds"`
+	EndpointName                  string          `yaml:"endpoint_name"`
 	MaxMessageLength              int             `yaml:"max_message_length"`
 	EmoticonsToEmoji              bool            `yaml:"emoticons_to_emoji"`
 	CredentialsKey                string          `yaml:"credentials_key"`
 	Metrics                       MetricsConfig   `yaml:"metrics"`
+	Pictures                      PicturesConfig  `yaml:"pictures"`
 	LoginRate                     LoginRateConfig `yaml:"login_rate"`
 
 	displaynameTemplate *template.Template
@@ -121,7 +125,8 @@ func (c *Config) Validate() error {
 	if err := c.LoginRate.Validate(); err != nil {
 		return fmt.Errorf("network.%w", err)
 	}
-	if c.MaxMessageLength < 0 || c.Presence.MinIntervalSeconds < 0 || c.SwitchboardIdleTimeoutSeconds < 0 {
+	if c.MaxMessageLength < 0 || c.Presence.MinIntervalSeconds < 0 || c.SwitchboardIdleTimeoutSeconds < 0 ||
+		c.Pictures.MaxSize < 0 || c.Pictures.MaxConcurrentFetches < 0 {
 		return errors.New("network: negative lengths and intervals are not allowed")
 	}
 	return nil
@@ -189,6 +194,26 @@ func (c *Config) switchboardIdleTimeout() time.Duration {
 	return time.Duration(c.SwitchboardIdleTimeoutSeconds) * time.Second
 }
 
+// PicturesConfig configures display pictures.
+type PicturesConfig struct {
+	MaxSize              int64 `yaml:"max_size"`
+	MaxConcurrentFetches int   `yaml:"max_concurrent_fetches"`
+}
+
+func (p PicturesConfig) maxSize() int64 {
+	if p.MaxSize <= 0 {
+		return defaultMaxPictureSize
+	}
+	return p.MaxSize
+}
+
+func (p PicturesConfig) maxConcurrent() int {
+	if p.MaxConcurrentFetches <= 0 {
+		return defaultMaxConcurrentFetches
+	}
+	return p.MaxConcurrentFetches
+}
+
 // clientConfig builds the msnclient config of a login on srv.
 func (srv *ServerConfig) clientConfig(email, password, machineGUID string) msnclient.Config {
 	return msnclient.Config{
@@ -204,6 +229,8 @@ func (srv *ServerConfig) clientConfig(email, password, machineGUID string) msncl
 		Versions:          srv.ProtocolVersions,
 		CAFile:            srv.CAFile,
 		MachineGUID:       machineGUID,
+		AllowedHosts:      srv.AllowedHosts,
+		AllowPlainHTTP:    srv.AllowPlainHTTP,
 	}
 }
 
@@ -214,8 +241,11 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Int, "presence", "min_interval_seconds")
 	helper.Copy(up.Int, "presence", "refresh_interval_seconds")
 	helper.Copy(up.Int, "switchboard_idle_timeout_seconds")
+	helper.Copy(up.Str, "endpoint_name")
 	helper.Copy(up.Int, "max_message_length")
 	helper.Copy(up.Bool, "emoticons_to_emoji")
+	helper.Copy(up.Int, "pictures", "max_size")
+	helper.Copy(up.Int, "pictures", "max_concurrent_fetches")
 	helper.Copy(up.Bool, "metrics", "enabled")
 	helper.Copy(up.Str, "metrics", "listen")
 	upgradeLoginRate(helper)

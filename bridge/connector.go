@@ -5,6 +5,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	up "go.mau.fi/util/configupgrade"
@@ -25,6 +26,9 @@ type Connector struct {
 	metrics *Metrics
 	// logins spaces out sign-ins (nil: no cap); made in Start.
 	logins *loginLimiter
+
+	avatarOnce sync.Once
+	avatars    *avatarFetcher // see avatar.go
 }
 
 var (

@@ -1,8 +1,6 @@
 package bridge
 
 import (
-	"strings"
-
 	"maunium.net/go/mautrix/bridgev2/database"
 )
 
@@ -16,6 +14,9 @@ type UserLoginMetadata struct {
 	EncryptedPassword string `json:"encrypted_password,omitempty"`
 	// MachineGUID is the MSNP16+ endpoint ID, generated once and kept.
 	MachineGUID string `json:"machine_guid"`
+	// PictureMXC is the image chosen with set-picture as the MSN display
+	// picture; empty: the user's Matrix avatar is used.
+	PictureMXC string `json:"picture_mxc,omitempty"`
 }
 
 // PortalMetadata is the connector's data of one portal.
@@ -43,10 +44,4 @@ func (c *Connector) GetDBMetaTypes() database.MetaTypes {
 		Reaction:  func() any { return &MessageMetadata{} },
 		UserLogin: func() any { return &UserLoginMetadata{} },
 	}
-}
-
-// newMachineGUID returns a new MSNP16+ endpoint GUID in "{xxxxxxxx-…}" form.
-func newMachineGUID() string {
-	h := randomHex(16)
-	return "{" + strings.Join([]string{h[0:8], h[8:12], h[12:16], h[16:20], h[20:32]}, "-") + "}"
 }

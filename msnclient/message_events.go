@@ -21,11 +21,15 @@ func (sb *sbConn) handleMessage(cmd *msnp.Command) {
 	if payload == nil {
 		return
 	}
+	if isP2PPayload(payload) {
+		sb.s.c.handleP2P(sb, from, payload)
+		return
+	}
 	evt := messageEvent(from, msnp.DecodeParam(cmd.Arg(1)), from == sb.self, payload)
 	if evt == nil {
 		return
 	}
-	parts := sb.Participants()
+	parts := sb.members()
 	switch e := evt.(type) {
 	case *MessageReceived:
 		e.Participants = parts
@@ -44,8 +48,8 @@ func (sb *sbConn) handleMessage(cmd *msnp.Command) {
 // reportIncomplete emits a chunked message that could not be reassembled.
 func (sb *sbConn) reportIncomplete(evt *UnknownMessage) {
 	sb.mu.Lock()
-	evt.Participants = sb.participantsLocked()
-	if len(evt.Participants) == 0 {
+	evt.Participants = sb.membersLocked()
+	if len(sb.participants) == 0 {
 		evt.Participants = append([]string(nil), sb.lastParts...)
 	}
 	sb.mu.Unlock()

@@ -121,6 +121,7 @@ func (s *session) end(reason DisconnectReason, err error) {
 	s.conn.close(err)
 	c := s.c
 	c.sb.closeAll()
+	c.abortP2P()
 	c.clearPresence()
 	if wasConnected {
 		c.log.Info().Int("reason", int(reason)).AnErr("error", err).Msg("MSN session ended")
@@ -157,7 +158,8 @@ func (s *session) handle(cmd *msnp.Command) {
 	case "UBX":
 		c.handleUBX(s, cmd)
 	case "CHL":
-		s.answerChallenge(cmd)
+		// Answered off the reader: the write may block on a slow server.
+		go s.answerChallenge(cmd)
 	case "QNG":
 		s.handleQNG(cmd)
 	case "RNG":
@@ -240,5 +242,3 @@ func (s *session) handleNSMessage(cmd *msnp.Command) {
 	}
 	s.c.log.Debug().Str("content_type", ct).Msg("Ignoring notification server message")
 }
-
-func newCommand(name string, args ...string) *msnp.Command { return msnp.New(name, args...) }
