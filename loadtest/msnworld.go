@@ -146,17 +146,6 @@ func dedupe(list []string) []string {
 	return out
 }
 
-// sharing counts, for each online contact, how many bridge accounts have it.
-func (w *msnWorld) sharing() map[string]int {
-	out := map[string]int{}
-	for i := range w.logins {
-		for _, c := range w.onlineContactsOf(i) {
-			out[c]++
-		}
-	}
-	return out
-}
-
 // serverConfig is the bridge's network.servers entry: the relays.
 func (w *msnWorld) serverConfig() map[string]any {
 	base := w.http.url()
@@ -171,6 +160,7 @@ func (w *msnWorld) serverConfig() map[string]any {
 		"sharing_service_url": base + "/abservice/SharingService.asmx",
 		"protocol_versions":   []any{18, 15, 13, 12, 11, 9, 8},
 		"ca_file":             "",
+		"allow_plain_http":    true, // msntest's plain HTTP on loopback
 	}
 }
 
@@ -188,6 +178,7 @@ func (w *msnWorld) connectPeers(ctx context.Context) error {
 			email := peerEmail(i)
 			cfg := msnclient.Config{Email: email, Password: accountPassword, Server: srv.NSAddr(), RequestTimeout: time.Minute}
 			cfg.UseEscargotURLs(srv.HTTPURL())
+			cfg.AllowPlainHTTP = true // msntest's plain HTTP on loopback
 			c := msnclient.NewClient(cfg, w.handlePeerEvent)
 			if err := c.Connect(gctx); err != nil {
 				return fmt.Errorf("contact %s sign-in: %w", email, err)
