@@ -52,17 +52,19 @@ type PresenceConfig struct {
 
 // Config is the network section of the bridge config.
 type Config struct {
-	Servers                       []ServerConfig  `yaml:"servers"`
-	DisplaynameTemplate           string          `yaml:"displayname_template"`
-	Presence                      PresenceConfig  `yaml:"presence"`
-	SwitchboardIdleTimeoutSeconds int             `yaml:"switchboard_idle_timeout_seconds"`
-	EndpointName                  string          `yaml:"endpoint_name"`
-	MaxMessageLength              int             `yaml:"max_message_length"`
-	EmoticonsToEmoji              bool            `yaml:"emoticons_to_emoji"`
-	CredentialsKey                string          `yaml:"credentials_key"`
-	Metrics                       MetricsConfig   `yaml:"metrics"`
-	Pictures                      PicturesConfig  `yaml:"pictures"`
-	LoginRate                     LoginRateConfig `yaml:"login_rate"`
+	Servers                       []ServerConfig `yaml:"servers"`
+	DisplaynameTemplate           string         `yaml:"displayname_template"`
+	Presence                      PresenceConfig `yaml:"presence"`
+	SwitchboardIdleTimeoutSeconds int            `yaml:"switchboard_idle_timeout_seconds"`
+	EndpointName                  string         `yaml:"endpoint_name"`
+	MaxMessageLength              int            `yaml:"max_message_length"`
+	EmoticonsToEmoji              bool           `yaml:"emoticons_to_emoji"`
+	CredentialsKey                string         `yaml:"credentials_key"`
+	Metrics                       MetricsConfig  `yaml:"metrics"`
+	Pictures                      PicturesConfig `yaml:"pictures"`
+
+	// LoginRate caps sign-ins per second (loginrate.go).
+	LoginRate LoginRateConfig `yaml:"login_rate"`
 
 	displaynameTemplate *template.Template
 	credentialsKey      []byte
