@@ -16,7 +16,7 @@ BIN_DIR     ?= bin
 COMMANDS    := $(notdir $(wildcard cmd/*))
 DEMO_ARGS   ?=
 
-.PHONY: all build test vet staticcheck gofmt lint unit fuzz compose demo dendrite clean check-make
+.PHONY: all build test vet staticcheck gofmt lint unit fuzz compose demo dendrite bench clean check-make
 
 all: build
 
@@ -77,6 +77,12 @@ dendrite:
 ## demo: run the whole stack locally (Dendrite, fake MSN server, bridge); Ctrl-C stops it (state and logs in .demo/)
 demo: build
 	./$(BIN_DIR)/msn-demo $(DEMO_ARGS)
+
+## bench: the load harness against the sink homeserver (docs/performance.md);
+## e.g. make bench BENCHFLAGS="-homeserver dendrite -logins 100"
+BENCHFLAGS ?= -logins 100,1000 -json load-report.json
+bench:
+	$(GO) run -tags $(TAGS) ./cmd/msn-load $(BENCHFLAGS)
 
 ## clean: remove what `make build`, `go build ./cmd/<name>` and `make demo` leave behind (all in .gitignore)
 clean:

@@ -28,6 +28,8 @@ type Connector struct {
 	rejected rejectedInputs
 	// early remembers encrypted events checked by encryption.go.
 	early earlyNotices
+	// logins spaces out sign-ins (nil: no cap); made in Start.
+	logins *loginLimiter
 
 	avatarOnce sync.Once
 	avatars    *avatarFetcher // see avatar.go
@@ -70,6 +72,7 @@ func (c *Connector) Start(ctx context.Context) error {
 	if err := c.DB.Upgrade(ctx); err != nil {
 		return bridgev2.DBUpgradeError{Err: err, Section: "msn"}
 	}
+	c.logins = newLoginLimiter(c.Config.LoginRate)
 	if c.Config.Metrics.Enabled {
 		metrics := NewMetrics(c.openSwitchboards)
 		if err := metrics.Start(c.Config.Metrics, c.Bridge.Log.With().Str("component", "metrics").Logger()); err != nil {
