@@ -350,6 +350,7 @@ func (m *MSNClient) LogoutRemote(ctx context.Context) {
 	if err := m.connector.DB.GroupPortal.DeleteAll(ctx, string(m.login.ID)); err != nil {
 		m.log.Err(err).Msg("Failed to delete group portal mappings")
 	}
+	m.deleteAllGroupSpaces(ctx)
 }
 
 // IsThisUser implements bridgev2.NetworkAPI.

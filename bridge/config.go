@@ -48,6 +48,16 @@ type PresenceConfig struct {
 	RefreshIntervalSeconds int  `yaml:"refresh_interval_seconds"`
 }
 
+// GroupsConfig configures how MSN contact groups appear on Matrix.
+type GroupsConfig struct {
+	// Spaces makes every contact group a child space of the login's space.
+	Spaces bool `yaml:"spaces"`
+	// RefreshIntervalSeconds is how often the address book (MSNP13+) is
+	// re-read to pick up changes other clients made (servers do not push
+	// group changes). 0 disables.
+	RefreshIntervalSeconds int `yaml:"refresh_interval_seconds"`
+}
+
 // Config is the network section of the bridge config.
 type Config struct {
 	Servers                       []ServerConfig `yaml:"servers"`
@@ -58,6 +68,7 @@ type Config struct {
 	EmoticonsToEmoji              bool           `yaml:"emoticons_to_emoji"`
 	CredentialsKey                string         `yaml:"credentials_key"`
 	Metrics                       MetricsConfig  `yaml:"metrics"`
+	ContactGroups                 GroupsConfig   `yaml:"contact_groups"`
 
 	displaynameTemplate *template.Template
 	credentialsKey      []byte
@@ -117,7 +128,8 @@ func (c *Config) Validate() error {
 	if err := c.Metrics.Validate(); err != nil {
 		return fmt.Errorf("network.%w", err)
 	}
-	if c.MaxMessageLength < 0 || c.Presence.MinIntervalSeconds < 0 || c.SwitchboardIdleTimeoutSeconds < 0 {
+	if c.MaxMessageLength < 0 || c.Presence.MinIntervalSeconds < 0 || c.SwitchboardIdleTimeoutSeconds < 0 ||
+		c.ContactGroups.RefreshIntervalSeconds < 0 {
 		return errors.New("network: negative lengths and intervals are not allowed")
 	}
 	return nil
@@ -214,6 +226,8 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Bool, "emoticons_to_emoji")
 	helper.Copy(up.Bool, "metrics", "enabled")
 	helper.Copy(up.Str, "metrics", "listen")
+	helper.Copy(up.Bool, "contact_groups", "spaces")
+	helper.Copy(up.Int, "contact_groups", "refresh_interval_seconds")
 	if key, ok := helper.Get(up.Str, "credentials_key"); !ok || key == "generate" {
 		helper.Set(up.Str, generateCredentialsKey(), "credentials_key")
 	} else {

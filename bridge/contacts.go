@@ -15,6 +15,7 @@ import (
 // syncAfterConnect runs the work that follows a successful sign-in.
 func (m *MSNClient) syncAfterConnect(ctx context.Context, sess *session) {
 	m.syncContacts(ctx, sess)
+	go m.refreshContactsLoop(ctx, sess)
 }
 
 // syncContacts stores the contact list snapshot, updates the contacts'
@@ -63,6 +64,7 @@ func (m *MSNClient) syncContacts(ctx context.Context, sess *session) {
 		}
 	}
 	m.syncSpaceMembers(ctx, current, prevByEmail)
+	m.syncGroupSpaces(ctx, sess)
 }
 
 // storeContactSnapshot reads msnclient's contact list and stores it as the
