@@ -131,6 +131,7 @@ func TestBridge(t *testing.T) {
 		{"Nudge", w.testNudge},
 		{"ThreePeople", w.testThreePeople},
 		{"Commands", w.testCommands},
+		{"ContactGroups", w.testContactGroups},
 		{"OfflineContact", w.testOfflineContact},
 		{"Reconnect", w.testReconnect},
 		{"Restart", w.testRestart},

@@ -100,5 +100,7 @@ func NetworkEdits(srv *msntest.Server) map[string]any {
 		}},
 		"network.presence.enabled":              true,
 		"network.presence.min_interval_seconds": 0,
+		// Follow group changes made by other clients quickly.
+		"network.contact_groups.refresh_interval_seconds": 2,
 	}
 }
