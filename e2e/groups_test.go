@@ -3,10 +3,14 @@ package e2e
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/mautrix-msn/mautrix-msn/e2e/stack"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
 )
 
 // testContactGroups: MSN contact groups are child spaces of the login's
@@ -174,6 +178,80 @@ func (w *world) waitSpaceChild(t *testing.T, space, child id.RoomID, want bool) 
 		has := err == nil && len(content.Via) > 0
 		if has != want {
 			return fmt.Errorf("room %s in space %s: %v, want %v", child, space, has, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestContactGroupsSYN: the same child spaces on a SYN/LST dialect
+// (MSNP8: numeric group ids, the implicit group 0), where the server holds
+// the list and changes made elsewhere are seen at the next sign-in.
+func TestContactGroupsSYN(t *testing.T) {
+	e := newEnvEdits(t, stack.SQLite(), func(srv *msntest.Server) map[string]any {
+		servers := stack.NetworkEdits(srv)["network.servers"].([]any)
+		server := servers[0].(map[string]any)
+		server["protocol_versions"] = []any{8}
+		return map[string]any{"network.servers": servers}
+	})
+	w := &world{env: e}
+	for _, a := range [][2]string{{meEmail, mePassword}, {bobEmail, peerPass}, {carolEmail, peerPass}} {
+		if err := e.srv.AddAccount(a[0], a[1], strings.Split(a[0], "@")[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []string{bobEmail, carolEmail} {
+		if err := e.srv.AddContact(meEmail, c, mutual); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, g := range []string{"Friends", "Work"} {
+		if _, err := e.srv.AddGroup(meEmail, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.srv.SetContactGroups(meEmail, bobEmail, "Friends", "Work"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.SetContactGroups(meEmail, carolEmail, "Work"); err != nil {
+		t.Fatal(err)
+	}
+	w.mustLogin(t)
+	w.waitGroupSpace(t, "Friends", []string{bobEmail})
+	work := w.waitGroupSpace(t, "Work", []string{bobEmail, carolEmail})
+	w.expectAnswer(t, "groups", "Work (2): "+bobEmail+", "+carolEmail)
+
+	w.expectAnswer(t, "move-contact "+carolEmail+" Friends", "Moved "+carolEmail)
+	w.waitGroupSpace(t, "Friends", []string{bobEmail, carolEmail})
+	w.waitGroupSpace(t, "Work", []string{bobEmail})
+	w.expectAnswer(t, "rename-group Work Office", `Renamed the MSN group "Work" to "Office".`)
+	if got := w.waitGroupSpace(t, "Office", []string{bobEmail}); got != work {
+		t.Errorf("rename made space %s, want %s renamed", got, work)
+	}
+	if got := e.srv.Groups(meEmail); !slices.Equal(got["Office"], []string{bobEmail}) || !slices.Equal(got["Friends"], []string{bobEmail, carolEmail}) {
+		t.Errorf("server groups are %v", got)
+	}
+
+	// Another client renames a group while the bridge is signed out; the
+	// next sign-in (SYN) brings it.
+	if err := e.srv.RenameGroup(meEmail, "Office", "Day job"); err != nil {
+		t.Fatal(err)
+	}
+	w.expectAnswer(t, "reconnect", "Reconnecting")
+	w.waitGroupSpace(t, "Day job", []string{bobEmail})
+	w.expectAnswer(t, "remove-group Friends", `Removed the MSN group "Friends"`)
+	spaces, err := w.groupSpaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = eventually(w.ctx, msgTimeout, func() error {
+		if spaces, err = w.groupSpaces(); err != nil {
+			return err
+		}
+		if _, ok := spaces["Friends"]; ok {
+			return fmt.Errorf("the Friends space is still there: %v", spaces)
 		}
 		return nil
 	})
