@@ -132,6 +132,8 @@ func TestBridge(t *testing.T) {
 		{"ThreePeople", w.testThreePeople},
 		{"Commands", w.testCommands},
 		{"ContactGroups", w.testContactGroups},
+		{"GroupChatFromMatrix", w.testGroupChatFromMatrix},
+		{"InviteIntoDM", w.testInviteIntoDM},
 		{"OfflineContact", w.testOfflineContact},
 		{"Reconnect", w.testReconnect},
 		{"Restart", w.testRestart},
