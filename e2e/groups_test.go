@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -112,8 +113,14 @@ func (w *world) groupSpaces() (map[string]id.RoomID, error) {
 // name whose joined ghosts are exactly those of emails, and returns it.
 func (w *world) waitGroupSpace(t *testing.T, name string, emails []string) id.RoomID {
 	t.Helper()
+	return w.waitGroupSpaceWithin(t, name, emails, msgTimeout)
+}
+
+// waitGroupSpaceWithin is waitGroupSpace with a timeout.
+func (w *world) waitGroupSpaceWithin(t *testing.T, name string, emails []string, timeout time.Duration) id.RoomID {
+	t.Helper()
 	var room id.RoomID
-	err := eventually(w.ctx, msgTimeout, func() error {
+	err := eventually(w.ctx, timeout, func() error {
 		spaces, err := w.groupSpaces()
 		if err != nil {
 			return err
