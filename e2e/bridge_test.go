@@ -135,6 +135,7 @@ func TestBridge(t *testing.T) {
 		{"GroupChatFromMatrix", w.testGroupChatFromMatrix},
 		{"InviteIntoDM", w.testInviteIntoDM},
 		{"OfflineContact", w.testOfflineContact},
+		{"GroupOfflineMember", w.testGroupOfflineMember},
 		{"Reconnect", w.testReconnect},
 		{"Restart", w.testRestart},
 		{"SignedInElsewhere", w.testSignedInElsewhere},

@@ -3,6 +3,8 @@ package msntest
 import (
 	"fmt"
 	"sort"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // Test API for contact groups. Changes made here stand for another client
@@ -22,7 +24,7 @@ func (s *Server) AddGroup(owner, name string) (string, error) {
 	if name == "" || len(name) > maxGroupName || a.groupByName(name) != nil {
 		return "", fmt.Errorf("msntest: invalid or duplicate group name %q", name)
 	}
-	g := &group{id: newUUID(), num: a.nextGroupNum(), name: name}
+	g := &group{id: msnp.NewUUID(), num: a.nextGroupNum(), name: name}
 	a.groups = append(a.groups, g)
 	a.listVer++
 	return g.id, nil
