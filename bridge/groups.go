@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"maunium.net/go/mautrix"
@@ -162,13 +163,7 @@ func (m *MSNClient) syncGroupSpace(ctx context.Context, parent id.RoomID, row *d
 	}
 	space := id.RoomID(row.RoomID)
 	added, removed := setDiff(row.Members, w.Members)
-	for _, email := range added {
-		if err := m.joinSpace(ctx, space, email); err != nil {
-			m.log.Warn().Err(err).Str("contact", email).Str("group", w.Group.Name).Msg("Failed to add contact to group space")
-			continue
-		}
-		row.Members = append(row.Members, email)
-	}
+	row.Members = append(row.Members, m.joinSpaceAll(ctx, space, w.Group.Name, added)...)
 	for _, email := range removed {
 		if err := m.kickFromSpace(ctx, space, email, "No longer in this MSN group"); err != nil {
 			m.log.Warn().Err(err).Str("contact", email).Str("group", w.Group.Name).Msg("Failed to remove contact from group space")
@@ -193,6 +188,35 @@ func (m *MSNClient) syncGroupSpace(ctx context.Context, parent id.RoomID, row *d
 		row.Children = slices.DeleteFunc(row.Children, func(r string) bool { return r == room })
 	}
 	return db.Put(ctx, row)
+}
+
+// spaceJoinWorkers bounds the ghosts joining a space at once.
+const spaceJoinWorkers = 8
+
+// joinSpaceAll puts the ghosts of emails into space, a few at a time, and
+// returns those that joined.
+func (m *MSNClient) joinSpaceAll(ctx context.Context, space id.RoomID, group string, emails []string) []string {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var joined []string
+	sem := make(chan struct{}, spaceJoinWorkers)
+	for _, email := range emails {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := m.joinSpace(ctx, space, email); err != nil {
+				m.log.Warn().Err(err).Str("contact", email).Str("group", group).Msg("Failed to add contact to group space")
+				return
+			}
+			mu.Lock()
+			joined = append(joined, email)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return joined
 }
 
 // dmRooms returns the Matrix rooms of the existing DM portals with emails.
