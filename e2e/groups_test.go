@@ -247,7 +247,7 @@ func TestContactGroupsSYN(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.expectAnswer(t, "reconnect", "Reconnecting")
-	w.waitGroupSpace(t, "Day job", []string{bobEmail})
+	dayJob := w.waitGroupSpace(t, "Day job", []string{bobEmail})
 	w.expectAnswer(t, "remove-group Friends", `Removed the MSN group "Friends"`)
 	spaces, err := w.groupSpaces()
 	if err != nil {
@@ -259,6 +259,22 @@ func TestContactGroupsSYN(t *testing.T) {
 		}
 		if _, ok := spaces["Friends"]; ok {
 			return fmt.Errorf("the Friends space is still there: %v", spaces)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Logging out removes the group spaces with the login.
+	w.expectAnswer(t, "logout "+meEmail, "Logged out")
+	err = eventually(w.ctx, msgTimeout, func() error {
+		rooms, err := w.joinedRooms()
+		if err != nil {
+			return err
+		}
+		if rooms[dayJob] {
+			return fmt.Errorf("still in the group space %s after logout", dayJob)
 		}
 		return nil
 	})
