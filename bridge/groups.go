@@ -305,7 +305,9 @@ func (m *MSNClient) kickFromSpace(ctx context.Context, space id.RoomID, email, r
 }
 
 // deleteGroupSpace removes a group's space from the login's space (when
-// parent is known), deletes the room and forgets it.
+// parent is known), forgets it and deletes the room. Forgetting comes
+// before deleting, so that a deletion cut short (shutdown) leaves at worst
+// a stray room, never a stored space the user is no longer in.
 func (m *MSNClient) deleteGroupSpace(ctx context.Context, parent id.RoomID, row *database.GroupSpace) {
 	br := m.connector.Bridge
 	if parent == "" {
@@ -316,19 +318,23 @@ func (m *MSNClient) deleteGroupSpace(ctx context.Context, parent id.RoomID, row 
 			m.log.Warn().Err(err).Str("group", row.Name).Msg("Failed to remove group space from the login's space")
 		}
 	}
+	if err := m.connector.DB.GroupSpace.Delete(ctx, row.LoginID, row.GroupID); err != nil {
+		m.log.Err(err).Msg("Failed to forget group space")
+		return
+	}
 	if err := br.Bot.DeleteRoom(ctx, id.RoomID(row.RoomID), false); err != nil {
 		m.log.Warn().Err(err).Str("group", row.Name).Msg("Failed to delete group space")
 	}
-	if err := m.connector.DB.GroupSpace.Delete(ctx, row.LoginID, row.GroupID); err != nil {
-		m.log.Err(err).Msg("Failed to forget group space")
-	}
 }
 
-// deleteAllGroupSpaces deletes every group space of the login (logout).
+// deleteAllGroupSpaces deletes every group space of the login (logout),
+// to the end even when the logout request is cancelled.
 func (m *MSNClient) deleteAllGroupSpaces(ctx context.Context) {
 	if m.connector.DB == nil || m.connector.Bridge == nil {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
 	rows, err := m.connector.DB.GroupSpace.GetAll(ctx, string(m.login.ID))
 	if err != nil {
 		m.log.Err(err).Msg("Failed to load group spaces")

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -266,15 +267,57 @@ func TestContactGroupsSYN(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The config switch turns the group spaces off (they are removed) and
+	// on again (made anew).
+	w.restartWith(t, map[string]any{"network.contact_groups.spaces": false})
+	w.waitLeft(t, dayJob, "group spaces turned off")
+	w.restartWith(t, map[string]any{"network.contact_groups.spaces": true})
+	dayJob = w.waitGroupSpace(t, "Day job", []string{bobEmail})
+
 	// Logging out removes the group spaces with the login.
 	w.expectAnswer(t, "logout "+meEmail, "Logged out")
-	err = eventually(w.ctx, msgTimeout, func() error {
+	w.waitLeft(t, dayJob, "logout")
+}
+
+// restartWith restarts the bridge with config edits and waits for the
+// login to be back on MSN.
+func (w *world) restartWith(t *testing.T, edits map[string]any) {
+	t.Helper()
+	if err := w.br.Stop(); err != nil {
+		t.Fatalf("stop bridge: %v", err)
+	}
+	if err := stack.EditYAML(w.br.ConfigPath, edits); err != nil {
+		t.Fatal(err)
+	}
+	err := eventually(w.ctx, msgTimeout, func() error {
+		if w.srv.IsOnline(meEmail) {
+			return fmt.Errorf("MSN session still online after the bridge stopped")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, setupTimeout)
+	defer cancel()
+	if err := w.br.Start(ctx); err != nil {
+		t.Fatalf("restart bridge: %v", err)
+	}
+	if err := w.srv.WaitOnline(ctx, meEmail); err != nil {
+		t.Fatalf("login did not resume after restart: %v", err)
+	}
+}
+
+// waitLeft waits until the user is no longer in room.
+func (w *world) waitLeft(t *testing.T, room id.RoomID, after string) {
+	t.Helper()
+	err := eventually(w.ctx, msgTimeout, func() error {
 		rooms, err := w.joinedRooms()
 		if err != nil {
 			return err
 		}
-		if rooms[dayJob] {
-			return fmt.Errorf("still in the group space %s after logout", dayJob)
+		if rooms[room] {
+			return fmt.Errorf("still in the group space %s after %s", room, after)
 		}
 		return nil
 	})
