@@ -120,11 +120,11 @@ func (m *MSNClient) syncSpaceMembers(ctx context.Context, current map[string]boo
 		m.log.Err(err).Msg("Failed to get personal space")
 		return
 	}
+	emails := make([]string, 0, len(current))
 	for email := range current {
-		if err := m.joinSpace(ctx, space, email); err != nil {
-			m.log.Warn().Err(err).Str("contact", email).Msg("Failed to add contact to space")
-		}
+		emails = append(emails, email)
 	}
+	m.joinSpaceAll(ctx, space, "", emails)
 	for email, prev := range previous {
 		if current[email] || msnclient.Lists(prev.Lists)&msnclient.ListForward == 0 {
 			continue

@@ -193,8 +193,8 @@ func (m *MSNClient) syncGroupSpace(ctx context.Context, parent id.RoomID, row *d
 // spaceJoinWorkers bounds the ghosts joining a space at once.
 const spaceJoinWorkers = 8
 
-// joinSpaceAll puts the ghosts of emails into space, a few at a time, and
-// returns those that joined.
+// joinSpaceAll puts the ghosts of emails into space (the login's space, or
+// the space of group), a few at a time, and returns those that joined.
 func (m *MSNClient) joinSpaceAll(ctx context.Context, space id.RoomID, group string, emails []string) []string {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -207,7 +207,7 @@ func (m *MSNClient) joinSpaceAll(ctx context.Context, space id.RoomID, group str
 			defer wg.Done()
 			defer func() { <-sem }()
 			if err := m.joinSpace(ctx, space, email); err != nil {
-				m.log.Warn().Err(err).Str("contact", email).Str("group", group).Msg("Failed to add contact to group space")
+				m.log.Warn().Err(err).Str("contact", email).Str("group", group).Msg("Failed to add contact to space")
 				return
 			}
 			mu.Lock()
