@@ -24,7 +24,7 @@ var ExampleConfig string
 // fullExampleConfig is the network section of the example config, with the
 // metrics part kept next to its code in metrics.go.
 func fullExampleConfig() string {
-	return ExampleConfig + "\n" + MetricsExampleConfig
+	return ExampleConfig + "\n" + MetricsExampleConfig + "\n" + LoginRateExampleConfig
 }
 
 // ServerConfig is one MSN server users can log in to.
@@ -73,6 +73,9 @@ type Config struct {
 	Metrics                       MetricsConfig  `yaml:"metrics"`
 	Pictures                      PicturesConfig `yaml:"pictures"`
 	ContactGroups                 GroupsConfig   `yaml:"contact_groups"`
+
+	// LoginRate caps sign-ins per second (loginrate.go).
+	LoginRate LoginRateConfig `yaml:"login_rate"`
 
 	displaynameTemplate *template.Template
 	credentialsKey      []byte
@@ -130,6 +133,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("network.credentials_key: %w", err)
 	}
 	if err := c.Metrics.Validate(); err != nil {
+		return fmt.Errorf("network.%w", err)
+	}
+	if err := c.LoginRate.Validate(); err != nil {
 		return fmt.Errorf("network.%w", err)
 	}
 	if c.MaxMessageLength < 0 || c.Presence.MinIntervalSeconds < 0 || c.SwitchboardIdleTimeoutSeconds < 0 ||
@@ -258,6 +264,7 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Str, "metrics", "listen")
 	helper.Copy(up.Bool, "contact_groups", "spaces")
 	helper.Copy(up.Int, "contact_groups", "refresh_interval_seconds")
+	upgradeLoginRate(helper)
 	if key, ok := helper.Get(up.Str, "credentials_key"); !ok || key == "generate" {
 		helper.Set(up.Str, generateCredentialsKey(), "credentials_key")
 	} else {
