@@ -60,7 +60,8 @@ type Server struct {
 	conns      map[net.Conn]struct{}
 	answerPing atomic.Bool
 	delay      atomic.Int64
-	sb         sbState // switchboard sessions (sb*.go), guarded by its own mutex
+	sb         sbState    // switchboard sessions (sb*.go), guarded by its own mutex
+	oimCtl     oimControl // offline message service holds and counters (oim.go)
 
 	mu         sync.Mutex
 	accounts   map[string]*account // by lower-cased email
