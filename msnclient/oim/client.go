@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -239,7 +238,7 @@ func friendlyName(get func() string) string {
 	if name == "" {
 		return ""
 	}
-	return mime.BEncoding.Encode("utf-8", name)
+	return "=?utf-8?B?" + base64.StdEncoding.EncodeToString([]byte(name)) + "?="
 }
 
 // Content is the MIME text of one offline message: base64 of the UTF-8
