@@ -83,6 +83,11 @@ type MSNClient struct {
 	typing   *typingSender
 	presence *presenceBridge
 	convs    *conversationTracker
+
+	offlineOnce   sync.Once
+	offline       *offlineReceiver             // offline.go
+	offlineModeMu sync.Mutex                   // guards offlineMode
+	offlineMode   map[networkid.PortalKey]bool // last message to the portal went as an offline message
 }
 
 var (
@@ -207,6 +212,7 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 	for {
 		if sess == nil {
 			m.sendState(status.StateConnecting, "", nil)
+			cfg.InitialStatus = m.ownProfile().initialStatus() // never online first when invisible
 			var err error
 			sess, err = dialSession(ctx, cfg)
 			if err != nil {
@@ -235,6 +241,7 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 		m.setSession(sess)
 		m.sendState(status.StateConnected, "", nil)
 		go m.syncAfterConnect(ctx, sess)
+		go m.afterSignIn(ctx, sess)
 
 		select {
 		case <-ctx.Done():
@@ -349,6 +356,9 @@ func (m *MSNClient) LogoutRemote(ctx context.Context) {
 	}
 	if err := m.connector.DB.GroupPortal.DeleteAll(ctx, string(m.login.ID)); err != nil {
 		m.log.Err(err).Msg("Failed to delete group portal mappings")
+	}
+	if err := m.connector.DB.Offline.DeleteAll(ctx, string(m.login.ID)); err != nil {
+		m.log.Err(err).Msg("Failed to delete offline message records")
 	}
 }
 

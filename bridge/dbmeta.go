@@ -16,6 +16,9 @@ type UserLoginMetadata struct {
 	EncryptedPassword string `json:"encrypted_password,omitempty"`
 	// MachineGUID is the MSNP16+ endpoint ID, generated once and kept.
 	MachineGUID string `json:"machine_guid"`
+	// Profile is the status, personal message and name the user set from
+	// Matrix, restored at every sign-in (profile.go).
+	Profile OwnProfile `json:"profile,omitzero"`
 }
 
 // PortalMetadata is the connector's data of one portal.
