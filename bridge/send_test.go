@@ -105,9 +105,41 @@ func TestHandleMatrixMessageSends(t *testing.T) {
 	}
 	box.wait(t, "* Me Myself waves")
 
-	_, err = send("away@example.com", &event.MessageEventContent{MsgType: event.MsgText, Body: "anyone?"})
+	// MSNP18: a message to an offline contact is stored as an offline
+	// message for later delivery.
+	resp, err = send("away@example.com", &event.MessageEventContent{MsgType: event.MsgText, Body: "anyone?", Format: event.FormatHTML, FormattedBody: "<b>anyone</b>?"})
+	if err != nil || resp == nil || resp.DB == nil {
+		t.Fatalf("message to offline contact: %v", err)
+	}
+	if got := srv.OfflineMessages("away@example.com"); len(got) != 1 || got[0].Text != "anyone?" || got[0].From != testEmail {
+		t.Errorf("stored offline messages %+v, want the plain text", got)
+	}
+}
+
+// TestOfflineContactOldDialect: MSNP8-12 have no offline messages; the
+// failure status stays, with that reason.
+func TestOfflineContactOldDialect(t *testing.T) {
+	srv, c := testServer(t)
+	c.Config.Servers[0].ProtocolVersions = []int{12}
+	if err := srv.AddAccount("away@example.com", "pw", "Away"); err != nil {
+		t.Fatal(err)
+	}
+	_ = srv.AddContact(testEmail, "away@example.com", 1|2|8)
+	_ = srv.AddContact("away@example.com", testEmail, 1|2|8)
+	m, states := testClient(t, c, testPassword)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	m.Connect(ctx)
+	expectState(t, states, status.StateConnected, "")
+	_, err := m.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgText, Body: "anyone?"},
+		Portal:  testPortal(makeDMPortalKey("away@example.com", m.login.ID)),
+	}})
 	var st bridgev2.MessageStatus
-	if !errors.As(err, &st) || st.Status != event.MessageStatusFail || !strings.Contains(st.Message, "offline") {
-		t.Errorf("message to offline contact: %v (%+v)", err, st)
+	if !errors.As(err, &st) || st.Status != event.MessageStatusFail || !strings.Contains(st.Message, "offline") || !strings.Contains(st.Message, "MSNP13") {
+		t.Errorf("message to offline contact on MSNP12: %v (%+v)", err, st)
+	}
+	if len(srv.OfflineMessages("away@example.com")) != 0 {
+		t.Error("an offline message was stored on MSNP12")
 	}
 }
