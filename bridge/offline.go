@@ -316,10 +316,13 @@ func (m *MSNClient) sendOffline(ctx context.Context, msg *bridgev2.MatrixMessage
 	first := m.markOfflineMode(msg.Portal.PortalKey, true)
 	return &bridgev2.MatrixMessageResponse{
 		DB: &database.Message{ID: m.msgIDs.New(), SenderID: m.selfUserID(), Timestamp: time.Now()},
-		PostSave: func(ctx context.Context, _ *database.Message) {
+		PostSave: func(context.Context, *database.Message) {
 			if m.connector.Bridge == nil {
 				return
 			}
+			// The event's context ends when its handling does; the status
+			// is sent in the background.
+			ctx := m.log.WithContext(m.backgroundCtx())
 			m.connector.Bridge.Matrix.SendMessageStatus(ctx, &bridgev2.MessageStatus{
 				Status:  event.MessageStatusSuccess,
 				Message: offlineStoredMessage,

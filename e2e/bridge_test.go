@@ -137,6 +137,7 @@ func TestBridge(t *testing.T) {
 		{"OfflineWhileStopped", w.testOfflineWhileStopped},
 		{"OfflineKilledBeforeDelete", w.testOfflineKilledBeforeDelete},
 		{"InvisibleReconnect", w.testInvisibleReconnect},
+		{"OfflineFigures", w.testOfflineFigures},
 		{"SignedInElsewhere", w.testSignedInElsewhere},
 		{"Figures", w.testFigures},
 		{"Logout", w.testLogout},
