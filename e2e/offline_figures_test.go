@@ -26,17 +26,7 @@ func (w *world) testOfflineFigures(t *testing.T) {
 		return w.srv.OfflineServiceCalls("GetMetadata") + w.srv.OfflineServiceCalls("GetMessage") + w.srv.OfflineServiceCalls("DeleteMessages")
 	}
 	for run := range runs {
-		if err := w.br.Stop(); err != nil {
-			t.Fatalf("stop bridge: %v", err)
-		}
-		if err := eventually(w.ctx, msgTimeout, func() error {
-			if w.srv.IsOnline(meEmail) {
-				return fmt.Errorf("still online")
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		w.stopBridge(t)
 		base := time.Now().Add(-time.Hour).Truncate(time.Second)
 		for i := range n {
 			text := fmt.Sprintf("offline figure run %d message %03d", run, i)

@@ -99,17 +99,7 @@ func (w *world) testOfflineContact(t *testing.T) {
 // starts the message appears with its original time and is gone from the
 // server.
 func (w *world) testOfflineWhileStopped(t *testing.T) {
-	if err := w.br.Stop(); err != nil {
-		t.Fatalf("stop bridge: %v", err)
-	}
-	if err := eventually(w.ctx, msgTimeout, func() error {
-		if w.srv.IsOnline(meEmail) {
-			return fmt.Errorf("still online")
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	w.stopBridge(t)
 	text := "written while the bridge was stopped"
 	if err := w.bob.SendOfflineMessage(w.ctx, meEmail, text); err != nil {
 		t.Fatalf("bob's client could not leave an offline message: %v", err)
@@ -132,14 +122,7 @@ func (w *world) testOfflineWhileStopped(t *testing.T) {
 	if got, want := evt.Timestamp, stored[0].Sent.UnixMilli(); got != want {
 		t.Errorf("message time %s, want the original %s", time.UnixMilli(got).UTC(), stored[0].Sent)
 	}
-	if err := eventually(w.ctx, msgTimeout, func() error {
-		if n := len(w.srv.OfflineMessages(meEmail)); n != 0 {
-			return fmt.Errorf("%d offline messages still on the server", n)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	w.waitNoOfflineMessages(t)
 }
 
 // testOfflineKilledBeforeDelete: the bridge is killed after the message
@@ -178,14 +161,7 @@ func (w *world) testOfflineKilledBeforeDelete(t *testing.T) {
 	if err := w.br.Start(ctx); err != nil {
 		t.Fatalf("restart bridge: %v", err)
 	}
-	if err := eventually(w.ctx, msgTimeout, func() error {
-		if n := len(w.srv.OfflineMessages(meEmail)); n != 0 {
-			return fmt.Errorf("%d offline messages still on the server", n)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	w.waitNoOfflineMessages(t)
 	// A marker after it: once it arrived, a duplicate would have too.
 	w.incoming(t, "marker after the restart")
 	count := 0
@@ -216,14 +192,7 @@ func (w *world) testInvisibleReconnect(t *testing.T) {
 			t.Fatalf("%s answered %q", cmd, answer)
 		}
 	}
-	if err := eventually(w.ctx, msgTimeout, func() error {
-		if st := w.carol.presenceOf(meEmail); st != msnclient.StatusOffline {
-			return fmt.Errorf("carol sees me as %q", st)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	w.carolSeesMe(t, msnclient.StatusOffline)
 	mark := w.carol.cursor()
 	w.srv.DropConnections(meEmail)
 	if err := eventually(w.ctx, msgTimeout, func() error {
@@ -250,9 +219,15 @@ func (w *world) testInvisibleReconnect(t *testing.T) {
 	if answer, err := w.command("set-status online"); err != nil || !strings.Contains(answer, "Online") {
 		t.Fatalf("set-status online: %q %v", answer, err)
 	}
+	w.carolSeesMe(t, msnclient.StatusOnline)
+}
+
+// carolSeesMe waits until carol's client shows me with status.
+func (w *world) carolSeesMe(t *testing.T, status msnclient.Status) {
+	t.Helper()
 	if err := eventually(w.ctx, msgTimeout, func() error {
-		if st := w.carol.presenceOf(meEmail); st != msnclient.StatusOnline {
-			return fmt.Errorf("carol sees me as %q", st)
+		if st := w.carol.presenceOf(meEmail); st != status {
+			return fmt.Errorf("carol sees me as %q, want %q", st, status)
 		}
 		return nil
 	}); err != nil {
@@ -280,4 +255,34 @@ func (p *peer) statusesOf(email string, cursor int) []msnclient.Status {
 		}
 	}
 	return out
+}
+
+// stopBridge stops the bridge and waits until its MSN session is gone.
+func (w *world) stopBridge(t *testing.T) {
+	t.Helper()
+	if err := w.br.Stop(); err != nil {
+		t.Fatalf("stop bridge: %v", err)
+	}
+	if err := eventually(w.ctx, msgTimeout, func() error {
+		if w.srv.IsOnline(meEmail) {
+			return fmt.Errorf("MSN session still online after the bridge stopped")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitNoOfflineMessages waits until the server holds no offline message
+// for me (the bridge deleted them).
+func (w *world) waitNoOfflineMessages(t *testing.T) {
+	t.Helper()
+	if err := eventually(w.ctx, msgTimeout, func() error {
+		if n := len(w.srv.OfflineMessages(meEmail)); n != 0 {
+			return fmt.Errorf("%d offline messages still on the server", n)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -104,6 +104,39 @@ func (s *Server) HoldOfflineService(action string) (release func()) {
 	}
 }
 
+// passHold counts a call of action and waits while the action is held.
+// It reports false when the request or the server ended meanwhile.
+func (s *Server) passHold(r *http.Request, action string) bool {
+	hold := s.oimCtl.countCall(action)
+	if hold == nil {
+		return true
+	}
+	select {
+	case <-hold:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-s.closed:
+		return false
+	}
+}
+
+// readXMLBody reads and parses a SOAP request; on failure it has answered
+// (Escargot answers malformed XML with an HTTP 500).
+func readXMLBody(w http.ResponseWriter, r *http.Request) (*xmlNode, bool) {
+	body, err := readBody(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	root, err := parseXML(body)
+	if err != nil {
+		http.Error(w, "malformed XML", http.StatusInternalServerError)
+		return nil, false
+	}
+	return root, true
+}
+
 // StoreOfflineMessage stores an offline message from one account to
 // another, as if the sender's client had used the OIM store while the
 // recipient was away, and notifies the recipient's online sessions. It
@@ -242,14 +275,8 @@ func rsiResponse(w http.ResponseWriter, inner string) {
 
 // handleRSI serves GetMetadata, GetMessage and DeleteMessages.
 func (s *Server) handleRSI(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(r)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
-		return
-	}
-	root, err := parseXML(body)
-	if err != nil {
-		rsiFault(w, "malformed XML")
+	root, ok := readXMLBody(w, r)
+	if !ok {
 		return
 	}
 	var action *xmlNode
@@ -261,14 +288,8 @@ func (s *Server) handleRSI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := action.XMLName.Local
-	if hold := s.oimCtl.countCall(name); hold != nil {
-		select {
-		case <-hold:
-		case <-r.Context().Done():
-			return
-		case <-s.closed:
-			return
-		}
+	if !s.passHold(r, name) {
+		return
 	}
 	// Escargot: the text of the first child of PassportCookie, first 20
 	// characters, is the session token.
@@ -375,23 +396,11 @@ func (s *Server) handleOIMStore(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(soapAction, "http://messenger.msn.com/ws/2004/09/oim/") {
 		ns = "http://messenger.msn.com/ws/2004/09/oim/"
 	}
-	if hold := s.oimCtl.countCall("Store"); hold != nil {
-		select {
-		case <-hold:
-		case <-r.Context().Done():
-			return
-		case <-s.closed:
-			return
-		}
-	}
-	body, err := readBody(r)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+	if !s.passHold(r, "Store") {
 		return
 	}
-	root, err := parseXML(body)
-	if err != nil {
-		oimFault(w, ns, "Fault.invalidcontent", false)
+	root, ok := readXMLBody(w, r)
+	if !ok {
 		return
 	}
 	ticket, from, to := root.find("Ticket"), root.find("From"), root.find("To")
