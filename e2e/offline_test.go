@@ -176,8 +176,8 @@ func (w *world) testOfflineKilledBeforeDelete(t *testing.T) {
 }
 
 // testInvisibleReconnect: after set-status invisible, a dropped connection
-// and the reconnect never show the user online to a contact; the personal
-// message and name are kept too.
+// and the reconnect, then a bridge restart, never show the user online to a
+// contact; the personal message and name are kept too.
 func (w *world) testInvisibleReconnect(t *testing.T) {
 	for cmd, want := range map[string]string{
 		"set-status invisible":     "Invisible",
@@ -214,6 +214,27 @@ func (w *world) testInvisibleReconnect(t *testing.T) {
 	}
 	if got := w.srv.FriendlyName(meEmail); got != "Matrix Me Again" {
 		t.Errorf("name after the reconnect %q", got)
+	}
+	// A bridge restart: the status is read back from the database.
+	w.stopBridge(t)
+	ctx, cancel := context.WithTimeout(w.ctx, setupTimeout)
+	defer cancel()
+	if err := w.br.Start(ctx); err != nil {
+		t.Fatalf("restart bridge: %v", err)
+	}
+	if err := eventually(w.ctx, msgTimeout, func() error {
+		if got := w.srv.ChosenStatus(meEmail); got != "HDN" {
+			return fmt.Errorf("status after the restart %q", got)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	for _, st := range w.carol.statusesOf(meEmail, mark) {
+		if st != msnclient.StatusOffline {
+			t.Fatalf("carol saw me as %s during the restart", st)
+		}
 	}
 	// Back online for the later scenarios.
 	if answer, err := w.command("set-status online"); err != nil || !strings.Contains(answer, "Online") {
