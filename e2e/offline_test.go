@@ -142,8 +142,8 @@ func (w *world) testOfflineKilledBeforeDelete(t *testing.T) {
 	}
 	// The bridge asked to delete it: kill it while the server holds that.
 	if err := eventually(w.ctx, msgTimeout, func() error {
-		if w.srv.OfflineServiceCalls("DeleteMessages") == deletes {
-			return fmt.Errorf("no delete request yet")
+		if w.srv.OfflineServiceCalls("DeleteMessages") == deletes || w.srv.HeldRequests("DeleteMessages") == 0 {
+			return fmt.Errorf("no delete request held yet")
 		}
 		return nil
 	}); err != nil {
@@ -151,6 +151,15 @@ func (w *world) testOfflineKilledBeforeDelete(t *testing.T) {
 	}
 	if err := w.br.Kill(); err != nil {
 		t.Fatalf("kill bridge: %v", err)
+	}
+	// The server notices the dead connection and drops the request.
+	if err := eventually(w.ctx, msgTimeout, func() error {
+		if n := w.srv.HeldRequests("DeleteMessages"); n != 0 {
+			return fmt.Errorf("%d delete requests still held", n)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	release()
 	if len(w.srv.OfflineMessages(meEmail)) != 1 {

@@ -39,6 +39,7 @@ func TestBridgePostgres(t *testing.T) {
 		{"IncomingMessage", w.testIncomingMessage},
 		{"Reply", w.testReply},
 		{"Restart", w.testRestart},
+		{"OfflineKilledBeforeDelete", w.testOfflineKilledBeforeDelete},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.fn) {

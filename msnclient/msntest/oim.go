@@ -55,9 +55,10 @@ type OfflineMessage struct {
 // oimControl holds the test controls of the offline message services. It
 // has its own mutex: never take Server.mu while holding it.
 type oimControl struct {
-	mu    sync.Mutex
-	calls map[string]int           // SOAP calls by action
-	holds map[string]chan struct{} // actions whose requests wait until released
+	mu      sync.Mutex
+	calls   map[string]int           // SOAP calls by action
+	holds   map[string]chan struct{} // actions whose requests wait until released
+	waiting map[string]int           // requests waiting on a hold, by action
 }
 
 // countCall records a call of action and returns the hold to wait on, if any.
@@ -111,14 +112,34 @@ func (s *Server) passHold(r *http.Request, action string) bool {
 	if hold == nil {
 		return true
 	}
+	s.oimCtl.addWaiting(action, 1)
+	defer s.oimCtl.addWaiting(action, -1)
 	select {
 	case <-hold:
-		return true
+		return r.Context().Err() == nil
 	case <-r.Context().Done():
 		return false
 	case <-s.closed:
 		return false
 	}
+}
+
+func (c *oimControl) addWaiting(action string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.waiting == nil {
+		c.waiting = make(map[string]int)
+	}
+	c.waiting[action] += n
+}
+
+// HeldRequests returns how many requests of action are waiting on a
+// HoldOfflineService hold right now (a request whose client went away
+// stops waiting).
+func (s *Server) HeldRequests(action string) int {
+	s.oimCtl.mu.Lock()
+	defer s.oimCtl.mu.Unlock()
+	return s.oimCtl.waiting[action]
 }
 
 // readXMLBody reads and parses a SOAP request; on failure it has answered
