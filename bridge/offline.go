@@ -35,7 +35,8 @@ import (
 // (offline or appearing offline) is left as an offline message on MSNP13+.
 
 // offlineAcceptTimeout bounds the wait for Matrix to accept one bridged
-// offline message; past it the message stays on the server for next time.
+// offline message (after the one before it); past it the message stays on
+// the server for next time.
 const offlineAcceptTimeout = 2 * time.Minute
 
 // offlineMessageID is the bridgev2 message ID of an offline message:
@@ -141,16 +142,19 @@ func (r *offlineReceiver) run(ctx context.Context, src offlineSource, evt *msncl
 	for i, msg := range fetched {
 		results[i] = r.deliver(ctx, msg)
 	}
-	timer := time.NewTimer(r.timeout)
-	defer timer.Stop()
 	for i, msg := range fetched {
+		// Each message is handled after the one before it in its portal:
+		// the timeout runs from there.
 		accepted := false
+		timer := time.NewTimer(r.timeout)
 		select {
 		case accepted = <-results[i]:
 		case <-timer.C:
 		case <-ctx.Done():
+			timer.Stop()
 			return res, ctx.Err()
 		}
+		timer.Stop()
 		if !accepted {
 			res.Failed++
 			r.log.Warn().Str("oim_id", msg.ID).Str("from", msg.From).
@@ -278,8 +282,10 @@ func (m *MSNClient) queueOfflineMessage(_ context.Context, msg *msnclient.Offlin
 			}}}, nil
 		},
 	})
-	if !res.Queued && !res.Success {
-		report(false) // handled synchronously and failed before PostHandle
+	if !res.Queued {
+		// Handled synchronously: PostHandle has reported unless the event
+		// was dropped before it (no portal, portal creation failed).
+		report(false)
 	}
 	return done
 }

@@ -22,12 +22,16 @@ type matrixSink struct {
 	mu        sync.Mutex
 	delivered []*msnclient.OfflineMessage
 	refuse    func(*msnclient.OfflineMessage) bool
+	silent    bool // never answers (the event was dropped before PostHandle)
 }
 
 func (s *matrixSink) deliver(_ context.Context, msg *msnclient.OfflineMessage) <-chan bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch := make(chan bool, 1)
+	if s.silent {
+		return ch
+	}
 	ok := s.refuse == nil || !s.refuse(msg)
 	if ok {
 		s.delivered = append(s.delivered, msg)
@@ -246,5 +250,23 @@ func TestOfflineReceiverBadMessage(t *testing.T) {
 	left := w.srv.OfflineMessages(testEmail)
 	if res.Bridged != 1 || res.Failed != 1 || len(left) != 1 || left[0].ID != bad {
 		t.Fatalf("run %+v, left %+v", res, left)
+	}
+}
+
+// TestOfflineReceiverMatrixSilent: when Matrix never confirms (the event was
+// dropped before it was handled), the run ends after the timeout and the
+// message stays on the server.
+func TestOfflineReceiverMatrixSilent(t *testing.T) {
+	w := newOfflineWorld(t)
+	w.store(t, "bob@example.com", "lost in the queue", time.Now().Add(-time.Minute))
+	w.sink.silent = true
+	w.recv.timeout = 200 * time.Millisecond
+	cl, evt := w.signIn(t, 18)
+	res, err := w.recv.run(context.Background(), cl, evt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed != 1 || res.Deleted != 0 || len(w.srv.OfflineMessages(testEmail)) != 1 {
+		t.Fatalf("run %+v; want the message kept", res)
 	}
 }
