@@ -143,3 +143,31 @@ func TestOfflineContactOldDialect(t *testing.T) {
 		t.Error("an offline message was stored on MSNP12")
 	}
 }
+
+// TestOfflineMessageRefused: when the server refuses to store the offline
+// message, the Matrix message fails with that reason.
+func TestOfflineMessageRefused(t *testing.T) {
+	srv, c := testServer(t)
+	if err := srv.AddAccount("away@example.com", "pw", "Away"); err != nil {
+		t.Fatal(err)
+	}
+	_ = srv.AddContact(testEmail, "away@example.com", 1|2|8)
+	_ = srv.AddContact("away@example.com", testEmail, 1|2|8)
+	m, states := testClient(t, c, testPassword)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	m.Connect(ctx)
+	expectState(t, states, status.StateConnected, "")
+	srv.FailNextSOAP("Store", "Fault.unavailable")
+	_, err := m.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgText, Body: "anyone?"},
+		Portal:  testPortal(makeDMPortalKey("away@example.com", m.login.ID)),
+	}})
+	var st bridgev2.MessageStatus
+	if !errors.As(err, &st) || st.Status != event.MessageStatusFail || !strings.Contains(st.Message, "did not store") || !strings.Contains(st.Message, "Fault.unavailable") {
+		t.Errorf("refused offline message: %v (%+v)", err, st)
+	}
+	if len(srv.OfflineMessages("away@example.com")) != 0 {
+		t.Error("a refused offline message was stored")
+	}
+}
