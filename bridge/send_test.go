@@ -171,3 +171,37 @@ func TestOfflineMessageRefused(t *testing.T) {
 		t.Error("a refused offline message was stored")
 	}
 }
+
+// TestOfflineMessageToInvisibleContact: a contact who appears offline
+// (invisible) cannot be reached through a switchboard; the message is
+// stored for them as an offline message.
+func TestOfflineMessageToInvisibleContact(t *testing.T) {
+	srv, c := testServer(t)
+	if err := srv.AddAccount("hidden@example.com", "pw", "Hidden"); err != nil {
+		t.Fatal(err)
+	}
+	_ = srv.AddContact(testEmail, "hidden@example.com", 1|2|8)
+	_ = srv.AddContact("hidden@example.com", testEmail, 1|2|8)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	peerCfg := c.Config.Servers[0].clientConfig("hidden@example.com", "pw", newMachineGUID())
+	peerCfg.InitialStatus = msnclient.StatusInvisible
+	peer := msnclient.NewClient(peerCfg, nil)
+	if err := peer.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	m, states := testClient(t, c, testPassword)
+	m.Connect(ctx)
+	expectState(t, states, status.StateConnected, "")
+	resp, err := m.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgText, Body: "I know you are there"},
+		Portal:  testPortal(makeDMPortalKey("hidden@example.com", m.login.ID)),
+	}})
+	if err != nil || resp == nil {
+		t.Fatalf("message to an invisible contact: %v", err)
+	}
+	if got := srv.OfflineMessages("hidden@example.com"); len(got) != 1 || got[0].Text != "I know you are there" {
+		t.Fatalf("stored %+v", got)
+	}
+}
