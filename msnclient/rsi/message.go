@@ -67,7 +67,7 @@ func ParseMessage(raw []byte) (*Message, error) {
 	if n, err := strconv.Atoi(strings.TrimSpace(msg.Header.Get("X-OIM-Sequence-Num"))); err == nil && n > 0 {
 		m.Sequence = n
 	}
-	text, err := decodeBody(textproto(msg.Header), msg.Body, 0)
+	text, err := decodeBody(headerOf(msg.Header), msg.Body, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
 	}
@@ -87,7 +87,7 @@ func normalizeHeaderEnd(raw []byte) []byte {
 // partHeader is the part of a MIME header the body decoder needs.
 type partHeader interface{ Get(key string) string }
 
-func textproto(h mail.Header) partHeader { return h }
+func headerOf(h mail.Header) partHeader { return h }
 
 // parseFrom returns the sender's email and decoded name.
 func parseFrom(from string) (string, string, error) {
