@@ -42,11 +42,12 @@ func (m *MSNClient) ownProfile() OwnProfile {
 	return p
 }
 
-// updateProfile changes the stored profile and saves the login.
+// updateProfile changes the stored profile and saves the login, under
+// profileMu like setOwnName, so our saves never read it mid-change.
 func (m *MSNClient) updateProfile(ctx context.Context, change func(p *OwnProfile)) {
 	m.profileMu.Lock()
+	defer m.profileMu.Unlock()
 	change(&m.meta.Profile)
-	m.profileMu.Unlock()
 	if m.connector.Bridge == nil {
 		return // not running in a bridge (tests)
 	}
