@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/bridgev2"
+	bdb "maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/status"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
@@ -130,5 +132,27 @@ func TestProfileSetWhileDisconnected(t *testing.T) {
 	expectState(t, states, status.StateConnected, "")
 	if got := srv.Status(testEmail); got != "BSY" {
 		t.Fatalf("signed in as %q, want the stored BSY", got)
+	}
+}
+
+// TestReloginKeepsProfile: relogin keeps the machine GUID and the profile
+// set from Matrix, and signs in with the stored status.
+func TestReloginKeepsProfile(t *testing.T) {
+	psm := "brb"
+	old := &UserLoginMetadata{Email: testEmail, MachineGUID: "{guid}", Profile: OwnProfile{Status: msnclient.StatusInvisible, PersonalMessage: &psm, FriendlyName: "Me"}}
+	ul := &bridgev2.UserLogin{UserLogin: &bdb.UserLogin{ID: makeUserLoginID(testEmail), Metadata: old}}
+	pl := &PasswordLogin{connector: &Connector{}, override: ul}
+	got := pl.existingMeta(context.Background(), makeUserLoginID(testEmail))
+	if got.MachineGUID != "{guid}" || got.Profile.FriendlyName != "Me" || *got.Profile.PersonalMessage != "brb" {
+		t.Fatalf("existing meta %+v", got)
+	}
+	if st := got.Profile.initialStatus(); st != msnclient.StatusInvisible {
+		t.Errorf("initial status %s, want HDN", st)
+	}
+	if st := (OwnProfile{}).initialStatus(); st != msnclient.StatusOnline {
+		t.Errorf("initial status without a stored one %s, want NLN", st)
+	}
+	if got := pl.existingMeta(context.Background(), "other@example.com"); got.MachineGUID != "" {
+		t.Errorf("another account's meta used: %+v", got)
 	}
 }
