@@ -55,6 +55,7 @@ func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 		return nil, ReasonTooLong, userError(fmt.Errorf("message too long: %d > %d", n, limit),
 			fmt.Sprintf("The message is too long for MSN (%d characters, the limit is %d). Split it into shorter messages.", n, limit))
 	}
+	cl, _ := m.client()
 	cv, err := m.conversationFor(ctx, msg.Portal)
 	if err != nil {
 		return nil, FailureReason(err), m.sendFailure(err)
@@ -67,6 +68,7 @@ func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 			}
 			return resp, "", nil
 		}
+		m.rememberUnconfirmed(cl, msg, err)
 		return nil, FailureReason(err), m.sendFailure(fmt.Errorf("send message: %w", err))
 	}
 	m.markOfflineMode(msg.Portal.PortalKey, false)
@@ -202,12 +204,14 @@ func describeSendError(err error) string {
 	switch {
 	case errors.Is(err, errOfflineNotStored):
 		return "The contact is offline and the MSN server did not store the message for later delivery: " + err.Error()
+	case errors.Is(err, msnclient.ErrDeliveryUnconfirmed):
+		return "Not confirmed: MSN did not acknowledge the message; it may have arrived."
 	case errors.Is(err, msnclient.ErrContactOffline):
 		return "The contact is offline, so the message was not delivered (offline messages need MSNP13 or later, and this login uses an older protocol version)."
 	case errors.Is(err, msnclient.ErrNotConnected):
 		return "Not connected to MSN right now; the message was not sent."
 	case errors.Is(err, msnclient.ErrNotDelivered):
-		return "The MSN server did not confirm delivery of the message."
+		return "The MSN server did not deliver the message (it refused it, or it could not be sent)."
 	case errors.Is(err, msnclient.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return "The MSN server did not answer in time; the message may not have been delivered."
 	case errors.As(err, &srvErr):
@@ -220,6 +224,9 @@ func describeSendError(err error) string {
 // sendFailure turns a send error into a message status users see.
 func (m *MSNClient) sendFailure(err error) error {
 	m.log.Debug().Err(err).Msg("Failed to send message to MSN")
+	if errors.Is(err, msnclient.ErrDeliveryUnconfirmed) {
+		return unconfirmedStatus(err)
+	}
 	status := bridgev2.WrapErrorInStatus(err).
 		WithMessage(describeSendError(err)).
 		WithIsCertain(true).

@@ -132,6 +132,7 @@ func TestBridge(t *testing.T) {
 		{"ThreePeople", w.testThreePeople},
 		{"Commands", w.testCommands},
 		{"OfflineContact", w.testOfflineContact},
+		{"GroupOfflineMember", w.testGroupOfflineMember},
 		{"Reconnect", w.testReconnect},
 		{"Restart", w.testRestart},
 		{"OfflineWhileStopped", w.testOfflineWhileStopped},

@@ -169,7 +169,7 @@ func (s *Server) StoreOfflineMessage(from, to, text string, sent time.Time) (str
 	if a == nil || b == nil {
 		return "", fmt.Errorf("msntest: unknown account %s or %s", from, to)
 	}
-	o := s.saveOIM(a, b, strings.ToUpper(newUUID()), 1, text, "127.0.0.1")
+	o := s.saveOIM(a, b, strings.ToUpper(msnp.NewUUID()), 1, text, "127.0.0.1")
 	if !sent.IsZero() {
 		o.sent = sent.UTC()
 	}
@@ -195,7 +195,7 @@ func (s *Server) OfflineMessages(email string) []OfflineMessage {
 // sessions. Server.mu must be held.
 func (s *Server) saveOIM(a, b *account, runID string, seq int, text, ip string) *storedOIM {
 	o := &storedOIM{
-		id: strings.ToUpper(newUUID()), runID: runID, seq: seq,
+		id: strings.ToUpper(msnp.NewUUID()), runID: runID, seq: seq,
 		from: a.email, fromName: a.name, sent: time.Now().UTC().Truncate(time.Second), text: text, ip: ip,
 	}
 	b.oims = append(b.oims, o)
@@ -561,7 +561,7 @@ func (sess *nsSession) cmdUUM(cmd *msnp.Command) bool {
 		sess.log.Debug().Msg("dropping UUM without text/plain or Dest-Agent: client")
 		return false
 	}
-	s.saveOIM(sess.acct, b, strings.ToUpper(newUUID()), 1, text, "127.0.0.1")
+	s.saveOIM(sess.acct, b, strings.ToUpper(msnp.NewUUID()), 1, text, "127.0.0.1")
 	return false
 }
 

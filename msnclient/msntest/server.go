@@ -63,6 +63,9 @@ type Server struct {
 	delay      atomic.Int64
 	sb         sbState    // switchboard sessions (sb*.go), guarded by its own mutex
 	oimCtl     oimControl // offline message service holds and counters (oim.go)
+	holds      ringHolds
+	// advertisedSB overrides the switchboard address in XFR SB and RNG.
+	advertisedSB atomic.Pointer[string]
 
 	mu         sync.Mutex
 	accounts   map[string]*account // by lower-cased email

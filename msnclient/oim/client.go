@@ -3,7 +3,6 @@ package oim
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -106,13 +105,7 @@ func New(cfg Config) (*Client, error) {
 }
 
 // NewRunID returns a new run id "{XXXXXXXX-…}".
-func NewRunID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return strings.ToUpper(fmt.Sprintf("{%x-%x-%x-%x-%x}", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
-}
+func NewRunID() string { return strings.ToUpper(msnp.NewGUID()) }
 
 // Fault is a SOAP fault of the store.
 type Fault struct {
