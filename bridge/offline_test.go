@@ -76,7 +76,7 @@ func newOfflineWorld(t *testing.T) *offlineWorld {
 func (w *offlineWorld) signIn(t *testing.T, version int) (*msnclient.Client, *msnclient.OfflineMessagesWaiting) {
 	t.Helper()
 	got := make(chan *msnclient.OfflineMessagesWaiting, 10)
-	cfg := msnclient.Config{Email: testEmail, Password: testPassword, Server: w.srv.NSAddr(), Versions: []int{version}, RequestTimeout: testTimeout}
+	cfg := msnclient.Config{Email: testEmail, Password: testPassword, Server: w.srv.NSAddr(), Versions: []int{version}, RequestTimeout: testTimeout, AllowPlainHTTP: true}
 	cfg.UseEscargotURLs(w.srv.HTTPURL())
 	cl := msnclient.NewClient(cfg, func(evt any) {
 		if e, ok := evt.(*msnclient.OfflineMessagesWaiting); ok {

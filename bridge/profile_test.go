@@ -85,7 +85,7 @@ func TestProfileKeptAcrossReconnects(t *testing.T) {
 
 			// bob signs in now: from here on he must never see me online.
 			var w watcher
-			bobCfg := msnclient.Config{Email: "bob@example.com", Password: testPassword, Server: srv.NSAddr(), RequestTimeout: testTimeout}
+			bobCfg := msnclient.Config{Email: "bob@example.com", Password: testPassword, Server: srv.NSAddr(), RequestTimeout: testTimeout, AllowPlainHTTP: true}
 			bobCfg.UseEscargotURLs(srv.HTTPURL())
 			bob := msnclient.NewClient(bobCfg, w.handle(testEmail))
 			if err := bob.Connect(ctx); err != nil {
