@@ -81,6 +81,8 @@ type MSNClient struct {
 	notifiedMu sync.Mutex
 	notified   map[string]bool // contact requests already announced
 
+	ownPic ownPicture // see avatar_own.go
+
 	msgIDs   *messageIDGenerator
 	typing   *typingSender
 	presence *presenceBridge
@@ -164,6 +166,7 @@ func (m *MSNClient) Connect(ctx context.Context) {
 	}
 	cfg := srv.clientConfig(m.meta.Email, password, m.meta.MachineGUID)
 	cfg.SwitchboardIdleTimeout = m.connector.Config.switchboardIdleTimeout()
+	cfg.MaxPictureSize = m.connector.Config.Pictures.maxSize()
 	cfg.EndpointName = m.connector.Config.EndpointName
 	logger := m.log.With().Str("component", "msnclient").Logger()
 	cfg.Logger = &logger
@@ -218,6 +221,7 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 			m.sendState(status.StateConnecting, "", nil)
 			cfg.InitialStatus = m.ownProfile().initialStatus() // never online first when invisible
 			var err error
+			cfg.DisplayPicture = m.ownPicture()
 			sess, err = dialSession(ctx, cfg)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -338,6 +342,7 @@ func (m *MSNClient) Disconnect() {
 	}
 	m.typing.stopAll()
 	m.presence.stop()
+	m.connector.waitAvatars(5 * time.Second)
 	m.loggedIn.Store(false)
 }
 

@@ -5,6 +5,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	up "go.mau.fi/util/configupgrade"
@@ -23,6 +24,9 @@ type Connector struct {
 
 	// metrics is nil (recording nothing) unless metrics are enabled.
 	metrics *Metrics
+
+	avatarOnce sync.Once
+	avatars    *avatarFetcher // see avatar.go
 }
 
 var (
