@@ -67,34 +67,27 @@ func (w *world) testOfflineFigures(t *testing.T) {
 }
 
 // checkHistory reads bob's room back and checks that the run's n messages
-// are there once each, oldest first, with their original times.
+// are there once each, oldest first, with their original times. The
+// homeserver may list an event a moment after it accepted it: the history
+// is read again until it is complete or msgTimeout passes.
 func (w *world) checkHistory(t *testing.T, run, n int, base time.Time) {
 	t.Helper()
-	prefix := fmt.Sprintf("offline figure run %d message ", run)
 	var got []*event.Event
-	from := ""
-	for page := 0; page < 20; page++ {
-		resp, err := w.user.Messages(w.ctx, w.bobRoom, from, "", mautrix.DirectionBackward, nil, 100)
-		if err != nil {
-			t.Fatalf("read history: %v", err)
+	err := eventually(w.ctx, msgTimeout, func() error {
+		var err error
+		got, err = w.runHistory(run)
+		if err == nil && len(got) < n {
+			err = fmt.Errorf("%d of %d messages in the room", len(got), n)
 		}
-		for _, evt := range resp.Chunk {
-			if evt.Type == event.EventMessage {
-				_ = evt.Content.ParseRaw(evt.Type)
-				if strings.HasPrefix(evt.Content.AsMessage().Body, prefix) {
-					got = append(got, evt)
-				}
-			}
-		}
-		if len(got) >= n || resp.End == "" || len(resp.Chunk) == 0 {
-			break
-		}
-		from = resp.End
+		return err
+	})
+	if err != nil {
+		t.Fatalf("run %d: %v", run, err)
 	}
-	slices.Reverse(got)
 	if len(got) != n {
 		t.Fatalf("run %d: %d messages in the room, want %d", run, len(got), n)
 	}
+	prefix := fmt.Sprintf("offline figure run %d message ", run)
 	for i, evt := range got {
 		want := fmt.Sprintf("%s%03d", prefix, i)
 		if body := evt.Content.AsMessage().Body; body != want {
@@ -104,4 +97,31 @@ func (w *world) checkHistory(t *testing.T, run, n int, base time.Time) {
 			t.Fatalf("run %d: message %d has time %s, want its original time", run, i, time.UnixMilli(ts).UTC())
 		}
 	}
+}
+
+// runHistory returns the run's messages in bob's room, oldest first.
+func (w *world) runHistory(run int) ([]*event.Event, error) {
+	prefix := fmt.Sprintf("offline figure run %d message ", run)
+	var got []*event.Event
+	from := ""
+	for pages := 0; pages < 50; pages++ {
+		resp, err := w.user.Messages(w.ctx, w.bobRoom, from, "", mautrix.DirectionBackward, nil, 100)
+		if err != nil {
+			return nil, fmt.Errorf("read history: %w", err)
+		}
+		for _, evt := range resp.Chunk {
+			if evt.Type == event.EventMessage {
+				_ = evt.Content.ParseRaw(evt.Type)
+				if strings.HasPrefix(evt.Content.AsMessage().Body, prefix) {
+					got = append(got, evt)
+				}
+			}
+		}
+		if len(resp.Chunk) == 0 || resp.End == "" || resp.End == from {
+			break
+		}
+		from = resp.End
+	}
+	slices.Reverse(got)
+	return got, nil
 }
