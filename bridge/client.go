@@ -212,13 +212,14 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 	}()
 	// The refresh re-sends online presence, so it lives no longer than
 	// this loop.
-	refreshCtx, stopRefresh := context.WithCancel(ctx)
-	defer stopRefresh()
-	go m.presenceRefreshLoop(refreshCtx, m.refreshEvery)
+	defer m.startPresenceRefresh(m.refreshEvery)()
 	failures := 0
 	for {
 		if sess == nil {
 			m.sendState(status.StateConnecting, "", nil)
+			if m.connector.logins.Wait(ctx) != nil {
+				return
+			}
 			cfg.InitialStatus = m.ownProfile().initialStatus() // never online first when invisible
 			var err error
 			cfg.DisplayPicture = m.ownPicture()
