@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"text/template"
 	"time"
@@ -37,6 +38,8 @@ type ServerConfig struct {
 	RST2URL            string   `yaml:"rst2_url"`
 	ABServiceURL       string   `yaml:"abservice_url"`
 	SharingServiceURL  string   `yaml:"sharing_service_url"`
+	RSIURL             string   `yaml:"rsi_url"`
+	OIMURL             string   `yaml:"oim_url"`
 	ProtocolVersions   []int    `yaml:"protocol_versions"`
 	CAFile             string   `yaml:"ca_file"`
 	AllowedHosts       []string `yaml:"allowed_hosts"`
@@ -240,12 +243,28 @@ func (srv *ServerConfig) clientConfig(email, password, machineGUID string) msncl
 		RST2URL:           srv.RST2URL,
 		ABServiceURL:      srv.ABServiceURL,
 		SharingServiceURL: srv.SharingServiceURL,
+		RSIURL:            srv.serviceURL(srv.RSIURL, "/rsi/rsi.asmx"),
+		OIMURL:            srv.serviceURL(srv.OIMURL, "/OimWS/oim.asmx"),
 		Versions:          srv.ProtocolVersions,
 		CAFile:            srv.CAFile,
 		MachineGUID:       machineGUID,
 		AllowedHosts:      srv.AllowedHosts,
 		AllowPlainHTTP:    srv.AllowPlainHTTP,
 	}
+}
+
+// serviceURL returns configured, or when empty the URL of path on the host
+// of the address book service (Escargot serves every web service from one
+// host), or "" when neither is known.
+func (srv *ServerConfig) serviceURL(configured, path string) string {
+	if configured != "" {
+		return configured
+	}
+	u, err := url.Parse(srv.ABServiceURL)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + path
 }
 
 func upgradeConfig(helper up.Helper) {

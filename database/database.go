@@ -1,6 +1,7 @@
 // Package database holds the bridge's own tables (contact list snapshots,
-// group portal participant sets, avatar cache, contact group spaces), next to bridgev2's tables in
-// the same database. Every query takes a context; SQLite and PostgreSQL work.
+// group portal participant sets, avatar cache, contact group spaces, ids of
+// bridged offline messages), next to bridgev2's tables in the same database.
+// Every query takes a context; SQLite and PostgreSQL work.
 package database
 
 import (
@@ -21,6 +22,7 @@ type Database struct {
 	GroupPortal *GroupPortalQuery
 	Avatar      *AvatarQuery
 	GroupSpace  *GroupSpaceQuery
+	Offline     *OfflineMessageQuery
 }
 
 // New wraps db with the msn_* tables; call Upgrade before use.
@@ -32,6 +34,7 @@ func New(db *dbutil.Database, log zerolog.Logger) *Database {
 		GroupPortal: &GroupPortalQuery{dbutil.MakeQueryHelper(db, newGroupPortal)},
 		Avatar:      &AvatarQuery{dbutil.MakeQueryHelper(db, newAvatar)},
 		GroupSpace:  &GroupSpaceQuery{dbutil.MakeQueryHelper(db, newGroupSpace)},
+		Offline:     &OfflineMessageQuery{db},
 	}
 }
 

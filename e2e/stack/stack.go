@@ -95,6 +95,8 @@ func NetworkEdits(srv *msntest.Server) map[string]any {
 			"rst2_url":            base + "/RST2.srf",
 			"abservice_url":       base + "/abservice/abservice.asmx",
 			"sharing_service_url": base + "/abservice/SharingService.asmx",
+			"rsi_url":             base + "/rsi/rsi.asmx",
+			"oim_url":             base + "/OimWS/oim.asmx",
 			"protocol_versions":   []any{18, 15, 13, 12, 11, 9, 8},
 			"ca_file":             "",
 			"allow_plain_http":    true, // msntest's plain HTTP on loopback
