@@ -62,6 +62,7 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 // the built-in ones that need MSN-specific handling.
 func (c *Connector) addCommands(proc *commands.Processor) {
 	proc.AddHandlers(c.commandHandlers()...)
+	proc.AddHandlers(c.groupCommandHandlers()...)
 	proc.AddHandlers(c.chatCommandHandlers()...)
 	proc.AddHandlers(unsupportedCommandHandlers()...)
 	proc.AddHandler(c.encryptCommand())

@@ -36,9 +36,24 @@ type env struct {
 	mgmt id.RoomID // DM with the bridge bot
 }
 
-// newEnvWith starts everything; db selects the bridge database, edits are
-// extra bridge config edits.
+// newEnv starts everything; db selects the bridge database.
+func newEnv(t *testing.T, db stack.Database) *env {
+	t.Helper()
+	return newEnvEdits(t, db, nil)
+}
+
+// newEnvWith is newEnv with fixed extra bridge config edits.
 func newEnvWith(t *testing.T, db stack.Database, edits map[string]any) *env {
+	t.Helper()
+	if edits == nil {
+		return newEnvEdits(t, db, nil)
+	}
+	return newEnvEdits(t, db, func(*msntest.Server) map[string]any { return edits })
+}
+
+// newEnvEdits is newEnv with extra bridge config edits made from the fake
+// MSN server (nil: none).
+func newEnvEdits(t *testing.T, db stack.Database, edits func(srv *msntest.Server) map[string]any) *env {
 	t.Helper()
 	needStack(t)
 	ctx := context.Background()
@@ -59,7 +74,7 @@ func newEnvWith(t *testing.T, db stack.Database, edits map[string]any) *env {
 		BridgeBin:   suite.bridgeBin,
 		MSN:         srv,
 		DB:          db,
-		Edits:       edits,
+		Edits:       extraEdits(srv, edits),
 	})
 	if err != nil {
 		logTail(t, filepath.Join(e.dir, "bridge", "bridge.log"), 40)
@@ -92,6 +107,13 @@ func newEnvWith(t *testing.T, db stack.Database, edits map[string]any) *env {
 	t.Cleanup(e.user.Close)
 	e.mgmt = e.openManagementRoom(setupCtx)
 	return e
+}
+
+func extraEdits(srv *msntest.Server, edits func(srv *msntest.Server) map[string]any) map[string]any {
+	if edits == nil {
+		return nil
+	}
+	return edits(srv)
 }
 
 // openManagementRoom creates a DM with the bridge bot and waits for it to join.
