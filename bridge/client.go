@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,11 +61,21 @@ type MSNClient struct {
 	stateSink func(status.BridgeState)
 	// backoff is the reconnect delay before attempt n (tests shorten it).
 	backoff func(n int) time.Duration
+	// stableSession is how long a session must stay up to reset the
+	// backoff (tests shorten it).
+	stableSession time.Duration
 	// refreshEvery is how often online contacts' presence is re-sent
 	// (config; tests shorten it).
 	refreshEvery time.Duration
 
-	loggedIn atomic.Bool
+	// credsProblem is set while the login cannot sign in without the user
+	// (password missing or rejected, signed in elsewhere): IsLoggedIn.
+	credsProblem atomic.Bool
+	// sessChanged is closed and replaced whenever the session changes.
+	sessChanged chan struct{}
+	// sendHold is how long a message waits for the session while
+	// reconnecting (tests shorten it).
+	sendHold time.Duration
 	names    sync.Map // email -> friendly name seen in messages and joins
 
 	profileMu sync.Mutex // guards login.RemoteProfile
@@ -105,6 +114,10 @@ func newMSNClient(c *Connector, login *bridgev2.UserLogin, meta *UserLoginMetada
 		notified:  make(map[string]bool),
 		backoff:   backoffDelay,
 
+		stableSession: stableSessionAfter,
+		sendHold:      sendHoldTimeout,
+		sessChanged:   make(chan struct{}),
+
 		refreshEvery: c.Config.presenceRefresh(),
 	}
 	m.stateSink = func(state status.BridgeState) {
@@ -133,6 +146,7 @@ func (m *MSNClient) Connect(ctx context.Context) {
 	if m.loopCancel != nil {
 		return
 	}
+	m.credsProblem.Store(false)
 	adopted := m.adopted
 	m.adopted = nil
 	srv, ok := m.connector.Config.Server(m.meta.Server)
@@ -203,7 +217,7 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 	refreshCtx, stopRefresh := context.WithCancel(ctx)
 	defer stopRefresh()
 	go m.presenceRefreshLoop(refreshCtx, m.refreshEvery)
-	failures := 0
+	failures := reconnectFailures{stableFor: m.stableSession}
 	for {
 		if sess == nil {
 			m.sendState(status.StateConnecting, "", nil)
@@ -221,9 +235,9 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 					m.sendState(status.StateBadCredentials, ErrCodeSignedInElsewhere, err)
 					return
 				}
-				failures++
-				delay := m.backoff(failures)
-				m.log.Warn().Err(err).Int("failures", failures).Stringer("retry_in", delay).Msg("Failed to connect to MSN")
+				n := failures.failed()
+				delay := m.backoff(n)
+				m.log.Warn().Err(err).Int("failures", n).Stringer("retry_in", delay).Msg("Failed to connect to MSN")
 				m.sendState(status.StateTransientDisconnect, ErrCodeConnectFailed, err)
 				if !sleepCtx(ctx, delay) {
 					return
@@ -231,7 +245,7 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 				continue
 			}
 		}
-		failures = 0
+		connectedAt := time.Now()
 		m.setSession(sess)
 		m.sendState(status.StateConnected, "", nil)
 		go m.syncAfterConnect(ctx, sess)
@@ -258,9 +272,11 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 		default:
 			m.sendState(status.StateTransientDisconnect, ErrCodeDisconnected, reason.Err)
 		}
-		m.log.Warn().Err(reason.Err).Int("reason", int(reason.Reason)).Msg("Disconnected from MSN, reconnecting")
-		failures = 1
-		if !sleepCtx(ctx, m.backoff(failures)) {
+		n := failures.ended(time.Since(connectedAt))
+		delay := m.backoff(n)
+		m.log.Warn().Err(reason.Err).Int("reason", int(reason.Reason)).Int("failures", n).Stringer("retry_in", delay).
+			Msg("Disconnected from MSN, reconnecting")
+		if !sleepCtx(ctx, delay) {
 			return
 		}
 	}
@@ -284,7 +300,8 @@ func dialSession(ctx context.Context, cfg msnclient.Config) (*session, error) {
 func (m *MSNClient) setSession(sess *session) {
 	m.mu.Lock()
 	m.sess = sess
-	m.loggedIn.Store(sess != nil)
+	close(m.sessChanged)
+	m.sessChanged = make(chan struct{})
 	m.mu.Unlock()
 	if sess != nil {
 		m.presence.restart()
@@ -327,17 +344,21 @@ func (m *MSNClient) Disconnect() {
 	}
 	m.typing.stopAll()
 	m.presence.stop()
-	m.loggedIn.Store(false)
 }
 
-// IsLoggedIn implements bridgev2.NetworkAPI.
+// IsLoggedIn implements bridgev2.NetworkAPI. bridgev2 asks whether the
+// login can be used, not whether it is connected this instant: it is true
+// unless the credentials are missing or were rejected (or the account was
+// signed in elsewhere, which needs the user to act). Messages sent while
+// reconnecting wait for the session (see waitConnected).
 func (m *MSNClient) IsLoggedIn() bool {
-	return m.loggedIn.Load()
+	return !m.credsProblem.Load()
 }
 
 // LogoutRemote implements bridgev2.NetworkAPI: it signs out of MSN and
 // forgets the stored password and our tables' data of the login.
 func (m *MSNClient) LogoutRemote(ctx context.Context) {
+	m.credsProblem.Store(true)
 	m.Disconnect()
 	m.connector.metrics.LoginRemoved(string(m.login.ID))
 	m.meta.EncryptedPassword = ""
@@ -373,20 +394,10 @@ func (m *MSNClient) sendState(evt status.BridgeStateEvent, code status.BridgeSta
 	if code == ErrCodeSignedInElsewhere || code == ErrCodeBadCredentials || code == ErrCodeNoCredentials {
 		state.UserAction = status.UserActionRelogin
 	}
-	m.stateSink(state)
-}
-
-// backoffDelay is the wait before reconnect attempt n (1-based): 2 s
-// doubling up to 5 min, with ±20% jitter.
-func backoffDelay(n int) time.Duration {
-	const base, maxDelay = 2 * time.Second, 5 * time.Minute
-	d := base
-	for i := 1; i < n && d < maxDelay; i++ {
-		d *= 2
+	if evt == status.StateBadCredentials {
+		m.credsProblem.Store(true)
 	}
-	d = min(d, maxDelay)
-	jitter := time.Duration((rand.Float64()*0.4 - 0.2) * float64(d))
-	return d + jitter
+	m.stateSink(state)
 }
 
 // sleepCtx waits d or until ctx is done; it reports whether d elapsed.

@@ -5,6 +5,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	up "go.mau.fi/util/configupgrade"
@@ -23,6 +24,9 @@ type Connector struct {
 
 	// metrics is nil (recording nothing) unless metrics are enabled.
 	metrics *Metrics
+
+	handledOnce sync.Once
+	handled     *handledEvents // Matrix events handled (firstmessage.go)
 }
 
 var (

@@ -22,6 +22,13 @@ import (
 // once MSN acknowledged it. Failures come back as message statuses with a
 // reason the user can read.
 func (m *MSNClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
+	if msg.Event != nil && !m.connector.claimMatrixEvent(msg.Event.ID) {
+		// Handled already: it reached the bridge both from the homeserver
+		// and from the catch-up of a new DM. The first handling reports
+		// the status; this one saves and reports nothing.
+		m.log.Debug().Stringer("event_id", msg.Event.ID).Msg("Ignoring Matrix message handled already")
+		return &bridgev2.MatrixMessageResponse{Pending: true}, nil
+	}
 	start := time.Now()
 	resp, reason, err := m.sendMatrixMessage(ctx, msg)
 	if err != nil {
@@ -54,6 +61,9 @@ func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 	if n, limit := utf8.RuneCountInString(text.Text), m.connector.maxMessageLength(); n > limit {
 		return nil, ReasonTooLong, userError(fmt.Errorf("message too long: %d > %d", n, limit),
 			fmt.Sprintf("The message is too long for MSN (%d characters, the limit is %d). Split it into shorter messages.", n, limit))
+	}
+	if _, err := m.waitConnected(ctx); err != nil {
+		return nil, FailureReason(err), m.sendFailure(err)
 	}
 	cv, err := m.conversationFor(ctx, msg.Portal)
 	if err != nil {
@@ -196,7 +206,7 @@ func describeSendError(err error) string {
 	case errors.Is(err, msnclient.ErrContactOffline):
 		return "The contact is offline, so the message was not delivered (MSN cannot deliver to offline contacts)."
 	case errors.Is(err, msnclient.ErrNotConnected):
-		return "Not connected to MSN right now; the message was not sent."
+		return "Not connected to MSN right now (the bridge is reconnecting); the message was not sent. Send it again once the bridge is back online."
 	case errors.Is(err, msnclient.ErrNotDelivered):
 		return "The MSN server did not confirm delivery of the message."
 	case errors.Is(err, msnclient.ErrTimeout), errors.Is(err, context.DeadlineExceeded):

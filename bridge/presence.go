@@ -87,7 +87,7 @@ func (m *MSNClient) presenceRefreshLoop(ctx context.Context, every time.Duration
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
-			if m.IsLoggedIn() {
+			if m.currentSession() != nil {
 				m.presence.refresh()
 			}
 		}
