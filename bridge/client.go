@@ -52,13 +52,16 @@ type MSNClient struct {
 	log       zerolog.Logger
 
 	mu         sync.Mutex
-	sess       *session // current connected session, nil when offline
-	adopted    *session // connected session handed over by the login process
+	sess       *session        // current connected session, nil when offline
+	sessCtx    context.Context // lives as long as sess
+	adopted    *session        // connected session handed over by the login process
 	loopCancel context.CancelFunc
 	loopDone   chan struct{}
 
 	// stateSink receives bridge states (the login's queue; tests replace it).
 	stateSink func(status.BridgeState)
+	// queueRemote hands remote events to bridgev2 (tests replace it).
+	queueRemote func(bridgev2.RemoteEvent)
 	// backoff is the reconnect delay before attempt n (tests shorten it).
 	backoff func(n int) time.Duration
 	// stableSession is how long a session must stay up to reset the
@@ -87,6 +90,11 @@ type MSNClient struct {
 
 	notifiedMu sync.Mutex
 	notified   map[string]bool // contact requests already announced
+
+	// bg tracks the login's goroutines; side does the homeserver and
+	// database work that follows MSN events, off the event goroutine.
+	bg   background
+	side *sideWork
 
 	msgIDs   *messageIDGenerator
 	typing   *typingSender
@@ -125,6 +133,11 @@ func newMSNClient(c *Connector, login *bridgev2.UserLogin, meta *UserLoginMetada
 			login.BridgeState.Send(state)
 		}
 	}
+	m.queueRemote = func(evt bridgev2.RemoteEvent) { login.QueueRemoteEvent(evt) }
+	m.side = newSideWork(m.log)
+	m.side.applyName = m.updateGhostName
+	m.side.storePresence = m.storePresence
+	m.side.saveOwnName = m.saveOwnName
 	m.typing = newTypingSender(typingRepeatInterval, m.sendTyping)
 	m.presence = newPresenceBridge(c.Config.Presence.Enabled, c.Config.presenceInterval(), m.log, m.setGhostPresence)
 	return m
@@ -176,6 +189,7 @@ func (m *MSNClient) Connect(ctx context.Context) {
 	loopCtx, cancel := context.WithCancel(m.log.WithContext(m.backgroundCtx()))
 	m.loopCancel = cancel
 	m.loopDone = make(chan struct{})
+	m.bg.Go(func() { m.side.run(loopCtx) })
 	go m.connectLoop(loopCtx, cfg, adopted, m.loopDone)
 }
 
@@ -246,18 +260,24 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 			}
 		}
 		connectedAt := time.Now()
-		m.setSession(sess)
+		// Work of this session (event handling, contact syncs) ends with
+		// it: a stale session never writes over a newer one.
+		sessCtx, endSession := context.WithCancel(ctx)
+		m.setSession(sessCtx, sess)
 		m.sendState(status.StateConnected, "", nil)
-		go m.syncAfterConnect(ctx, sess)
+		syncSess := sess
+		m.bg.Go(func() { m.syncAfterConnect(sessCtx, syncSess) })
 
 		select {
 		case <-ctx.Done():
-			m.setSession(nil)
+			endSession()
+			m.setSession(ctx, nil)
 			_ = sess.client.Close()
 			return
 		case <-sess.done:
 		}
-		m.setSession(nil)
+		endSession()
+		m.setSession(ctx, nil)
 		reason := sess.reason()
 		sess = nil
 		switch reason.Reason {
@@ -296,16 +316,16 @@ func dialSession(ctx context.Context, cfg msnclient.Config) (*session, error) {
 }
 
 // setSession makes sess the current session (nil: offline) and attaches
-// the event handler.
-func (m *MSNClient) setSession(sess *session) {
+// the event handler, whose work lives no longer than ctx.
+func (m *MSNClient) setSession(ctx context.Context, sess *session) {
 	m.mu.Lock()
-	m.sess = sess
+	m.sess, m.sessCtx = sess, ctx
 	close(m.sessChanged)
 	m.sessChanged = make(chan struct{})
 	m.mu.Unlock()
 	if sess != nil {
 		m.presence.restart()
-		sess.attach(func(evt any) { m.handleEvent(sess, evt) })
+		sess.attach(func(evt any) { m.handleEvent(ctx, sess, evt) })
 	} else {
 		m.typing.stopAll()
 	}
@@ -342,6 +362,9 @@ func (m *MSNClient) Disconnect() {
 			m.log.Warn().Msg("Connect loop did not stop in time")
 		}
 	}
+	if !m.bg.Wait(5 * time.Second) {
+		m.log.Warn().Msg("Background work of the login did not stop in time")
+	}
 	m.typing.stopAll()
 	m.presence.stop()
 }
@@ -359,11 +382,17 @@ func (m *MSNClient) IsLoggedIn() bool {
 // forgets the stored password and our tables' data of the login.
 func (m *MSNClient) LogoutRemote(ctx context.Context) {
 	m.credsProblem.Store(true)
+	// Disconnect stops the connect loop and waits for the login's
+	// background work (contact syncs), so nothing writes rows back after
+	// they are deleted below.
 	m.Disconnect()
+	m.side.reset()
 	m.connector.metrics.LoginRemoved(string(m.login.ID))
 	m.meta.EncryptedPassword = ""
-	if err := m.login.Save(ctx); err != nil {
-		m.log.Err(err).Msg("Failed to clear stored password")
+	if m.connector.Bridge != nil { // nil outside a running bridge (tests)
+		if err := m.login.Save(ctx); err != nil {
+			m.log.Err(err).Msg("Failed to clear stored password")
+		}
 	}
 	if err := m.connector.DB.Contact.DeleteAll(ctx, string(m.login.ID)); err != nil {
 		m.log.Err(err).Msg("Failed to delete contact snapshot")
@@ -422,6 +451,14 @@ func (m *MSNClient) markRequestNotified(email string) bool {
 	}
 	m.notified[email] = true
 	return true
+}
+
+// unmarkRequestNotified forgets that a contact request was shown (its
+// notice could not be queued).
+func (m *MSNClient) unmarkRequestNotified(email string) {
+	m.notifiedMu.Lock()
+	defer m.notifiedMu.Unlock()
+	delete(m.notified, email)
 }
 
 // currentSession returns the connected session, nil when offline.

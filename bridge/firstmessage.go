@@ -140,8 +140,10 @@ func (m *MSNClient) catchUpNewDM(ctx context.Context, portal *bridgev2.Portal, g
 	log := m.log.With().Str("action", "new dm catch-up").Str("portal_id", string(portal.ID)).Logger()
 	ctx = log.WithContext(ctx)
 	c := &roomCatchUp{
-		log:      log,
-		history:  func(ctx context.Context, room id.RoomID, max int) ([]*event.Event, error) { return roomHistory(ctx, ghost, room, max) },
+		log: log,
+		history: func(ctx context.Context, room id.RoomID, max int) ([]*event.Event, error) {
+			return roomHistory(ctx, ghost, room, max)
+		},
 		handled:  m.connector.eventHandled,
 		dispatch: mx.EventProcessor.Dispatch,
 		ownUser: func(userID id.UserID) bool {
