@@ -49,7 +49,10 @@ func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 		return nil, ReasonUnsupported, bridgev2.ErrUnsupportedMessageType
 	}
 	text := matrixToMSN(ctx, content)
-	if content.MsgType == event.MsgEmote {
+	snippet := quoteSnippet(text.Text)
+	if content.MsgType == event.MsgEmote && msg.OrigSender == nil {
+		// A relayed emote was already formatted by the relay templates
+		// with the Matrix sender's name ("* Sender waves").
 		text.Text = "* " + m.ownName() + " " + text.Text
 	}
 	if msg.ReplyTo != nil {
@@ -78,6 +81,7 @@ func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 			ID:        m.msgIDs.New(),
 			SenderID:  m.selfUserID(),
 			Timestamp: time.Now(),
+			Metadata:  &MessageMetadata{Snippet: snippet},
 		},
 	}, "", nil
 }
@@ -113,29 +117,35 @@ func (m *MSNClient) ownName() string {
 }
 
 // replyQuote quotes the replied-to message as text, as MSN has no replies.
+// The text comes from the bridge's message database (the snippet kept when
+// the message was bridged), never from the homeserver: in encrypted rooms
+// the bridge could not read the event there.
 func (m *MSNClient) replyQuote(ctx context.Context, msg *bridgev2.MatrixMessage) string {
 	name := "message"
-	if ghost, err := m.connector.Bridge.GetExistingGhostByID(ctx, msg.ReplyTo.SenderID); err == nil && ghost != nil && ghost.Name != "" {
-		name = ghost.Name
-	} else if m.IsThisUser(ctx, msg.ReplyTo.SenderID) {
+	if m.IsThisUser(ctx, msg.ReplyTo.SenderID) {
 		name = m.ownName()
-	}
-	quoted := ""
-	if evt, err := m.connector.Bridge.Bot.GetEvent(ctx, msg.Portal.MXID, msg.ReplyTo.MXID); err == nil && evt != nil {
-		if err := evt.Content.ParseRaw(evt.Type); err == nil {
-			if c := evt.Content.AsMessage(); c != nil {
-				quoted = c.Body
-			}
+	} else if m.connector.Bridge != nil {
+		if ghost, err := m.connector.Bridge.GetExistingGhostByID(ctx, msg.ReplyTo.SenderID); err == nil && ghost != nil && ghost.Name != "" {
+			name = ghost.Name
 		}
 	}
-	quoted = strings.ReplaceAll(strings.TrimSpace(quoted), "\n", " ")
-	if r := []rune(quoted); len(r) > 80 {
-		quoted = string(r[:80]) + "…"
+	quoted := ""
+	if meta, ok := msg.ReplyTo.Metadata.(*MessageMetadata); ok {
+		quoted = meta.Snippet
 	}
 	if quoted == "" {
 		return fmt.Sprintf("> (in reply to %s)\n", name)
 	}
 	return fmt.Sprintf("> %s: %s\n", name, quoted)
+}
+
+// quoteSnippet is the start of a message as a one-line quote.
+func quoteSnippet(text string) string {
+	quoted := strings.Join(strings.Fields(text), " ")
+	if r := []rune(quoted); len(r) > 80 {
+		quoted = string(r[:80]) + "…"
+	}
+	return quoted
 }
 
 // HandleMatrixTyping implements bridgev2.TypingHandlingNetworkAPI. MSN

@@ -126,8 +126,9 @@ func (m *MSNClient) handleMessage(ctx context.Context, evt *msnclient.MessageRec
 func (m *MSNClient) convertMessage(_ context.Context, _ *bridgev2.Portal, _ bridgev2.MatrixAPI, evt *msnclient.MessageReceived) (*bridgev2.ConvertedMessage, error) {
 	return &bridgev2.ConvertedMessage{
 		Parts: []*bridgev2.ConvertedMessagePart{{
-			Type:    event.EventMessage,
-			Content: msnToMatrix(evt.Message, m.connector.Config.EmoticonsToEmoji),
+			Type:       event.EventMessage,
+			Content:    msnToMatrix(evt.Message, m.connector.Config.EmoticonsToEmoji),
+			DBMetadata: &MessageMetadata{Snippet: quoteSnippet(evt.Message.Text)},
 		}},
 	}, nil
 }

@@ -122,6 +122,9 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 		return nil, err
 	}
 	loginID := makeUserLoginID(email)
+	if err := pl.checkRelogin(loginID); err != nil {
+		return nil, err
+	}
 	machineGUID := pl.existingMachineGUID(ctx, loginID)
 	if machineGUID == "" {
 		machineGUID = newMachineGUID()
