@@ -211,7 +211,7 @@ func (m *MSNClient) password() (string, error) {
 	if m.meta.EncryptedPassword == "" {
 		return "", errors.New("no stored password")
 	}
-	return decryptPassword(m.connector.Config.credentialsKey, m.meta.EncryptedPassword)
+	return decryptPassword(m.connector.Config.credentialsKey, m.login.ID, m.meta.EncryptedPassword)
 }
 
 // connectLoop signs in, waits for the session to end and signs in again

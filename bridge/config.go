@@ -203,7 +203,9 @@ func (srv *ServerConfig) clientConfig(email, password, machineGUID string) msncl
 	}
 }
 
-func upgradeConfig(helper up.Helper) {
+// upgradeConfig upgrades the network section; it returns the credentials
+// key it generated ("" when the config had one).
+func upgradeConfig(helper up.Helper) (generatedKey string) {
 	helper.Copy(up.List, "servers")
 	helper.Copy(up.Str, "displayname_template")
 	helper.Copy(up.Bool, "presence", "enabled")
@@ -215,10 +217,12 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Bool, "metrics", "enabled")
 	helper.Copy(up.Str, "metrics", "listen")
 	if key, ok := helper.Get(up.Str, "credentials_key"); !ok || key == "generate" {
-		helper.Set(up.Str, generateCredentialsKey(), "credentials_key")
+		generatedKey = generateCredentialsKey()
+		helper.Set(up.Str, generatedKey, "credentials_key")
 	} else {
 		helper.Copy(up.Str, "credentials_key")
 	}
+	return generatedKey
 }
 
 // generateCredentialsKey returns a new random 256-bit key, base64-encoded.

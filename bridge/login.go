@@ -129,7 +129,7 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 	if machineGUID == "" {
 		machineGUID = newMachineGUID()
 	}
-	encrypted, err := encryptPassword(pl.connector.Config.credentialsKey, password)
+	encrypted, err := encryptPassword(pl.connector.Config.credentialsKey, loginID, password)
 	if err != nil {
 		return nil, fmt.Errorf("store password: %w", err)
 	}

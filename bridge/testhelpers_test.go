@@ -73,7 +73,7 @@ func deadAddr(t *testing.T) string {
 // a running bridge, recording its bridge states.
 func testClient(t *testing.T, c *Connector, password string) (*MSNClient, chan status.BridgeState) {
 	t.Helper()
-	sealed, err := encryptPassword(c.Config.credentialsKey, password)
+	sealed, err := encryptPassword(c.Config.credentialsKey, makeUserLoginID(testEmail), password)
 	if err != nil {
 		t.Fatal(err)
 	}
