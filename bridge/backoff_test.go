@@ -26,6 +26,7 @@ func TestConnectLoopBacksOffOnFlappingServer(t *testing.T) {
 	for len(got) < 4 {
 		expectState(t, states, status.StateConnected, "")
 		srv.DropConnections(testEmail) // flap: up, then dropped at once
+		expectState(t, states, status.StateTransientDisconnect, ErrCodeDisconnected)
 		select {
 		case n := <-attempts:
 			got = append(got, n)
@@ -47,6 +48,7 @@ func TestConnectLoopBacksOffOnFlappingServer(t *testing.T) {
 	expectState(t, states, status.StateConnected, "")
 	time.Sleep(100 * time.Millisecond)
 	srv.DropConnections(testEmail)
+	expectState(t, states, status.StateTransientDisconnect, ErrCodeDisconnected)
 	select {
 	case n := <-attempts:
 		if n != 1 {

@@ -25,10 +25,11 @@ type PortalMetadata struct {
 	Participants []string `json:"participants,omitempty"`
 }
 
-// GhostMetadata is the connector's data of one ghost.
-type GhostMetadata struct {
-	FriendlyName string `json:"friendly_name,omitempty"`
-}
+// GhostMetadata is the connector's data of one ghost: nothing, the
+// friendly name lives in the ghost's own name and the contact snapshot.
+// (Rows written by older versions may hold a "friendly_name" that is
+// ignored.)
+type GhostMetadata struct{}
 
 // MessageMetadata is the connector's data of one message.
 type MessageMetadata struct {

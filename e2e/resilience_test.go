@@ -49,7 +49,11 @@ func (w *world) testOfflineContact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("message to offline contact: %s", reason)
+	// The user is told why: the contact is offline (MSN cannot deliver to
+	// offline contacts), not a generic error.
+	if !strings.Contains(reason, "The contact is offline") {
+		t.Errorf("message to an offline contact failed with %q, want the reason that the contact is offline", reason)
+	}
 }
 
 func (w *world) testReconnect(t *testing.T) {
