@@ -51,6 +51,7 @@ func msgEvent(evtID id.EventID, sender id.UserID, body string) *event.Event {
 func TestRoomCatchUpDispatchesUnhandledUserMessages(t *testing.T) {
 	const user, ghost, bot = id.UserID("@u:hs"), id.UserID("@msn_bob:hs"), id.UserID("@msnbot:hs")
 	newestFirst := []*event.Event{
+		{ID: "$5", Sender: user, Type: event.EventEncrypted}, // decrypted on the normal path
 		msgEvent("$4", user, "third"),
 		msgEvent("$3", ghost, "from the ghost"),
 		msgEvent("$2", user, "second (handled)"),
@@ -76,7 +77,7 @@ func TestRoomCatchUpDispatchesUnhandledUserMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []id.EventID{"$1", "$4"}; !slices.Equal(got, want) || n != 2 {
+	if want := []id.EventID{"$1", "$4", "$5"}; !slices.Equal(got, want) || n != 3 {
 		t.Errorf("dispatched %v (%d), want %v", got, n, want)
 	}
 }
