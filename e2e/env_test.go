@@ -39,6 +39,12 @@ type env struct {
 // newEnv starts everything; db selects the bridge database.
 func newEnv(t *testing.T, db stack.Database) *env {
 	t.Helper()
+	return newEnvWith(t, db, nil)
+}
+
+// newEnvWith is newEnv with extra bridge config edits.
+func newEnvWith(t *testing.T, db stack.Database, edits map[string]any) *env {
+	t.Helper()
 	needStack(t)
 	ctx := context.Background()
 	setupCtx, cancel := context.WithTimeout(ctx, setupTimeout)
@@ -58,6 +64,7 @@ func newEnv(t *testing.T, db stack.Database) *env {
 		BridgeBin:   suite.bridgeBin,
 		MSN:         srv,
 		DB:          db,
+		Edits:       edits,
 	})
 	if err != nil {
 		logTail(t, filepath.Join(e.dir, "bridge", "bridge.log"), 40)
