@@ -106,6 +106,7 @@ func (c *roomCatchUp) run(ctx context.Context, room id.RoomID) (int, error) {
 		return 0, err
 	}
 	slices.Reverse(evts) // oldest first, the order they were sent in
+	reported := c.reportedEvents(evts)
 	n := 0
 	for _, evt := range evts {
 		switch evt.Type.Type {
@@ -113,7 +114,7 @@ func (c *roomCatchUp) run(ctx context.Context, room id.RoomID) (int, error) {
 		default:
 			continue
 		}
-		if c.ownUser(evt.Sender) || c.handled(ctx, evt) {
+		if c.ownUser(evt.Sender) || reported[evt.ID] || c.handled(ctx, evt) {
 			continue
 		}
 		c.log.Info().Stringer("event_id", evt.ID).Stringer("room_id", room).
@@ -122,6 +123,28 @@ func (c *roomCatchUp) run(ctx context.Context, room id.RoomID) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// reportedEvents finds the events the bridge already reported on with a
+// message status in the room: delivered, or failed for a reason of their
+// own (e.g. undecryptable). Those are not handled again, so the user does
+// not get a second report. The generic "not handled" failure is what an
+// event that arrived before the portal existed got: those are bridged.
+func (c *roomCatchUp) reportedEvents(evts []*event.Event) map[id.EventID]bool {
+	reported := make(map[id.EventID]bool)
+	for _, evt := range evts {
+		if evt.Type.Type != event.BeeperMessageStatus.Type || !c.ownUser(evt.Sender) {
+			continue
+		}
+		st, ok := evt.Content.Parsed.(*event.BeeperMessageStatusEventContent)
+		if !ok || st.RelatesTo.EventID == "" {
+			continue
+		}
+		if st.Status == event.MessageStatusSuccess || st.Reason != event.MessageStatusGenericError {
+			reported[st.RelatesTo.EventID] = true
+		}
+	}
+	return reported
 }
 
 // catchUpNewDM waits for bridgev2 to make the room that invited the ghost

@@ -50,8 +50,18 @@ func msgEvent(evtID id.EventID, sender id.UserID, body string) *event.Event {
 // event types.
 func TestRoomCatchUpDispatchesUnhandledUserMessages(t *testing.T) {
 	const user, ghost, bot = id.UserID("@u:hs"), id.UserID("@msn_bob:hs"), id.UserID("@msnbot:hs")
+	mkStatus := func(target id.EventID, st event.MessageStatus, reason event.MessageStatusReason) *event.Event {
+		return &event.Event{ID: "$st" + target, Sender: bot, Type: event.BeeperMessageStatus,
+			Content: event.Content{Parsed: &event.BeeperMessageStatusEventContent{
+				RelatesTo: event.RelatesTo{Type: event.RelReference, EventID: target}, Status: st, Reason: reason}}}
+	}
 	newestFirst := []*event.Event{
-		{ID: "$5", Sender: user, Type: event.EventEncrypted}, // decrypted on the normal path
+		mkStatus("$6", event.MessageStatusRetriable, event.MessageStatusUndecryptable),
+		{ID: "$6", Sender: user, Type: event.EventEncrypted}, // reported undecryptable already
+		mkStatus("$5", event.MessageStatusRetriable, event.MessageStatusGenericError),
+		{ID: "$5", Sender: user, Type: event.EventEncrypted}, // arrived before the portal: not a portal
+		mkStatus("$4b", event.MessageStatusSuccess, ""),
+		msgEvent("$4b", user, "bridged already (before a restart)"),
 		msgEvent("$4", user, "third"),
 		msgEvent("$3", ghost, "from the ghost"),
 		msgEvent("$2", user, "second (handled)"),
