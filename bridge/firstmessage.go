@@ -148,9 +148,9 @@ func (c *roomCatchUp) reportedEvents(evts []*event.Event) map[id.EventID]bool {
 }
 
 // catchUpNewDM waits for bridgev2 to make the room that invited the ghost
-// the portal pk was resolved to, then bridges the messages sent in it
-// before that. It is called from CreateChatWithGhost, before bridgev2
-// cleans up an old room of the portal and sets the new one.
+// the portal's room, then bridges the messages sent in it before that. It
+// is called from CreateChatWithGhost, before bridgev2 lets go of an old
+// room of the portal and sets the new one.
 func (m *MSNClient) catchUpNewDM(ctx context.Context, portal *bridgev2.Portal, ghost *bridgev2.Ghost) {
 	if m.connector.Bridge == nil {
 		return
