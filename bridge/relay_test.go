@@ -21,6 +21,7 @@ func TestRelayedEmoteUsesOrigSender(t *testing.T) {
 	const friend = "friend@example.com"
 	box := connectedPeer(t, srv, c, friend)
 	m, states := testClient(t, c, testPassword)
+	m.login.RemoteProfile.Name = "Me Myself" // as known from the last session
 	ctx := context.Background()
 	m.Connect(ctx)
 	expectState(t, states, status.StateConnected, "")
@@ -65,6 +66,7 @@ func TestReplyQuoteFromMessageDatabase(t *testing.T) {
 	const friend = "friend@example.com"
 	box := connectedPeer(t, srv, c, friend)
 	m, states := testClient(t, c, testPassword)
+	m.login.RemoteProfile.Name = "Me Myself" // as known from the last session
 	ctx := context.Background()
 	m.Connect(ctx)
 	expectState(t, states, status.StateConnected, "")
