@@ -35,8 +35,12 @@ func (w *world) testNewDM(t *testing.T) {
 		if err := w.srv.AddAccount(email, peerPass, fmt.Sprintf("Pal %d", i)); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.srv.AddContact(email, meEmail, mutual); err != nil {
-			t.Fatal(err)
+		// Mutual contacts, as people one starts chats with are (a one-way
+		// add would be a contact request, announced by the bot later).
+		for _, pair := range [][2]string{{email, meEmail}, {meEmail, email}} {
+			if err := w.srv.AddContact(pair[0], pair[1], mutual); err != nil {
+				t.Fatal(err)
+			}
 		}
 		tries[i] = &try{peer: connectPeer(ctx, t, w.srv, email, peerPass, fmt.Sprintf("Pal %d", i))}
 	}
