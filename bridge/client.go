@@ -14,6 +14,8 @@ import (
 	"maunium.net/go/mautrix/bridgev2/status"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // Bridge state error codes of MSN logins.
@@ -100,6 +102,7 @@ type MSNClient struct {
 	typing   *typingSender
 	presence *presenceBridge
 	convs    *conversationTracker
+	delivery deliveryTracker // sends awaiting a late acknowledgement
 }
 
 var (
@@ -176,13 +179,14 @@ func (m *MSNClient) Connect(ctx context.Context) {
 		return
 	}
 	if m.meta.MachineGUID == "" {
-		m.meta.MachineGUID = newMachineGUID()
+		m.meta.MachineGUID = msnp.NewGUID()
 		if err := m.login.Save(ctx); err != nil {
 			m.log.Err(err).Msg("Failed to save new machine GUID")
 		}
 	}
 	cfg := srv.clientConfig(m.meta.Email, password, m.meta.MachineGUID)
 	cfg.SwitchboardIdleTimeout = m.connector.Config.switchboardIdleTimeout()
+	cfg.EndpointName = m.connector.Config.EndpointName
 	logger := m.log.With().Str("component", "msnclient").Logger()
 	cfg.Logger = &logger
 

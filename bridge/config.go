@@ -29,16 +29,18 @@ func fullExampleConfig() string {
 
 // ServerConfig is one MSN server users can log in to.
 type ServerConfig struct {
-	Name               string `yaml:"name"`
-	NotificationServer string `yaml:"notification_server"`
-	NexusURL           string `yaml:"nexus_url"`
-	LoginURL           string `yaml:"login_url"`
-	RSTURL             string `yaml:"rst_url"`
-	RST2URL            string `yaml:"rst2_url"`
-	ABServiceURL       string `yaml:"abservice_url"`
-	SharingServiceURL  string `yaml:"sharing_service_url"`
-	ProtocolVersions   []int  `yaml:"protocol_versions"`
-	CAFile             string `yaml:"ca_file"`
+	Name               string   `yaml:"name"`
+	NotificationServer string   `yaml:"notification_server"`
+	NexusURL           string   `yaml:"nexus_url"`
+	LoginURL           string   `yaml:"login_url"`
+	RSTURL             string   `yaml:"rst_url"`
+	RST2URL            string   `yaml:"rst2_url"`
+	ABServiceURL       string   `yaml:"abservice_url"`
+	SharingServiceURL  string   `yaml:"sharing_service_url"`
+	ProtocolVersions   []int    `yaml:"protocol_versions"`
+	CAFile             string   `yaml:"ca_file"`
+	AllowedHosts       []string `yaml:"allowed_hosts"`
+	AllowPlainHTTP     bool     `yaml:"allow_plain_http"`
 }
 
 // PresenceConfig configures contact presence bridging.
@@ -54,6 +56,7 @@ type Config struct {
 	DisplaynameTemplate           string         `yaml:"displayname_template"`
 	Presence                      PresenceConfig `yaml:"presence"`
 	SwitchboardIdleTimeoutSeconds int            `yaml:"switchboard_idle_timeout_seconds"`
+	EndpointName                  string         `yaml:"endpoint_name"`
 	MaxMessageLength              int            `yaml:"max_message_length"`
 	EmoticonsToEmoji              bool           `yaml:"emoticons_to_emoji"`
 	CredentialsKey                string         `yaml:"credentials_key"`
@@ -200,6 +203,8 @@ func (srv *ServerConfig) clientConfig(email, password, machineGUID string) msncl
 		Versions:          srv.ProtocolVersions,
 		CAFile:            srv.CAFile,
 		MachineGUID:       machineGUID,
+		AllowedHosts:      srv.AllowedHosts,
+		AllowPlainHTTP:    srv.AllowPlainHTTP,
 	}
 }
 
@@ -212,6 +217,7 @@ func upgradeConfig(helper up.Helper) (generatedKey string) {
 	helper.Copy(up.Int, "presence", "min_interval_seconds")
 	helper.Copy(up.Int, "presence", "refresh_interval_seconds")
 	helper.Copy(up.Int, "switchboard_idle_timeout_seconds")
+	helper.Copy(up.Str, "endpoint_name")
 	helper.Copy(up.Int, "max_message_length")
 	helper.Copy(up.Bool, "emoticons_to_emoji")
 	helper.Copy(up.Bool, "metrics", "enabled")

@@ -1,8 +1,6 @@
 package bridge
 
 import (
-	"strings"
-
 	"maunium.net/go/mautrix/bridgev2/database"
 )
 
@@ -48,10 +46,4 @@ func (c *Connector) GetDBMetaTypes() database.MetaTypes {
 		Reaction:  func() any { return &MessageMetadata{} },
 		UserLogin: func() any { return &UserLoginMetadata{} },
 	}
-}
-
-// newMachineGUID returns a new MSNP16+ endpoint GUID in "{xxxxxxxx-…}" form.
-func newMachineGUID() string {
-	h := randomHex(16)
-	return "{" + strings.Join([]string{h[0:8], h[8:12], h[12:16], h[16:20], h[20:32]}, "-") + "}"
 }

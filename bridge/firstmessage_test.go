@@ -17,6 +17,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 func TestHandledEventsClaimOnceAndBounded(t *testing.T) {
@@ -134,7 +135,7 @@ func TestHandleMatrixMessageOnce(t *testing.T) {
 	_ = srv.AddContact(testEmail, friend, 1|2|8)
 	_ = srv.AddContact(friend, testEmail, 1|2|8)
 	box := &inbox{ch: make(chan struct{}, 1)}
-	peer := msnclient.NewClient(c.Config.Servers[0].clientConfig(friend, "pw", newMachineGUID()), box.handle)
+	peer := msnclient.NewClient(c.Config.Servers[0].clientConfig(friend, "pw", msnp.NewGUID()), box.handle)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	if err := peer.Connect(ctx); err != nil {

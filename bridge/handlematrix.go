@@ -65,7 +65,8 @@ func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 		return nil, ReasonTooLong, userError(fmt.Errorf("message too long: %d > %d", n, limit),
 			fmt.Sprintf("The message is too long for MSN (%d characters, the limit is %d). Split it into shorter messages.", n, limit))
 	}
-	if _, err := m.waitConnected(ctx); err != nil {
+	cl, err := m.waitConnected(ctx)
+	if err != nil {
 		return nil, FailureReason(err), m.sendFailure(err)
 	}
 	cv, err := m.conversationFor(ctx, msg.Portal)
@@ -74,6 +75,7 @@ func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 	}
 	m.typing.stop(msg.Portal.PortalKey)
 	if err := cv.SendText(ctx, text); err != nil {
+		m.rememberUnconfirmed(cl, msg, err)
 		return nil, FailureReason(err), m.sendFailure(fmt.Errorf("send message: %w", err))
 	}
 	return &bridgev2.MatrixMessageResponse{
@@ -213,12 +215,14 @@ func userError(err error, human string) error {
 func describeSendError(err error) string {
 	var srvErr *msnp.ServerError
 	switch {
+	case errors.Is(err, msnclient.ErrDeliveryUnconfirmed):
+		return "Not confirmed: MSN did not acknowledge the message; it may have arrived."
 	case errors.Is(err, msnclient.ErrContactOffline):
 		return "The contact is offline, so the message was not delivered (MSN cannot deliver to offline contacts)."
 	case errors.Is(err, msnclient.ErrNotConnected):
 		return "Not connected to MSN right now (the bridge is reconnecting); the message was not sent. Send it again once the bridge is back online."
 	case errors.Is(err, msnclient.ErrNotDelivered):
-		return "The MSN server did not confirm delivery of the message."
+		return "The MSN server did not deliver the message (it refused it, or it could not be sent)."
 	case errors.Is(err, msnclient.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return "The MSN server did not answer in time; the message may not have been delivered."
 	case errors.As(err, &srvErr):
@@ -231,6 +235,9 @@ func describeSendError(err error) string {
 // sendFailure turns a send error into a message status users see.
 func (m *MSNClient) sendFailure(err error) error {
 	m.log.Debug().Err(err).Msg("Failed to send message to MSN")
+	if errors.Is(err, msnclient.ErrDeliveryUnconfirmed) {
+		return unconfirmedStatus(err)
+	}
 	status := bridgev2.WrapErrorInStatus(err).
 		WithMessage(describeSendError(err)).
 		WithIsCertain(true).

@@ -25,7 +25,7 @@ func TestSendFailureStatus(t *testing.T) {
 	}{
 		{fmt.Errorf("send: %w", msnclient.ErrContactOffline), "contact is offline", event.MessageStatusFail},
 		{msnclient.ErrNotConnected, "Not connected to MSN", event.MessageStatusRetriable},
-		{msnclient.ErrNotDelivered, "did not confirm delivery", event.MessageStatusFail},
+		{msnclient.ErrNotDelivered, "did not deliver", event.MessageStatusFail},
 		{fmt.Errorf("x: %w", msnclient.ErrTimeout), "did not answer in time", event.MessageStatusRetriable},
 		{&msnp.ServerError{Code: 217}, "contact is not online (error 217)", event.MessageStatusFail},
 		{errors.New("boom"), "Sending to MSN failed: boom", event.MessageStatusFail},

@@ -67,6 +67,10 @@ func (m *MSNClient) handleEvent(ctx context.Context, sess *session, evt any) {
 		m.handleLeave(ctx, evt)
 	case *msnclient.ConversationClosed:
 		m.convs.remove(evt.Participants)
+	case *msnclient.MessageAcknowledged:
+		m.handleLateAck(ctx, sess, evt)
+	case *msnclient.ParticipantUnreachable:
+		m.handleUnreachable(ctx, evt)
 	default:
 		m.log.Debug().Type("event_type", evt).Msg("Unhandled MSN event")
 	}

@@ -1,8 +1,6 @@
 package bridge
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -10,6 +8,8 @@ import (
 	"maunium.net/go/mautrix/bridgev2/networkid"
 
 	"github.com/mautrix-msn/mautrix-msn/database"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // groupPortalPrefix starts the PortalID of every multi-party portal, so it can
@@ -62,7 +62,7 @@ func makeDMPortalKey(contact string, login networkid.UserLoginID) networkid.Port
 
 // newGroupPortalID generates the ID of a new multi-party portal.
 func newGroupPortalID() networkid.PortalID {
-	return networkid.PortalID(groupPortalPrefix + randomHex(8))
+	return networkid.PortalID(groupPortalPrefix + msnp.RandomHex(8))
 }
 
 // isGroupPortalID reports whether id is a multi-party portal.
@@ -106,16 +106,10 @@ type messageIDGenerator struct {
 }
 
 func newMessageIDGenerator() *messageIDGenerator {
-	return &messageIDGenerator{prefix: randomHex(6)}
+	return &messageIDGenerator{prefix: msnp.RandomHex(6)}
 }
 
 // New returns a fresh message ID.
 func (g *messageIDGenerator) New() networkid.MessageID {
 	return networkid.MessageID(fmt.Sprintf("%s.%d", g.prefix, g.next.Add(1)))
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	return hex.EncodeToString(b)
 }

@@ -75,13 +75,3 @@ func TestMessageIDsUnique(t *testing.T) {
 		}
 	}
 }
-
-func TestMachineGUIDFormat(t *testing.T) {
-	g := newMachineGUID()
-	if len(g) != 38 || g[0] != '{' || g[37] != '}' || g[9] != '-' || g[14] != '-' || g[19] != '-' || g[24] != '-' {
-		t.Errorf("machine GUID %q is not {8-4-4-4-12}", g)
-	}
-	if g == newMachineGUID() {
-		t.Error("machine GUIDs repeat")
-	}
-}

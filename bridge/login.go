@@ -14,6 +14,8 @@ import (
 	"maunium.net/go/mautrix/bridgev2/status"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // Login flow and step IDs. They are part of the provisioning API.
@@ -127,7 +129,7 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 	}
 	machineGUID := pl.existingMachineGUID(ctx, loginID)
 	if machineGUID == "" {
-		machineGUID = newMachineGUID()
+		machineGUID = msnp.NewGUID()
 	}
 	encrypted, err := encryptPassword(pl.connector.Config.credentialsKey, loginID, password)
 	if err != nil {
@@ -136,6 +138,7 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 
 	cfg := srv.clientConfig(email, password, machineGUID)
 	cfg.SwitchboardIdleTimeout = pl.connector.Config.switchboardIdleTimeout()
+	cfg.EndpointName = pl.connector.Config.EndpointName
 	sess, err := authenticate(ctx, cfg)
 	if err != nil {
 		return nil, err

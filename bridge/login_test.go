@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"maunium.net/go/mautrix/bridgev2"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 func TestLoginSteps(t *testing.T) {
@@ -76,7 +78,7 @@ func TestAuthenticate(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	cfg := c.Config.Servers[0].clientConfig(testEmail, testPassword, newMachineGUID())
+	cfg := c.Config.Servers[0].clientConfig(testEmail, testPassword, msnp.NewGUID())
 
 	t.Run("success", func(t *testing.T) {
 		sess, err := authenticate(ctx, cfg)
@@ -138,7 +140,7 @@ func TestLoginKeepsEmailCase(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	sess, err := authenticate(ctx, server.clientConfig(email, password, newMachineGUID()))
+	sess, err := authenticate(ctx, server.clientConfig(email, password, msnp.NewGUID()))
 	if err != nil {
 		t.Fatalf("log in as %s: %v", mixed, err)
 	}

@@ -87,7 +87,7 @@ func FailureReason(err error) string {
 	switch {
 	case errors.Is(err, msnclient.ErrContactOffline):
 		return ReasonOffline
-	case errors.Is(err, msnclient.ErrNotDelivered):
+	case errors.Is(err, msnclient.ErrNotDelivered), errors.Is(err, msnclient.ErrDeliveryUnconfirmed):
 		return ReasonNotDelivered
 	case errors.Is(err, msnclient.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return ReasonTimeout

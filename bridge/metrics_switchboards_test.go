@@ -10,6 +10,8 @@ import (
 	"maunium.net/go/mautrix/event"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // The switchboards gauge shows the conversations open at scrape time, over
@@ -26,7 +28,7 @@ func TestSwitchboardsOpenMetric(t *testing.T) {
 		}
 	}
 	box := &inbox{ch: make(chan struct{}, 1)}
-	peer := msnclient.NewClient(c.Config.Servers[0].clientConfig(friend, "pw", newMachineGUID()), box.handle)
+	peer := msnclient.NewClient(c.Config.Servers[0].clientConfig(friend, "pw", msnp.NewGUID()), box.handle)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	if err := peer.Connect(ctx); err != nil {

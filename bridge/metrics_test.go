@@ -145,6 +145,7 @@ func TestFailureReason(t *testing.T) {
 	}{
 		{fmt.Errorf("send: %w", msnclient.ErrContactOffline), ReasonOffline},
 		{msnclient.ErrNotDelivered, ReasonNotDelivered},
+		{&msnclient.UnconfirmedError{Late: true, Err: msnclient.ErrTimeout}, ReasonNotDelivered},
 		{msnclient.ErrTimeout, ReasonTimeout},
 		{context.DeadlineExceeded, ReasonTimeout},
 		{msnclient.ErrNotConnected, ReasonNotConnected},

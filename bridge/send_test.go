@@ -13,6 +13,8 @@ import (
 	"maunium.net/go/mautrix/event"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // inbox collects the messages an MSN peer receives.
@@ -67,7 +69,7 @@ func TestHandleMatrixMessageSends(t *testing.T) {
 		_ = srv.AddContact(email, testEmail, 1|2|8)
 	}
 	box := &inbox{ch: make(chan struct{}, 1)}
-	peerCfg := c.Config.Servers[0].clientConfig("friend@example.com", "pw", newMachineGUID())
+	peerCfg := c.Config.Servers[0].clientConfig("friend@example.com", "pw", msnp.NewGUID())
 	peer := msnclient.NewClient(peerCfg, box.handle)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()

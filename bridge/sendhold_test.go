@@ -12,6 +12,7 @@ import (
 	"maunium.net/go/mautrix/event"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // connectedPeer signs in an MSN contact of the test account that records
@@ -27,7 +28,7 @@ func connectedPeer(t *testing.T, srv interface {
 	_ = srv.AddContact(testEmail, email, 1|2|8)
 	_ = srv.AddContact(email, testEmail, 1|2|8)
 	box := &inbox{ch: make(chan struct{}, 1)}
-	peer := msnclient.NewClient(c.Config.Servers[0].clientConfig(email, "pw", newMachineGUID()), box.handle)
+	peer := msnclient.NewClient(c.Config.Servers[0].clientConfig(email, "pw", msnp.NewGUID()), box.handle)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	if err := peer.Connect(ctx); err != nil {

@@ -12,6 +12,8 @@ import (
 	"maunium.net/go/mautrix/bridgev2/status"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // Generous: tests run on loaded 2-core CI machines.
@@ -54,6 +56,7 @@ func serverConfigFor(srv *msntest.Server, name string) ServerConfig {
 		RST2URL:            base + "/RST2.srf",
 		ABServiceURL:       base + "/abservice/abservice.asmx",
 		SharingServiceURL:  base + "/abservice/SharingService.asmx",
+		AllowPlainHTTP:     true, // msntest's plain HTTP on loopback
 	}
 }
 
@@ -81,7 +84,7 @@ func testClient(t *testing.T, c *Connector, password string) (*MSNClient, chan s
 		UserLogin: &database.UserLogin{ID: makeUserLoginID(testEmail)},
 		Log:       zerolog.Nop(),
 	}
-	meta := &UserLoginMetadata{Email: testEmail, Server: "test", EncryptedPassword: sealed, MachineGUID: newMachineGUID()}
+	meta := &UserLoginMetadata{Email: testEmail, Server: "test", EncryptedPassword: sealed, MachineGUID: msnp.NewGUID()}
 	login.Metadata = meta
 	m := newMSNClient(c, login, meta)
 	states := make(chan status.BridgeState, 100)

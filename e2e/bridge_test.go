@@ -133,6 +133,7 @@ func TestBridge(t *testing.T) {
 		{"ThreePeople", w.testThreePeople},
 		{"Commands", w.testCommands},
 		{"OfflineContact", w.testOfflineContact},
+		{"GroupOfflineMember", w.testGroupOfflineMember},
 		{"Reconnect", w.testReconnect},
 		{"Restart", w.testRestart},
 		{"SignedInElsewhere", w.testSignedInElsewhere},

@@ -28,6 +28,7 @@ type peer struct {
 func msnConfig(srv *msntest.Server, email, password string) msnclient.Config {
 	cfg := msnclient.Config{Email: email, Password: password, Server: srv.NSAddr(), RequestTimeout: 30 * time.Second}
 	cfg.UseEscargotURLs(srv.HTTPURL())
+	cfg.AllowPlainHTTP = true // msntest's plain HTTP on loopback
 	return cfg
 }
 

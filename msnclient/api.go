@@ -15,6 +15,7 @@ package msnclient
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -118,12 +119,50 @@ var (
 	ErrNotConnected      = errors.New("msn: not connected")
 	ErrTimeout           = errors.New("msn: server did not answer in time")
 	ErrContactOffline    = errors.New("msn: contact is offline")
-	ErrNotDelivered      = errors.New("msn: message not acknowledged")
+	// ErrNotDelivered: the server refused the message (NAK or an error
+	// reply), or it could not be written; it was not delivered.
+	ErrNotDelivered = errors.New("msn: message not acknowledged")
+	// ErrDeliveryUnconfirmed is matched by an *UnconfirmedError: the
+	// message was written to the switchboard but never acknowledged. It may
+	// have been delivered; it is not sent again, because MSN messages carry
+	// no id a receiver could use to drop a duplicate.
+	ErrDeliveryUnconfirmed = errors.New("msn: message may not have been delivered")
+	// ErrAddressRefused is wrapped by the error of a switchboard or
+	// redirect address that is neither the configured server's host nor
+	// allowed by Config.AllowedHosts.
+	ErrAddressRefused = errors.New("msn: server address not allowed")
+	// ErrInsecureURL is wrapped by the error of a login URL (configured,
+	// or the DALogin of a nexus) that is not HTTPS while
+	// Config.AllowPlainHTTP is off.
+	ErrInsecureURL = errors.New("msn: login URL is not HTTPS")
 	// ErrIncompleteMessage is the UnknownMessage.Err of a chunked message
 	// that could not be put back together (parts missing or out of
 	// bounds).
 	ErrIncompleteMessage = errors.New("msn: incomplete chunked message")
 )
+
+// UnconfirmedError is returned by a send whose message was written to the
+// switchboard without an acknowledgement coming back: the switchboard
+// closed (Late false) or the server did not answer before the request
+// timeout or the caller's context ended (Late true). errors.Is matches
+// ErrDeliveryUnconfirmed, and Err (ErrTimeout, a context error or a
+// closed-switchboard error) too. When Late is set and the acknowledgement
+// still arrives, a MessageAcknowledged event with the same ID follows.
+type UnconfirmedError struct {
+	ID   uint64 // unique per Client
+	Late bool   // an acknowledgement may still arrive
+	Err  error
+}
+
+func (e *UnconfirmedError) Error() string {
+	return fmt.Sprintf("%s: %v", ErrDeliveryUnconfirmed, e.Err)
+}
+
+// Is makes errors.Is(err, ErrDeliveryUnconfirmed) true.
+func (e *UnconfirmedError) Is(target error) bool { return target == ErrDeliveryUnconfirmed }
+
+// Unwrap returns why no acknowledgement came.
+func (e *UnconfirmedError) Unwrap() error { return e.Err }
 
 // EventHandler receives every event of a Client, one at a time, in order.
 type EventHandler func(evt any)
@@ -181,6 +220,8 @@ type OwnProfile struct {
 type ConversationEvent struct {
 	// Participants is the set of other people in the conversation (our own
 	// endpoints excluded), lower-cased and sorted, when the event happened.
+	// It includes the people we addressed but could not reach (see
+	// ParticipantUnreachable), so that the conversation keeps its identity.
 	Participants []string
 }
 
@@ -225,6 +266,10 @@ type UnknownMessage struct {
 	ContentType string
 	Raw         []byte
 	Err         error // nil unless the message arrived incomplete
+	// RawTruncated is set when Raw was cut short (or dropped) because the
+	// event handler fell behind and the queued raw payloads reached their
+	// bound (1 MiB).
+	RawTruncated bool
 }
 
 // ParticipantJoined is sent when someone joins a conversation.
@@ -238,6 +283,28 @@ type ParticipantJoined struct {
 type ParticipantLeft struct {
 	ConversationEvent
 	Email string
+}
+
+// MessageAcknowledged is sent when the server answered a message after its
+// send had returned an *UnconfirmedError with Late set: Delivered is true
+// for an acknowledgement, false for a refusal (NAK).
+type MessageAcknowledged struct {
+	ConversationEvent
+	ID        uint64 // UnconfirmedError.ID
+	Delivered bool
+}
+
+// ParticipantUnreachable is sent when opening a conversation with several
+// people could not invite one of them (offline, blocked us, unknown): the
+// conversation goes on with the others, and ConversationEvent.Participants
+// still counts the unreachable person, who is invited again by a later
+// send once online. Err says why (ErrContactOffline for MSN error 217,
+// else usually a *msnp.ServerError). A one-to-one conversation reports
+// the failure as the send's error instead.
+type ParticipantUnreachable struct {
+	ConversationEvent
+	Email string
+	Err   error
 }
 
 // ConversationClosed is sent when a conversation's switchboard closed.

@@ -2,7 +2,6 @@ package msnclient
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // Config configures one Client (one MSN account).
@@ -32,6 +33,23 @@ type Config struct {
 	MachineGUID string       // MSNP16+ endpoint id "{…}"; keep it stable per account
 
 	InitialStatus Status // status set after login; default online
+
+	// AllowedHosts lists hosts (names or IPs) besides the host of Server
+	// that the server may send us to: switchboards (XFR SB, RNG) and
+	// other notification servers (XFR NS). Addresses elsewhere are
+	// refused and logged. The host the notification-server connection
+	// reached is always allowed.
+	AllowedHosts []string
+	// AllowPlainHTTP permits http:// URLs for the login services that
+	// receive the password (LoginURL, the nexus's DALogin, RSTURL,
+	// RST2URL). Off, only HTTPS is used. Meant for test servers on
+	// loopback.
+	AllowPlainHTTP bool
+
+	// EndpointName is the name of this endpoint shown by the account's
+	// other MSNP16+ clients in their list of signed-in places (UUX
+	// PrivateEndpointData); default "Matrix bridge".
+	EndpointName string
 
 	DialTimeout            time.Duration // default 15s
 	RequestTimeout         time.Duration // per request; default 30s
@@ -61,6 +79,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.RST2URL == "" {
 		cfg.RST2URL = cfg.RSTURL
+	}
+	if cfg.EndpointName == "" {
+		cfg.EndpointName = "Matrix bridge"
 	}
 	cfg.Email = strings.TrimSpace(cfg.Email)
 	return cfg
@@ -107,20 +128,11 @@ func NewClient(cfg Config, handler EventHandler) *Client {
 	c.events = newEventQueue(handler, c.log)
 	c.guid = cfg.MachineGUID
 	if c.guid == "" {
-		c.guid = newGUID()
+		c.guid = msnp.NewGUID()
 	}
 	c.list.init()
 	c.sb = newSwitchboards(c)
 	return c
-}
-
-// newGUID returns a random version 4 UUID in braces.
-func newGUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("{%x-%x-%x-%x-%x}", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // Logger returns the client's logger (derived from Config.Logger; a no-op
@@ -212,7 +224,7 @@ func (c *Client) Close() error {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
-	_ = s.conn.write(newCommand("OUT"))
+	_ = s.conn.signOut(c.sb.closeTimeout)
 	s.end(ReasonClosed, nil)
 	return nil
 }

@@ -17,6 +17,11 @@ const (
 	// eventHardLimit is the queue length above which every droppable event
 	// is dropped. It is far above a full contact list's login burst.
 	eventHardLimit = 10000
+	// eventRawBudget bounds the bytes of UnknownMessage.Raw held in the
+	// queue: past it, the Raw of further unknown messages is dropped (the
+	// event itself is kept, with RawTruncated set) until the handler
+	// catches up.
+	eventRawBudget = 1 << 20
 )
 
 // eventQueue delivers events to the handler one at a time, in order, from a
@@ -33,6 +38,7 @@ type eventQueue struct {
 	latest  map[string]uint64 // supersedeKey -> position of the queued event
 	running bool
 	dropped int // events dropped at the hard limit since the last warning
+	raw     int // bytes of UnknownMessage.Raw queued
 }
 
 func newEventQueue(handler EventHandler, log zerolog.Logger) *eventQueue {
@@ -48,6 +54,9 @@ func (q *eventQueue) push(evt any) {
 	if !q.admit(evt) {
 		q.mu.Unlock()
 		return
+	}
+	if um, ok := evt.(*UnknownMessage); ok {
+		q.budgetRaw(um)
 	}
 	if key := supersedeKey(evt); key != "" {
 		q.latest[key] = q.head + uint64(len(q.queue))
@@ -90,6 +99,22 @@ func (q *eventQueue) admit(evt any) bool {
 	return false
 }
 
+// budgetRaw keeps the queued raw payloads within eventRawBudget, with
+// q.mu held: a Raw that does not fit is cut (copied, so that the large
+// buffer it came from is not kept alive).
+func (q *eventQueue) budgetRaw(um *UnknownMessage) {
+	left := eventRawBudget - q.raw
+	if len(um.Raw) > left {
+		if left <= 0 {
+			um.Raw = nil
+		} else {
+			um.Raw = append([]byte(nil), um.Raw[:left]...)
+		}
+		um.RawTruncated = true
+	}
+	q.raw += len(um.Raw)
+}
+
 // supersedeKey returns, for an event that carries a whole piece of state
 // and so makes an earlier one of the same key obsolete, that key; "" for
 // the others, which are never dropped or replaced.
@@ -126,6 +151,9 @@ func (q *eventQueue) drain() {
 			delete(q.latest, key)
 		}
 		q.head++
+		if um, ok := evt.(*UnknownMessage); ok {
+			q.raw -= len(um.Raw)
+		}
 		q.mu.Unlock()
 		q.handler(evt)
 	}

@@ -146,3 +146,50 @@ func TestEventQueueHardLimit(t *testing.T) {
 		t.Errorf("no warning logged about dropped events: %q", buf.String())
 	}
 }
+
+// Unknown messages queued behind a slow handler keep their raw payloads
+// only up to a bound; the events themselves all arrive, in order.
+func TestEventQueueBoundsRawPayloads(t *testing.T) {
+	b := newBlockedQueue(zerolog.Nop())
+	const n = 2000
+	chunk := make([]byte, 4<<10) // a switchboard payload's worth
+	for i := 0; i < n; i++ {
+		b.q.push(&UnknownMessage{From: "bob@example.com", ContentType: fmt.Sprint("x/", i), Raw: chunk})
+	}
+	queuedRaw := 0
+	b.q.mu.Lock()
+	for _, evt := range b.q.queue {
+		if um, ok := evt.(*UnknownMessage); ok {
+			queuedRaw += len(um.Raw)
+		}
+	}
+	b.q.mu.Unlock()
+	if queuedRaw > eventRawBudget {
+		t.Errorf("%d bytes of raw payload queued, bound is %d", queuedRaw, eventRawBudget)
+	}
+	got := b.finish(t)
+	seen, truncated := 0, 0
+	for _, evt := range got {
+		um, ok := evt.(*UnknownMessage)
+		if !ok {
+			continue
+		}
+		if um.ContentType != fmt.Sprint("x/", seen) {
+			t.Fatalf("event %d is %q: lost or out of order", seen, um.ContentType)
+		}
+		seen++
+		if um.RawTruncated {
+			truncated++
+		} else if len(um.Raw) != len(chunk) {
+			t.Errorf("event %d: %d raw bytes and not marked truncated", seen, len(um.Raw))
+		}
+	}
+	if seen != n || truncated == 0 {
+		t.Errorf("%d of %d unknown messages delivered, %d truncated", seen, n, truncated)
+	}
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	if b.q.raw != 0 {
+		t.Errorf("raw byte count %d after the queue drained", b.q.raw)
+	}
+}

@@ -25,7 +25,7 @@ func (sb *sbConn) handleMessage(cmd *msnp.Command) {
 	if evt == nil {
 		return
 	}
-	parts := sb.Participants()
+	parts := sb.members()
 	switch e := evt.(type) {
 	case *MessageReceived:
 		e.Participants = parts
@@ -44,8 +44,8 @@ func (sb *sbConn) handleMessage(cmd *msnp.Command) {
 // reportIncomplete emits a chunked message that could not be reassembled.
 func (sb *sbConn) reportIncomplete(evt *UnknownMessage) {
 	sb.mu.Lock()
-	evt.Participants = sb.participantsLocked()
-	if len(evt.Participants) == 0 {
+	evt.Participants = sb.membersLocked()
+	if len(sb.participants) == 0 {
 		evt.Participants = append([]string(nil), sb.lastParts...)
 	}
 	sb.mu.Unlock()

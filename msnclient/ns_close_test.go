@@ -119,7 +119,7 @@ func TestCloseAbortsConnect(t *testing.T) {
 			}
 		}))
 		t.Cleanup(rst.Close)
-		closeAbortsConnect(t, msnclient.Config{Email: "me@example.com", Password: "pw", Server: addr, Versions: []int{15}, RSTURL: rst.URL + "/RST.srf"}, stalled)
+		closeAbortsConnect(t, msnclient.Config{Email: "me@example.com", Password: "pw", Server: addr, Versions: []int{15}, RSTURL: rst.URL + "/RST.srf", AllowPlainHTTP: true}, stalled)
 		select {
 		case <-released:
 		case <-time.After(testTimeout):

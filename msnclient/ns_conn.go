@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
-	"sync"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -14,40 +14,17 @@ import (
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
-// nsConn is one notification-server TCP connection: a reader goroutine, a
-// synchronised writer, transaction ids and the requests waiting for replies.
+// nsConn is one notification-server TCP connection: a reader goroutine and
+// the request engine (transaction ids, replies, bounded writes).
 type nsConn struct {
 	conn           net.Conn
 	r              *msnp.Reader
-	w              *msnp.Writer
+	eng            *msnp.Engine
 	log            *zerolog.Logger
 	requestTimeout time.Duration
+	done           <-chan struct{} // closed when the connection ended
 
-	mu       sync.Mutex
-	nextTrID int
-	pending  map[int]*pendingRequest
-	err      error         // why the connection ended
-	done     chan struct{} // closed when the connection ended
-}
-
-// pendingRequest waits for the reply to one command.
-type pendingRequest struct {
-	names []string           // reply names accepted besides numeric errors
-	ch    chan *msnp.Command // buffered: the reader never blocks on it
-}
-
-// deadlineWriter bounds every write so that a peer that stops reading cannot
-// block a writer forever.
-type deadlineWriter struct {
-	conn    net.Conn
-	timeout time.Duration
-}
-
-func (w deadlineWriter) Write(p []byte) (int, error) {
-	if err := w.conn.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
-		return 0, err
-	}
-	return w.conn.Write(p)
+	closeBy atomic.Pointer[time.Time] // once set, the deadline of every write (signing out)
 }
 
 // maxNSPayload bounds notification-server payloads: the largest real ones
@@ -57,16 +34,27 @@ const maxNSPayload = 256 << 10
 func newNSConn(conn net.Conn, log *zerolog.Logger, requestTimeout time.Duration) *nsConn {
 	r := msnp.NewReader(conn, msnp.FromServer)
 	r.MaxPayload = maxNSPayload
-	return &nsConn{
-		conn:           conn,
-		r:              r,
-		w:              msnp.NewWriter(deadlineWriter{conn: conn, timeout: requestTimeout}),
-		log:            log,
-		requestTimeout: requestTimeout,
-		nextTrID:       1,
-		pending:        make(map[int]*pendingRequest),
-		done:           make(chan struct{}),
+	nc := &nsConn{conn: conn, r: r, log: log, requestTimeout: requestTimeout}
+	nc.eng = msnp.NewEngine(msnp.NewWriter(msnp.DeadlineWriter{Conn: conn, Deadline: nc.writeDeadline}), 1)
+	nc.done = nc.eng.Done()
+	return nc
+}
+
+// writeDeadline bounds a write by the request timeout, or by the sign-out
+// deadline once one was set.
+func (nc *nsConn) writeDeadline() time.Time {
+	if d := nc.closeBy.Load(); d != nil {
+		return *d
 	}
+	return time.Now().Add(nc.requestTimeout)
+}
+
+// signOut writes OUT, bounded by timeout rather than the request timeout: a
+// server that stopped reading does not hold up Close.
+func (nc *nsConn) signOut(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	nc.closeBy.Store(&deadline)
+	return nc.write(msnp.New("OUT"))
 }
 
 // readLoop reads commands until the connection fails, routing replies to
@@ -91,158 +79,86 @@ func (nc *nsConn) readLoop(deadTimeout time.Duration, handle func(*msnp.Command)
 			return fmt.Errorf("read from notification server: %w", err)
 		}
 		nc.log.Trace().Str("cmd", cmd.Redacted()).Msg("NS <-")
-		if nc.deliverReply(cmd) {
+		if nc.eng.Deliver(cmd) {
 			continue
 		}
 		handle(cmd)
 	}
 }
 
-// deliverReply hands cmd to the request waiting for its trid, if any.
-func (nc *nsConn) deliverReply(cmd *msnp.Command) bool {
-	trid, ok := cmd.TrID()
-	if !ok || trid == 0 {
-		return false
-	}
-	nc.mu.Lock()
-	defer nc.mu.Unlock()
-	p := nc.pending[trid]
-	if p == nil {
-		return false
-	}
-	if !cmd.IsError() && !containsString(p.names, cmd.Name) {
-		return false
-	}
-	delete(nc.pending, trid)
-	p.ch <- cmd
-	return true
-}
-
 // close ends the connection with err (first error wins) and fails every
 // pending request.
 func (nc *nsConn) close(err error) {
-	nc.mu.Lock()
-	select {
-	case <-nc.done:
-		nc.mu.Unlock()
-		return
-	default:
+	if nc.eng.Close(err) {
+		_ = nc.conn.Close()
 	}
-	nc.err = err
-	close(nc.done)
-	nc.pending = make(map[int]*pendingRequest)
-	nc.mu.Unlock()
-	_ = nc.conn.Close()
 }
 
 // closedErr returns the error that ended the connection, wrapped in
 // ErrNotConnected.
 func (nc *nsConn) closedErr() error {
-	nc.mu.Lock()
-	defer nc.mu.Unlock()
-	if nc.err == nil {
+	err := nc.eng.Cause()
+	if err == nil {
 		return ErrNotConnected
 	}
-	return fmt.Errorf("%w: %w", ErrNotConnected, nc.err)
-}
-
-// register allocates a trid for a request expecting one of names.
-func (nc *nsConn) register(names []string) (int, *pendingRequest, error) {
-	nc.mu.Lock()
-	defer nc.mu.Unlock()
-	select {
-	case <-nc.done:
-		return 0, nil, ErrNotConnected
-	default:
-	}
-	trid := nc.nextTrID
-	nc.nextTrID++
-	p := &pendingRequest{names: names, ch: make(chan *msnp.Command, 1)}
-	nc.pending[trid] = p
-	return trid, p, nil
-}
-
-func (nc *nsConn) unregister(trid int) {
-	nc.mu.Lock()
-	delete(nc.pending, trid)
-	nc.mu.Unlock()
+	return fmt.Errorf("%w: %w", ErrNotConnected, err)
 }
 
 // request sends cmd with a new trid and waits for a reply named like cmd (or
 // one of also) or a numeric error, which is returned as a *msnp.ServerError.
 func (nc *nsConn) request(ctx context.Context, cmd *msnp.Command, also ...string) (*msnp.Command, error) {
 	names := append([]string{cmd.Name}, also...)
-	trid, p, err := nc.register(names)
+	call, err := nc.eng.Start(cmd, func(r *msnp.Command) bool { return slices.Contains(names, r.Name) })
+	nc.log.Trace().Str("cmd", cmd.Redacted()).Msg("NS ->")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cmd.Name, nc.closedErr())
+		return nil, nc.writeFailed(cmd, err)
 	}
-	cmd.Args = append([]string{strconv.Itoa(trid)}, cmd.Args...)
-	if err := nc.write(cmd); err != nil {
-		nc.unregister(trid)
-		return nil, err
-	}
-	timer := time.NewTimer(nc.requestTimeout)
-	defer timer.Stop()
-	reply := func(reply *msnp.Command) (*msnp.Command, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, nc.requestTimeout, ErrTimeout)
+	defer cancel()
+	reply, err := call.Wait(ctx)
+	switch {
+	case err == nil:
 		if err := reply.Err(); err != nil {
 			return reply, fmt.Errorf("%s: %w", cmd.Name, err)
 		}
 		return reply, nil
-	}
-	select {
-	case r := <-p.ch:
-		return reply(r)
-	case <-ctx.Done():
-		nc.unregister(trid)
-		return nil, fmt.Errorf("%s: %w", cmd.Name, ctx.Err())
-	case <-timer.C:
-		nc.unregister(trid)
-		return nil, fmt.Errorf("%s: %w", cmd.Name, ErrTimeout)
-	case <-nc.done:
-		// A reply read just before the connection ended still counts
-		// (XFR NS followed by a close).
-		select {
-		case r := <-p.ch:
-			return reply(r)
-		default:
-		}
+	case errors.Is(err, msnp.ErrEngineClosed):
 		return nil, fmt.Errorf("%s: %w", cmd.Name, nc.closedErr())
+	case errors.Is(context.Cause(ctx), ErrTimeout):
+		return nil, fmt.Errorf("%s: %w", cmd.Name, ErrTimeout)
 	}
+	return nil, fmt.Errorf("%s: %w", cmd.Name, err)
 }
 
 // send writes cmd with a new trid without waiting for a reply.
 func (nc *nsConn) send(cmd *msnp.Command) error {
-	nc.mu.Lock()
-	trid := nc.nextTrID
-	nc.nextTrID++
-	nc.mu.Unlock()
-	cmd.Args = append([]string{strconv.Itoa(trid)}, cmd.Args...)
-	return nc.write(cmd)
-}
-
-// write writes cmd as is (PNG and OUT have no trid).
-func (nc *nsConn) write(cmd *msnp.Command) error {
-	select {
-	case <-nc.done:
-		return fmt.Errorf("%s: %w", cmd.Name, nc.closedErr())
-	default:
-	}
+	err := nc.eng.Send(cmd)
 	nc.log.Trace().Str("cmd", cmd.Redacted()).Msg("NS ->")
-	if err := nc.w.WriteCommand(cmd); err != nil {
-		if errors.Is(err, msnp.ErrInvalidParam) || errors.Is(err, msnp.ErrInvalidName) {
-			return fmt.Errorf("build %s: %w", cmd.Name, err)
-		}
-		nc.close(err)
-		return fmt.Errorf("send %s: %w", cmd.Name, err)
+	if err != nil {
+		return nc.writeFailed(cmd, err)
 	}
 	return nil
 }
 
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+// write writes cmd as is (PNG and OUT have no trid).
+func (nc *nsConn) write(cmd *msnp.Command) error {
+	nc.log.Trace().Str("cmd", cmd.Redacted()).Msg("NS ->")
+	if err := nc.eng.Write(cmd); err != nil {
+		return nc.writeFailed(cmd, err)
 	}
-	return false
+	return nil
+}
+
+// writeFailed turns a failed write into the error to return. A command that
+// could not be built leaves the connection as it was; any other failure
+// (a write error or timeout) leaves the stream unusable and ends it.
+func (nc *nsConn) writeFailed(cmd *msnp.Command, err error) error {
+	switch {
+	case errors.Is(err, msnp.ErrInvalidParam) || errors.Is(err, msnp.ErrInvalidName):
+		return fmt.Errorf("build %s: %w", cmd.Name, err)
+	case errors.Is(err, msnp.ErrEngineClosed):
+		return fmt.Errorf("%s: %w", cmd.Name, nc.closedErr())
+	}
+	nc.close(err)
+	return fmt.Errorf("send %s: %w", cmd.Name, err)
 }

@@ -22,7 +22,10 @@ const maxRedirects = 5
 const errCodeAuthFailed = 911
 
 // redirectError is returned by loginAt when the server sent XFR NS.
-type redirectError struct{ addr string }
+type redirectError struct {
+	addr string
+	via  net.Addr // the server that redirected us
+}
 
 func (e *redirectError) Error() string { return "redirected to " + e.addr }
 
@@ -41,6 +44,9 @@ func (c *Client) login(ctx context.Context) (*session, error) {
 		}
 		c.log.Debug().Str("from", addr).Str("to", redirect.addr).Msg("Following XFR NS redirect")
 		if redirect.addr != "0" {
+			if err := c.checkServerAddr("notification server redirect", redirect.addr, redirect.via); err != nil {
+				return nil, fmt.Errorf("msn login: %w", err)
+			}
 			addr = redirect.addr
 		}
 	}
@@ -57,7 +63,7 @@ func (c *Client) loginAt(ctx context.Context, addr string) (*session, error) {
 	d, err := c.negotiate(ctx, nc)
 	if err != nil {
 		nc.close(err)
-		return nil, err
+		return nil, redirectedFrom(err, conn.RemoteAddr())
 	}
 	s := newSession(c, nc, d)
 	c.mu.Lock()
@@ -75,9 +81,18 @@ func (c *Client) loginAt(ctx context.Context, addr string) (*session, error) {
 		return fail(fmt.Errorf("msn login: %w", err))
 	}
 	if err := c.authenticate(ctx, s); err != nil {
-		return fail(err)
+		return fail(redirectedFrom(err, conn.RemoteAddr()))
 	}
 	return s, nil
+}
+
+// redirectedFrom records in a redirectError which server sent it.
+func redirectedFrom(err error, via net.Addr) error {
+	var redirect *redirectError
+	if errors.As(err, &redirect) {
+		redirect.via = via
+	}
+	return err
 }
 
 // negotiate sends VER and reads the reply before the reader goroutine starts
@@ -159,7 +174,17 @@ func (c *Client) authenticate(ctx context.Context, s *session) error {
 	ctx = c.log.WithContext(ctx) // the passport package logs to zerolog.Ctx
 	var final *msnp.Command
 	if s.d.auth == authTweener {
-		ticket, err := passport.TweenerLogin(ctx, hc, c.cfg.NexusURL, c.cfg.LoginURL, c.cfg.Email, c.cfg.Password, reply.Arg(3))
+		loginURL := c.cfg.LoginURL
+		if c.cfg.NexusURL != "" {
+			if loginURL, err = passport.NexusLookup(ctx, hc, c.cfg.NexusURL); err != nil {
+				return loginError(fmt.Errorf("tweener login: %w", err))
+			}
+			c.log.Debug().Str("login_url", loginURL).Msg("Nexus returned the login server")
+		}
+		if err := c.checkLoginURL("Tweener login URL", loginURL); err != nil {
+			return err
+		}
+		ticket, err := passport.TweenerLogin(ctx, hc, "", loginURL, c.cfg.Email, c.cfg.Password, reply.Arg(3))
 		if err != nil {
 			return loginError(fmt.Errorf("tweener login: %w", err))
 		}
@@ -203,6 +228,9 @@ func (c *Client) ssoFinal(ctx context.Context, s *session, hc *http.Client, poli
 	}
 	if rstURL == "" {
 		return nil, errors.New("msn login: no RST URL configured")
+	}
+	if err := c.checkLoginURL("RST URL", rstURL); err != nil {
+		return nil, err
 	}
 	tokens, err := passport.RequestSecurityTokens(ctx, hc, rstURL, s.d.rst2, c.cfg.Email, c.cfg.Password, policy)
 	if err != nil {

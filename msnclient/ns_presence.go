@@ -240,6 +240,11 @@ func (c *Client) sendStatus(ctx context.Context, s *session, status Status) erro
 	c.mu.Lock()
 	c.own.status = status
 	c.mu.Unlock()
+	// The endpoint name is a courtesy to the user's other clients: a
+	// server that refuses it does not fail the status change.
+	if err := c.sendEndpointData(ctx, s, status); err != nil {
+		c.log.Warn().Err(err).Msg("Could not set the endpoint name")
+	}
 	return nil
 }
 

@@ -157,7 +157,8 @@ func (s *session) handle(cmd *msnp.Command) {
 	case "UBX":
 		c.handleUBX(s, cmd)
 	case "CHL":
-		s.answerChallenge(cmd)
+		// Answered off the reader: the write may block on a slow server.
+		go s.answerChallenge(cmd)
 	case "QNG":
 		s.handleQNG(cmd)
 	case "RNG":
@@ -240,5 +241,3 @@ func (s *session) handleNSMessage(cmd *msnp.Command) {
 	}
 	s.c.log.Debug().Str("content_type", ct).Msg("Ignoring notification server message")
 }
-
-func newCommand(name string, args ...string) *msnp.Command { return msnp.New(name, args...) }

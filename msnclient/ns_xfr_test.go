@@ -32,6 +32,7 @@ func TestTransferToSwitchboard(t *testing.T) {
 			Email: "alice@example.com", Password: "pw", Server: srv.NSAddr(), Versions: []int{v},
 			LoginURL: base + "/login", RSTURL: base + "/RST.srf", RST2URL: base + "/RST2.srf",
 			ABServiceURL: base + "/abservice/abservice.asmx", SharingServiceURL: base + "/abservice/SharingService.asmx",
+			AllowPlainHTTP: true,
 		}, nil)
 		if err := c.Connect(ctx); err != nil {
 			t.Fatalf("MSNP%d: %v", v, err)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // joinScripted joins a scripted switchboard session with bob and returns
@@ -43,13 +45,14 @@ func TestSBSendRefusedOnceIdleCloseDecided(t *testing.T) {
 	sb.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := sb.sendMessage(ctx, "A", []byte("MIME-Version: 1.0\r\n\r\nhi")); !errors.Is(err, errSBClosed) {
+	if err := sb.sendMessage(ctx, "A", []byte("MIME-Version: 1.0\r\n\r\nhi"), 1); !errors.Is(err, errSBClosed) {
 		t.Fatalf("send on a closing switchboard gave %v, want errSBClosed", err)
 	}
 	if c.sb.find([]string{"bob@example.com"}) != nil {
 		t.Error("a closing switchboard is still offered for new messages")
 	}
-	sb.leave()
+	_ = sb.w.WriteCommand(msnp.New("OUT"))
+	_ = sb.conn.Close()
 	if line, _ := srv.r.ReadString('\n'); strings.HasPrefix(line, "MSG") {
 		t.Errorf("message written to a closing switchboard: %q", line)
 	}
@@ -76,7 +79,7 @@ func TestSBWriteHonoursRequestTimeout(t *testing.T) {
 	go func() {
 		ctx := context.Background()
 		for {
-			if err := sb.sendMessage(ctx, "U", payload); err != nil {
+			if err := sb.sendMessage(ctx, "U", payload, 0); err != nil {
 				errc <- err
 				return
 			}

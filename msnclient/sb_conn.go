@@ -26,6 +26,12 @@ const (
 	sbHandshakeTimeout   = 30 * time.Second // well inside the server's 60 s
 	sbJoinTimeout        = 60 * time.Second
 	closeWriteTimeout    = 2 * time.Second // bounds the OUT sent when leaving
+	// maxSBPayload bounds the payload of a switchboard line. The server
+	// refuses messages over 1664 bytes from clients (Escargot disconnects
+	// them) and relays nothing larger; the margin allows for the sender's
+	// name and an endpoint id in the relayed line's header. A server
+	// announcing more is broken or hostile: the connection is dropped.
+	maxSBPayload = 4 << 10
 )
 
 // sbConn is one switchboard connection (one session).
@@ -39,16 +45,20 @@ type sbConn struct {
 
 	sessionID string
 
+	eng *msnp.Engine // transaction ids and replies
+
 	mu           sync.Mutex
-	trid         int
-	pending      map[int]chan *msnp.Command
 	participants map[string]map[string]bool // email -> endpoint ids ("" = plain line)
 	names        map[string]string
-	invited      map[string]bool // CALed, not yet joined
-	changed      chan struct{}   // closed and replaced on every participant change
+	invited      map[string]bool  // CALed, not yet joined
+	absent       map[string]error // members the opener could not invite (CAL refused), with why
+	changed      chan struct{}    // closed and replaced on every participant change
 	lastActive   time.Time
 	ready        bool // handshake done; events are emitted
 	closing      bool
+	closeBy      time.Time // deadline of the OUT written when closing
+	retiring     bool      // no new sends; closes once late acknowledgements are settled
+	late         int       // messages whose acknowledgement is still awaited after their sender gave up
 	idleTimer    *time.Timer
 
 	lastParts []string // last non-empty participant set, for ConversationClosed
@@ -58,44 +68,38 @@ type sbConn struct {
 }
 
 func newSBConn(s *switchboards, conn net.Conn) *sbConn {
+	r := msnp.NewReader(conn, msnp.FromServer)
+	r.MaxPayload = maxSBPayload
 	sb := &sbConn{
 		s:            s,
 		conn:         conn,
-		r:            msnp.NewReader(conn, msnp.FromServer),
+		r:            r,
 		log:          s.log.With().Str("sb", conn.RemoteAddr().String()).Logger(),
 		self:         strings.ToLower(s.c.Email()),
-		pending:      make(map[int]chan *msnp.Command),
 		participants: make(map[string]map[string]bool),
 		names:        make(map[string]string),
 		invited:      make(map[string]bool),
+		absent:       make(map[string]error),
 		changed:      make(chan struct{}),
 		lastActive:   time.Now(),
 		done:         make(chan struct{}),
 	}
-	sb.w = msnp.NewWriter(sbDeadlineWriter{sb: sb, timeout: s.requestTimeout()})
+	// Every write is bounded, so that a server that stops reading cannot
+	// block a sender past the request timeout; once the switchboard is
+	// closing (only OUT is left to send) by the close deadline.
+	timeout := s.requestTimeout()
+	sb.w = msnp.NewWriter(msnp.DeadlineWriter{Conn: conn, Deadline: func() time.Time {
+		sb.mu.Lock()
+		defer sb.mu.Unlock()
+		if sb.closing && !sb.closeBy.IsZero() {
+			return sb.closeBy
+		}
+		return time.Now().Add(timeout)
+	}})
+	// Transaction id 1 is the handshake's.
+	sb.eng = msnp.NewEngine(sb.w, 2)
 	sb.chunks = newChunkAssembler(s.chunkExpiry, sb.reportIncomplete)
 	return sb
-}
-
-// sbDeadlineWriter bounds every switchboard write, so that a server that
-// stops reading cannot block a sender past the request timeout; once the
-// switchboard is closing (only OUT is left to send) the bound is shorter.
-type sbDeadlineWriter struct {
-	sb      *sbConn
-	timeout time.Duration
-}
-
-func (w sbDeadlineWriter) Write(p []byte) (int, error) {
-	timeout := w.timeout
-	w.sb.mu.Lock()
-	if w.sb.closing {
-		timeout = closeWriteTimeout
-	}
-	w.sb.mu.Unlock()
-	if err := w.sb.conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
-		return 0, err
-	}
-	return w.sb.conn.Write(p)
 }
 
 // dialSB connects to a switchboard address from XFR or RNG.
@@ -141,9 +145,6 @@ func (sb *sbConn) handshakeANS(ctx context.Context, cookie, sessionID string) er
 // handshake sends the authentication command and reads until its OK,
 // synchronously, before the read loop starts.
 func (sb *sbConn) handshake(ctx context.Context, cmd *msnp.Command, name string) error {
-	sb.mu.Lock()
-	sb.trid = 1
-	sb.mu.Unlock()
 	deadline := time.Now().Add(sbHandshakeTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d

@@ -14,9 +14,18 @@ import (
 type Conversation struct {
 	s *switchboards
 
-	mu           sync.Mutex // held while finding or opening a switchboard
+	mu           sync.Mutex // guards the fields below; never held during network I/O
 	participants []string
 	sb           *sbConn
+	opening      *openCall // the switchboard being opened, nil when none
+}
+
+// openCall is one switchboard being opened; concurrent senders wait for it
+// instead of opening another.
+type openCall struct {
+	done chan struct{}
+	sb   *sbConn
+	err  error
 }
 
 // Conversation returns the conversation with these participants (emails),
@@ -70,62 +79,145 @@ func (cv *Conversation) Participants() []string {
 }
 
 // ensure returns a live switchboard with the conversation's participants,
-// opening one if needed.
+// opening one if needed. Concurrent callers share one opening; no lock is
+// held while it runs.
 func (cv *Conversation) ensure(ctx context.Context) (*sbConn, error) {
+	for {
+		sb, wait, err := cv.current()
+		if err != nil {
+			return nil, err
+		}
+		if sb != nil {
+			cv.reinviteAbsent(ctx, sb)
+			return sb, nil
+		}
+		if wait != nil {
+			select {
+			case <-wait.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if wait.err != nil && !errors.Is(wait.err, context.Canceled) && !errors.Is(wait.err, context.DeadlineExceeded) {
+				return nil, wait.err
+			}
+			continue // opened (or the opener gave up): look again
+		}
+		return cv.openNew(ctx)
+	}
+}
+
+// current returns the switchboard to use, or the opening in progress to
+// wait for; both nil means the caller is to open one.
+func (cv *Conversation) current() (*sbConn, *openCall, error) {
 	cv.mu.Lock()
 	defer cv.mu.Unlock()
 	if len(cv.participants) == 0 {
-		return nil, errors.New("conversation has no participants")
+		return nil, nil, errors.New("conversation has no participants")
 	}
 	for _, p := range cv.participants {
 		if err := checkInvitee(p); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if cv.sb != nil && cv.sb.usable() && equalStrings(cv.sb.target(), cv.participants) {
-		return cv.sb, nil
+		return cv.sb, nil, nil
 	}
 	if sb := cv.s.find(cv.participants); sb != nil {
 		cv.sb = sb
-		return sb, nil
+		return sb, nil, nil
 	}
-	sb, err := cv.s.open(ctx, cv.participants)
-	if err != nil {
-		return nil, fmt.Errorf("open conversation with %s: %w", strings.Join(cv.participants, ", "), err)
+	if cv.opening != nil {
+		return nil, cv.opening, nil
 	}
-	cv.sb = sb
-	return sb, nil
+	return nil, nil, nil
 }
 
-// send sends one payload; a switchboard that closed before acknowledging is
-// replaced and the payload sent once more.
+// openNew opens a switchboard, unless another caller started meanwhile.
+func (cv *Conversation) openNew(ctx context.Context) (*sbConn, error) {
+	cv.mu.Lock()
+	if cv.opening != nil {
+		cv.mu.Unlock()
+		return cv.ensure(ctx)
+	}
+	op := &openCall{done: make(chan struct{})}
+	cv.opening = op
+	parts := append([]string(nil), cv.participants...)
+	cv.mu.Unlock()
+
+	sb, err := cv.s.open(ctx, parts)
+	if err != nil {
+		err = fmt.Errorf("open conversation with %s: %w", strings.Join(parts, ", "), err)
+	}
+	cv.mu.Lock()
+	op.sb, op.err = sb, err
+	if sb != nil {
+		cv.sb = sb
+	}
+	cv.opening = nil
+	cv.mu.Unlock()
+	close(op.done)
+	return sb, err
+}
+
+// reinviteAbsent invites again the members the switchboard could not reach
+// when it was opened, if they are online now. It does not wait for them.
+func (cv *Conversation) reinviteAbsent(ctx context.Context, sb *sbConn) {
+	for _, p := range sb.absentees() {
+		if ct, ok := cv.s.c.Contact(p); !ok || ct.Status == "" || ct.Status == StatusOffline {
+			continue
+		}
+		if err := sb.call(ctx, p); err != nil {
+			sb.log.Debug().Err(err).Str("email", p).Msg("Could not invite a participant again")
+		}
+	}
+}
+
+// send sends one payload. A switchboard that closed before the message was
+// written is replaced and the message sent there; one that closed after
+// is not, as the message may have been relayed (UnconfirmedError).
 func (cv *Conversation) send(ctx context.Context, mode string, payload []byte) error {
+	id := cv.s.nextMsgID.Add(1)
 	for attempt := 0; ; attempt++ {
 		sb, err := cv.ensure(ctx)
-		if err == nil {
-			actx, cancel := context.WithTimeout(ctx, cv.s.requestTimeout())
-			err = sb.sendMessage(actx, mode, payload)
-			cancel()
+		if err != nil {
+			return err
 		}
+		if err := cv.waitForSomeone(ctx, sb); err != nil {
+			return err
+		}
+		actx, cancel := context.WithTimeout(ctx, cv.s.requestTimeout())
+		err = sb.sendMessage(actx, mode, payload, id)
+		cancel()
+		var unconfirmed *UnconfirmedError
 		switch {
 		case err == nil:
 			return nil
-		case errors.Is(err, errSBClosed) && attempt == 0:
-			cv.s.log.Debug().Msg("switchboard closed before the acknowledgement, resending on a new one")
+		case errors.Is(err, errSBClosed) && !errors.As(err, &unconfirmed) && attempt == 0:
+			cv.s.log.Debug().Msg("switchboard closed before the message was written, sending on a new one")
 			continue
-		case errors.Is(err, errSBClosed):
+		case errors.Is(err, errSBClosed) && !errors.As(err, &unconfirmed):
 			return fmt.Errorf("%w: %w", ErrNotDelivered, err)
-		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		case errors.As(err, &unconfirmed) && unconfirmed.Late && ctx.Err() == nil:
 			// No acknowledgement in time: the switchboard may have died
-			// silently. Close it so the next message opens a fresh one.
-			cv.s.log.Debug().Msg("no acknowledgement in time, closing the switchboard")
-			if sb != nil {
-				sb.close()
-			}
-			return fmt.Errorf("%w: %w", ErrNotDelivered, ErrTimeout)
+			// silently. The next message goes to a fresh one; this one
+			// stays a while for the late acknowledgement.
+			cv.s.log.Debug().Uint64("msg_id", id).Msg("no acknowledgement in time, retiring the switchboard")
+			sb.retire()
 		}
 		return err
 	}
+}
+
+// waitForSomeone waits, before a message is written, until someone joined
+// a switchboard that so far has only invitations out (an invitee that
+// answered late, after the opening gave up waiting).
+func (cv *Conversation) waitForSomeone(ctx context.Context, sb *sbConn) error {
+	if len(sb.Participants()) > 0 {
+		return nil
+	}
+	jctx, cancel := context.WithTimeout(ctx, cv.s.joinTimeout)
+	defer cancel()
+	return sb.waitAnyJoined(jctx)
 }
 
 // SendText sends a message and returns when every part was acknowledged.
@@ -146,9 +238,21 @@ func (cv *Conversation) SendText(ctx context.Context, msg TextMessage) error {
 	return nil
 }
 
-// SendTyping sends one typing notification.
+// SendTyping sends one typing notification, if the conversation has a
+// switchboard open with someone in it; otherwise it does nothing and
+// returns nil. Typing alone never opens a switchboard (that would ring
+// the contacts, or fail for offline ones, for every typing start).
 func (cv *Conversation) SendTyping(ctx context.Context) error {
-	if err := cv.send(ctx, "U", buildTyping(cv.s.c.Email())); err != nil {
+	cv.mu.Lock()
+	sb := cv.sb
+	if sb == nil || !sb.usable() || !equalStrings(sb.target(), cv.participants) {
+		sb = cv.s.find(cv.participants)
+	}
+	cv.mu.Unlock()
+	if sb == nil || len(sb.Participants()) == 0 {
+		return nil
+	}
+	if err := sb.sendMessage(ctx, "U", buildTyping(cv.s.c.Email()), 0); err != nil {
 		return fmt.Errorf("send typing: %w", err)
 	}
 	return nil

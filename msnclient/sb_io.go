@@ -9,22 +9,6 @@ import (
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
-// nextTrID reserves a transaction id and a channel for its replies.
-func (sb *sbConn) nextTrID() (int, chan *msnp.Command) {
-	sb.mu.Lock()
-	defer sb.mu.Unlock()
-	sb.trid++
-	ch := make(chan *msnp.Command, 1)
-	sb.pending[sb.trid] = ch
-	return sb.trid, ch
-}
-
-func (sb *sbConn) forget(trid int) {
-	sb.mu.Lock()
-	delete(sb.pending, trid)
-	sb.mu.Unlock()
-}
-
 func (sb *sbConn) isClosed() bool {
 	select {
 	case <-sb.done:
@@ -35,11 +19,11 @@ func (sb *sbConn) isClosed() bool {
 }
 
 // usable reports whether new messages may be sent on the switchboard: it
-// is neither closing nor closed.
+// is neither closing, closed nor retired after a missing acknowledgement.
 func (sb *sbConn) usable() bool {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
-	return !sb.closing
+	return !sb.closing && !sb.retiring
 }
 
 // touch records activity for the idle timeout.
@@ -50,13 +34,13 @@ func (sb *sbConn) touch() {
 }
 
 // touchToSend records activity before a send. It returns false if the
-// switchboard is closing: checked in the same critical section as the
-// idle check, so a message is never written to a switchboard that the idle
-// timer is about to close.
+// switchboard is closing or retired: checked in the same critical section
+// as the idle check, so a message is never written to a switchboard that
+// the idle timer is about to close.
 func (sb *sbConn) touchToSend() bool {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
-	if sb.closing {
+	if sb.closing || sb.retiring {
 		return false
 	}
 	sb.lastActive = time.Now()
@@ -85,27 +69,26 @@ func (sb *sbConn) checkIdle() {
 		sb.mu.Unlock()
 		return
 	}
-	sb.closing = true // with the idle check: a send from now on is refused
 	sb.mu.Unlock()
 	sb.log.Debug().Msg("closing idle switchboard")
-	sb.leave()
+	sb.closeBefore(time.Now().Add(sb.s.closeTimeout))
 }
 
-// close leaves the session (OUT) and closes the connection. The read loop
-// finishes the cleanup.
-func (sb *sbConn) close() {
+// close leaves the session (OUT, bounded by the close timeout) and closes
+// the connection. The read loop finishes the cleanup.
+func (sb *sbConn) close() { sb.closeBefore(time.Now().Add(sb.s.closeTimeout)) }
+
+// closeBefore is close with the OUT bounded by deadline. It returns once
+// OUT was written (or the deadline passed) and the connection closed.
+func (sb *sbConn) closeBefore(deadline time.Time) {
 	sb.mu.Lock()
 	if sb.closing {
 		sb.mu.Unlock()
 		return
 	}
-	sb.closing = true
+	sb.closing = true // a send from now on is refused
+	sb.closeBy = deadline
 	sb.mu.Unlock()
-	sb.leave()
-}
-
-// leave sends OUT (bounded by closeWriteTimeout) and closes the connection.
-func (sb *sbConn) leave() {
 	_ = sb.w.WriteCommand(msnp.New("OUT"))
 	_ = sb.conn.Close()
 }
@@ -121,6 +104,9 @@ func (sb *sbConn) readLoop() {
 			if errors.As(err, &se) {
 				sb.log.Debug().Err(err).Msg("ignoring malformed switchboard line")
 				continue
+			}
+			if errors.Is(err, msnp.ErrPayloadTooLarge) || errors.Is(err, msnp.ErrLineTooLong) || errors.Is(err, msnp.ErrBadLength) {
+				sb.log.Warn().Err(err).Msg("Switchboard server broke the protocol, dropping the connection")
 			}
 			break
 		}
@@ -149,17 +135,9 @@ func (sb *sbConn) handle(cmd *msnp.Command) bool {
 	case "OUT":
 		return false
 	default:
-		if trid, ok := cmd.TrID(); ok {
-			sb.mu.Lock()
-			ch := sb.pending[trid]
-			delete(sb.pending, trid)
-			sb.mu.Unlock()
-			if ch != nil {
-				ch <- cmd
-				return true
-			}
+		if !sb.eng.Deliver(cmd) {
+			sb.log.Debug().Str("cmd", cmd.Redacted()).Msg("unexpected switchboard command")
 		}
-		sb.log.Debug().Str("cmd", cmd.Redacted()).Msg("unexpected switchboard command")
 	}
 	return true
 }
@@ -168,13 +146,16 @@ func (sb *sbConn) handle(cmd *msnp.Command) bool {
 func (sb *sbConn) finish(err error) {
 	sb.mu.Lock()
 	wasClosing := sb.closing
-	sb.closing = true
+	if !wasClosing {
+		sb.closing = true
+		sb.closeBy = time.Now().Add(sb.s.closeTimeout)
+	}
 	if sb.idleTimer != nil {
 		sb.idleTimer.Stop()
 	}
-	sb.pending = map[int]chan *msnp.Command{}
 	parts := sb.lastParts
 	sb.mu.Unlock()
+	sb.eng.Close(errSBClosed)
 	if !wasClosing {
 		_ = sb.w.WriteCommand(msnp.New("OUT"))
 	}
@@ -191,57 +172,82 @@ func (sb *sbConn) finish(err error) {
 // request sends cmd with a fresh transaction id (set as Args[0]) and waits
 // for the reply with that id.
 func (sb *sbConn) request(ctx context.Context, cmd *msnp.Command) (*msnp.Command, error) {
-	trid, ch := sb.nextTrID()
-	cmd.Args = append([]string{fmt.Sprint(trid)}, cmd.Args...)
-	if err := sb.w.WriteCommand(cmd); err != nil {
-		sb.forget(trid)
-		if sb.isClosed() {
-			return nil, errSBClosed
-		}
-		sb.close() // a failed or timed-out write leaves the stream unusable
-		return nil, fmt.Errorf("send %s: %w", cmd.Name, err)
+	call, err := sb.eng.Start(cmd, nil)
+	if err != nil {
+		return nil, sb.writeFailed(cmd, err)
 	}
-	select {
-	case reply := <-ch:
-		return reply, nil
-	case <-sb.done:
-		select {
-		case reply := <-ch: // answered just before the close
-			return reply, nil
-		default:
-			return nil, errSBClosed
-		}
-	case <-ctx.Done():
-		sb.forget(trid)
-		return nil, ctx.Err()
+	reply, err := call.Wait(ctx)
+	if errors.Is(err, msnp.ErrEngineClosed) {
+		return nil, errSBClosed
 	}
+	return reply, err
+}
+
+// writeFailed turns a failed write into the error to return: errSBClosed
+// if the switchboard had closed (nothing was written), else the write
+// error, after closing the switchboard (a failed or timed-out write leaves
+// the stream unusable).
+func (sb *sbConn) writeFailed(cmd *msnp.Command, err error) error {
+	if errors.Is(err, msnp.ErrEngineClosed) || sb.isClosed() {
+		return errSBClosed
+	}
+	sb.close()
+	return fmt.Errorf("send %s: %w", cmd.Name, err)
 }
 
 // sendMessage sends one MSG payload. With mode "A" or "D" it waits for the
-// ACK; other modes return once written.
-func (sb *sbConn) sendMessage(ctx context.Context, mode string, payload []byte) error {
+// ACK; other modes return once written. id identifies the message in a
+// late MessageAcknowledged event. errSBClosed means nothing was written
+// (another switchboard may be tried); once the message was written
+// without an acknowledgement, the error is an *UnconfirmedError.
+func (sb *sbConn) sendMessage(ctx context.Context, mode string, payload []byte, id uint64) error {
 	if len(payload) > maxPayload {
 		return fmt.Errorf("message payload of %d bytes is over the %d-byte limit", len(payload), maxPayload)
 	}
 	if !sb.touchToSend() {
 		return errSBClosed
 	}
+	cmd := msnp.NewPayload("MSG", payload, mode)
 	if mode != "A" && mode != "D" {
-		trid, _ := sb.nextTrID()
-		sb.forget(trid)
-		if err := sb.w.WriteCommand(msnp.NewPayload("MSG", payload, fmt.Sprint(trid), mode)); err != nil {
-			if sb.isClosed() {
-				return errSBClosed
-			}
-			sb.close() // a failed or timed-out write leaves the stream unusable
-			return fmt.Errorf("send message: %w", err)
+		if err := sb.eng.Send(cmd); err != nil {
+			return sb.writeFailed(cmd, err)
 		}
 		return nil
 	}
-	reply, err := sb.request(ctx, msnp.NewPayload("MSG", payload, mode))
+	call, err := sb.eng.Start(cmd, nil)
 	if err != nil {
-		return err
+		err = sb.writeFailed(cmd, err)
+		if errors.Is(err, errSBClosed) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrNotDelivered, err)
 	}
+	// From here on the message is on its way: it is never sent again.
+	select {
+	case reply := <-call.Reply():
+		return ackResult(reply)
+	case <-sb.eng.Done():
+		select {
+		case reply := <-call.Reply(): // answered just before the close
+			return ackResult(reply)
+		default:
+		}
+		return &UnconfirmedError{ID: id, Err: errSBClosed}
+	case <-ctx.Done():
+	}
+	// The caller gave up (or the request timed out): the transaction stays
+	// registered, and an acknowledgement that still comes is reported as
+	// an event.
+	sb.awaitLate(call, id)
+	err = ctx.Err()
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = ErrTimeout
+	}
+	return &UnconfirmedError{ID: id, Late: true, Err: err}
+}
+
+// ackResult interprets the reply to a MSG.
+func ackResult(reply *msnp.Command) error {
 	switch {
 	case reply.Name == "ACK":
 		return nil
@@ -251,4 +257,56 @@ func (sb *sbConn) sendMessage(ctx context.Context, mode string, payload []byte) 
 		return fmt.Errorf("%w: %w", ErrNotDelivered, reply.Err())
 	}
 	return fmt.Errorf("%w: unexpected reply %s", ErrNotDelivered, reply.Name)
+}
+
+// awaitLate keeps waiting for the acknowledgement of a message whose sender
+// gave up, and reports it as MessageAcknowledged. The transaction stays
+// registered until the reply comes or the switchboard closes.
+func (sb *sbConn) awaitLate(call *msnp.Call, id uint64) {
+	sb.mu.Lock()
+	sb.late++
+	sb.mu.Unlock()
+	go func() {
+		var reply *msnp.Command
+		select {
+		case reply = <-call.Reply():
+		case <-sb.done:
+			select {
+			case reply = <-call.Reply():
+			default:
+			}
+		}
+		if reply != nil {
+			delivered := ackResult(reply) == nil
+			sb.log.Debug().Bool("delivered", delivered).Uint64("msg_id", id).Msg("Late acknowledgement")
+			sb.s.c.emit(&MessageAcknowledged{ConversationEvent: ConversationEvent{Participants: sb.members()}, ID: id, Delivered: delivered})
+		}
+		sb.mu.Lock()
+		sb.late--
+		settled := sb.late == 0 && sb.retiring
+		sb.mu.Unlock()
+		if settled {
+			sb.close()
+		}
+	}()
+}
+
+// retire stops new sends on a switchboard whose server did not acknowledge
+// a message in time (it may have died silently): the next message opens a
+// new one. It stays open, reading, until the missing acknowledgements came
+// or the idle timeout passed, so that a late acknowledgement is seen.
+func (sb *sbConn) retire() {
+	sb.mu.Lock()
+	if sb.retiring || sb.closing {
+		sb.mu.Unlock()
+		return
+	}
+	sb.retiring = true
+	settled := sb.late == 0
+	sb.mu.Unlock()
+	if settled {
+		sb.close()
+		return
+	}
+	time.AfterFunc(sb.s.idleTimeout(), sb.close)
 }

@@ -37,8 +37,9 @@ func (sb *sbConn) addParticipant(id, name string, emitEvent bool) {
 		sb.names[email] = name
 	}
 	delete(sb.invited, email)
+	delete(sb.absent, email)
 	sb.notifyLocked()
-	parts := sb.participantsLocked()
+	parts := sb.membersLocked()
 	sb.lastParts = parts
 	sb.mu.Unlock()
 	if !known && emitEvent {
@@ -66,8 +67,8 @@ func (sb *sbConn) removeParticipant(id string) (empty bool) {
 		}
 	}
 	sb.notifyLocked()
-	parts := sb.participantsLocked()
-	if len(parts) > 0 {
+	parts := sb.membersLocked()
+	if len(sb.participants) > 0 {
 		sb.lastParts = parts
 	}
 	empty = len(sb.participants) == 0 && len(sb.invited) == 0
@@ -100,19 +101,80 @@ func (sb *sbConn) Participants() []string {
 	return sb.participantsLocked()
 }
 
-// target returns joined and invited participants, sorted: the set this
-// switchboard serves.
-func (sb *sbConn) target() []string {
-	sb.mu.Lock()
-	defer sb.mu.Unlock()
+// membersLocked returns the joined participants and those the opener could
+// not reach, sorted: the conversation's participants in events.
+func (sb *sbConn) membersLocked() []string {
 	out := sb.participantsLocked()
-	for email := range sb.invited {
+	if len(sb.absent) == 0 {
+		return out
+	}
+	for email := range sb.absent {
 		if sb.participants[email] == nil {
 			out = append(out, email)
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+// members returns membersLocked.
+func (sb *sbConn) members() []string {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return sb.membersLocked()
+}
+
+// target returns joined, invited and unreachable participants, sorted: the
+// set this switchboard serves.
+func (sb *sbConn) target() []string {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	out := sb.membersLocked()
+	for email := range sb.invited {
+		if sb.participants[email] == nil && sb.absent[email] == nil {
+			out = append(out, email)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// markAbsent records that email could not be invited.
+func (sb *sbConn) markAbsent(email string, err error) {
+	sb.mu.Lock()
+	if sb.participants[email] == nil {
+		sb.absent[email] = err
+	}
+	sb.mu.Unlock()
+}
+
+// absentErr returns why email could not be invited.
+func (sb *sbConn) absentErr(email string) error {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return sb.absent[email]
+}
+
+// absentees returns the members that could not be invited.
+func (sb *sbConn) absentees() []string {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	out := make([]string, 0, len(sb.absent))
+	for email := range sb.absent {
+		out = append(out, email)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// waitAnyJoined waits until at least one person is in the session.
+func (sb *sbConn) waitAnyJoined(ctx context.Context) error {
+	return sb.waitFor(ctx, func() string {
+		if len(sb.participants) > 0 {
+			return ""
+		}
+		return "someone"
+	})
 }
 
 // call invites email into the session (CAL) and waits for RINGING.
@@ -160,26 +222,32 @@ func (sb *sbConn) call(ctx context.Context, email string) error {
 
 // waitJoined waits until every email has joined the session.
 func (sb *sbConn) waitJoined(ctx context.Context, emails []string) error {
-	for {
-		sb.mu.Lock()
-		missing := ""
+	return sb.waitFor(ctx, func() string {
 		for _, e := range emails {
 			if sb.participants[e] == nil {
-				missing = e
-				break
+				return e
 			}
 		}
+		return ""
+	})
+}
+
+// waitFor waits until missing (called with sb.mu held) names nobody.
+func (sb *sbConn) waitFor(ctx context.Context, missing func() string) error {
+	for {
+		sb.mu.Lock()
+		who := missing()
 		changed := sb.changed
 		sb.mu.Unlock()
-		if missing == "" {
+		if who == "" {
 			return nil
 		}
 		select {
 		case <-changed:
 		case <-sb.done:
-			return fmt.Errorf("wait for %s to join: %w", missing, errSBClosed)
+			return fmt.Errorf("wait for %s to join: %w", who, errSBClosed)
 		case <-ctx.Done():
-			return fmt.Errorf("wait for %s to join: %w", missing, ErrTimeout)
+			return fmt.Errorf("wait for %s to join: %w", who, ErrTimeout)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package msnclient
 import (
 	"context"
 	"fmt"
+	"net"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
@@ -17,6 +18,13 @@ func (c *Client) handleRing(cmd *msnp.Command) {
 	inviter, err := checkEmail(cmd.Arg(4))
 	if err != nil {
 		c.log.Warn().Str("cmd", cmd.Redacted()).Msg("Skipping RNG with invalid inviter")
+		return
+	}
+	var via net.Addr
+	if s := c.session(); s != nil {
+		via = s.conn.conn.RemoteAddr()
+	}
+	if err := c.checkServerAddr("switchboard invitation", cmd.Arg(1), via); err != nil {
 		return
 	}
 	c.sb.handleRing(cmd.Arg(0), cmd.Arg(1), cmd.Arg(3), inviter, decodeName(cmd.Arg(5)))
@@ -37,6 +45,9 @@ func (c *Client) transferToSwitchboard(ctx context.Context) (addr, cookie string
 	// XFR t SB host:port CKI cookie [U messenger.msn.com [1]]
 	if reply.Arg(1) != "SB" || reply.Arg(2) == "" || reply.Arg(3) != "CKI" || reply.Arg(4) == "" {
 		return "", "", fmt.Errorf("open switchboard: unexpected reply %s", reply.Redacted())
+	}
+	if err := c.checkServerAddr("switchboard", reply.Arg(2), s.conn.conn.RemoteAddr()); err != nil {
+		return "", "", fmt.Errorf("open switchboard: %w", err)
 	}
 	return reply.Arg(2), reply.Arg(4), nil
 }

@@ -2,11 +2,15 @@ package msnclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // switchboards manages a client's switchboard connections and the
@@ -17,6 +21,13 @@ type switchboards struct {
 
 	// chunkExpiry is how long a chunked message may take to arrive whole.
 	chunkExpiry time.Duration
+	// joinTimeout bounds the wait for invitees to join a new session.
+	joinTimeout time.Duration
+	// closeTimeout bounds the OUT lines written when closing.
+	closeTimeout time.Duration
+	// nextMsgID numbers sent messages for UnconfirmedError and
+	// MessageAcknowledged.
+	nextMsgID atomic.Uint64
 
 	mu    sync.Mutex
 	conns []*sbConn // live, oldest first
@@ -31,7 +42,8 @@ func newSwitchboards(c *Client) *switchboards {
 	if c.cfg.Logger != nil {
 		log = c.cfg.Logger.With().Str("component", "switchboard").Logger()
 	}
-	return &switchboards{c: c, log: log, chunkExpiry: defaultChunkExpiry, convs: make(map[string]*Conversation)}
+	return &switchboards{c: c, log: log, chunkExpiry: defaultChunkExpiry, joinTimeout: sbJoinTimeout,
+		closeTimeout: closeWriteTimeout, convs: make(map[string]*Conversation)}
 }
 
 func (s *switchboards) dialTimeout() time.Duration {
@@ -159,6 +171,13 @@ func (s *switchboards) join(ctx context.Context, gen uint64, sessionID, addr, co
 }
 
 // open starts a new session (XFR SB, USR) and invites the participants.
+// Those who cannot be invited (CAL refused, e.g. 217 offline) are left out
+// and reported with ParticipantUnreachable as long as someone else could
+// be invited; if nobody could, the session is closed and the first refusal
+// returned. It waits until every invited person joined, or at least one
+// did when sbJoinTimeout passed. A switchboard where an invitation is out
+// is never left because of a timeout here: the invitee may still answer
+// (Pidgin answers late), and would then be alone in it.
 func (s *switchboards) open(ctx context.Context, participants []string) (*sbConn, error) {
 	gen := s.generation()
 	addr, cookie, err := s.c.transferToSwitchboard(ctx)
@@ -177,28 +196,68 @@ func (s *switchboards) open(ctx context.Context, participants []string) (*sbConn
 		return nil, err
 	}
 	sb.start()
+	var rung []string
+	var refused error
 	for _, p := range participants {
-		if err := sb.call(ctx, p); err != nil {
-			sb.close()
+		err := sb.call(ctx, p)
+		if err == nil {
+			rung = append(rung, p)
+			continue
+		}
+		var se *msnp.ServerError
+		if !errors.As(err, &se) {
+			// The connection or the context failed: nothing more can be
+			// sent. A switchboard with an invitation out stays for its
+			// idle timeout.
+			if len(rung) == 0 {
+				sb.close()
+			}
 			return nil, err
 		}
+		sb.markAbsent(p, err)
+		if refused == nil {
+			refused = err
+		}
 	}
-	jctx, cancel := context.WithTimeout(ctx, sbJoinTimeout)
-	defer cancel()
-	if err := sb.waitJoined(jctx, participants); err != nil {
+	if len(rung) == 0 {
 		sb.close()
-		return nil, err
+		return nil, refused
+	}
+	for _, p := range sb.absentees() {
+		sb.log.Info().Str("email", p).Msg("Could not invite a participant; the conversation goes on without them")
+		// The conversation as addressed: the invitees may not have
+		// joined yet.
+		s.c.emit(&ParticipantUnreachable{ConversationEvent: ConversationEvent{Participants: sb.target()}, Email: p, Err: sb.absentErr(p)})
+	}
+	jctx, cancel := context.WithTimeout(ctx, s.joinTimeout)
+	defer cancel()
+	if err := sb.waitJoined(jctx, rung); err != nil {
+		if errors.Is(err, errSBClosed) {
+			return nil, err
+		}
+		if werr := sb.waitAnyJoined(jctx); werr != nil {
+			return nil, err
+		}
 	}
 	return sb, nil
 }
 
-// closeAll closes every switchboard (on disconnect or Close).
+// closeAll closes every switchboard (on disconnect or Close), at the same
+// time: the OUT lines share one deadline, so that many switchboards take no
+// longer to close than one.
 func (s *switchboards) closeAll() {
 	s.mu.Lock()
 	s.gen++
 	conns := append([]*sbConn(nil), s.conns...)
 	s.mu.Unlock()
+	deadline := time.Now().Add(s.closeTimeout)
+	var wg sync.WaitGroup
 	for _, sb := range conns {
-		sb.close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sb.closeBefore(deadline)
+		}()
 	}
+	wg.Wait()
 }

@@ -18,6 +18,7 @@ import (
 func serverConfig(srv *msntest.Server, email, password string, version int) msnclient.Config {
 	cfg := msnclient.Config{Email: email, Password: password, Server: srv.NSAddr(), Versions: []int{version}}
 	cfg.UseEscargotURLs(srv.HTTPURL())
+	cfg.AllowPlainHTTP = true // msntest's plain HTTP on loopback
 	return cfg
 }
 

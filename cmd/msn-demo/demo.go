@@ -194,5 +194,6 @@ func registerDemoUser(ctx context.Context, hs *stack.Dendrite, user, password st
 func peerConfig(srv *msntest.Server, email string) msnclient.Config {
 	cfg := msnclient.Config{Email: email, Password: peerPassword, Server: srv.NSAddr()}
 	cfg.UseEscargotURLs(srv.HTTPURL())
+	cfg.AllowPlainHTTP = true // msntest's plain HTTP on loopback
 	return cfg
 }

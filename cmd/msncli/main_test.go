@@ -65,7 +65,7 @@ func startServer(t *testing.T) *msntest.Server {
 
 // cliArgs are the flags pointing msncli at srv as alice.
 func cliArgs(srv *msntest.Server, versions string) []string {
-	return []string{"-server", srv.NSAddr(), "-http-base", srv.HTTPURL(), "-versions", versions, "-email", "alice@example.com", "-timeout", "60s"}
+	return []string{"-server", srv.NSAddr(), "-http-base", srv.HTTPURL(), "-allow-http", "-versions", versions, "-email", "alice@example.com", "-timeout", "60s"}
 }
 
 // runCLI runs msncli to completion with the password in the environment.
@@ -130,6 +130,7 @@ func connectBob(t *testing.T, srv *msntest.Server) (*msnclient.Client, *recorder
 	rec := &recorder{changed: make(chan struct{})}
 	cfg := msnclient.Config{Email: "bob@example.com", Password: "pw-bob@example.com", Server: srv.NSAddr()}
 	cfg.UseEscargotURLs(srv.HTTPURL())
+	cfg.AllowPlainHTTP = true
 	c := msnclient.NewClient(cfg, rec.handle)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -257,18 +258,19 @@ func TestListenPrintsJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	conv := bob.Conversation("alice@example.com")
-	if err := conv.SendTyping(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if typing := next("typing"); typing["from"] != "bob@example.com" {
-		t.Errorf("typing %v", typing)
-	}
 	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "hi listener", Format: msnclient.Format{Color: 0xff0000}}); err != nil {
 		t.Fatal(err)
 	}
 	msg := next("message")
 	if msg["from"] != "bob@example.com" || msg["text"] != "hi listener" || msg["format"].(map[string]any)["color"] != "#ff0000" {
 		t.Errorf("message %v", msg)
+	}
+	// Typing goes over the switchboard the message opened.
+	if err := conv.SendTyping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if typing := next("typing"); typing["from"] != "bob@example.com" {
+		t.Errorf("typing %v", typing)
 	}
 	if err := conv.SendNudge(ctx); err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ type options struct {
 	versions                                                      string
 	caFile, email, password                                       string
 	timeout                                                       time.Duration
-	debug                                                         bool
+	debug, allowHTTP                                              bool
 }
 
 const usageText = `Usage: msncli [flags] <command> [arguments]
@@ -55,6 +55,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.sharing, "sharing", "", "sharing service `URL` (MSNP13+)")
 	fs.StringVar(&o.versions, "versions", "", "dialects to offer, highest first, e.g. `18,15,11` (default: all)")
 	fs.StringVar(&o.caFile, "cafile", "", "PEM `file` of extra root CAs for HTTPS")
+	fs.BoolVar(&o.allowHTTP, "allow-http", false, "allow plain http:// login URLs (test servers only: the password is sent unencrypted)")
 	fs.StringVar(&o.email, "email", "", "account email (required)")
 	fs.StringVar(&o.password, "password", "", "account password (default: $MSN_PASSWORD)")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "time limit for logging in and for each message")
@@ -105,6 +106,7 @@ func (o *options) config(stderr io.Writer) (msnclient.Config, error) {
 	cfg.Email = o.email
 	cfg.Password = o.password
 	cfg.CAFile = o.caFile
+	cfg.AllowPlainHTTP = o.allowHTTP
 	cfg.RequestTimeout = o.timeout
 	if o.httpBase != "" {
 		cfg.UseEscargotURLs(o.httpBase)

@@ -11,6 +11,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // BuildBridge compiles ./cmd/mautrix-msn (cgo, -tags goolm) into dir and
@@ -149,7 +151,7 @@ func (b *Bridge) configEdits() map[string]any {
 		"logging.writers":                  []any{map[string]any{"type": "stdout", "format": "json"}},
 		"encryption.allow":                 false,
 		"backfill.enabled":                 false,
-		"provisioning.shared_secret":       randomHex(16),
+		"provisioning.shared_secret":       msnp.RandomHex(16),
 		"matrix.message_status_events":     true,
 		"matrix.message_error_notices":     true,
 		"double_puppet.servers":            map[string]any{},

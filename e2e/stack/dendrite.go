@@ -3,7 +3,6 @@ package stack
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // DendriteVersion is the Dendrite release the tests and the demo run.
@@ -78,7 +79,7 @@ type Dendrite struct {
 func DendriteURL(port int) string { return fmt.Sprintf("http://127.0.0.1:%d", port) }
 
 // NewDoublePuppetToken makes a random token for the double-puppeting appservice.
-func NewDoublePuppetToken() string { return randomHex(24) }
+func NewDoublePuppetToken() string { return msnp.RandomHex(24) }
 
 // StartDendrite writes the config and the signing key, starts Dendrite and
 // waits until its client API answers. doublePuppetToken may be empty.
@@ -102,7 +103,7 @@ func StartDendrite(ctx context.Context, opts DendriteOptions, doublePuppetToken 
 	d := &Dendrite{
 		URL:               DendriteURL(opts.Port),
 		ServerName:        opts.ServerName,
-		SharedSecret:      randomHex(16),
+		SharedSecret:      msnp.RandomHex(16),
 		DoublePuppetToken: doublePuppetToken,
 		Dir:               opts.Dir,
 	}
@@ -114,7 +115,7 @@ func StartDendrite(ctx context.Context, opts DendriteOptions, doublePuppetToken 
 		}
 		regFiles = append(regFiles, name)
 	}
-	dp := fmt.Sprintf(doublePuppetRegistration, doublePuppetToken, randomHex(24), quoteRegexp(opts.ServerName))
+	dp := fmt.Sprintf(doublePuppetRegistration, doublePuppetToken, msnp.RandomHex(24), quoteRegexp(opts.ServerName))
 	if err := os.WriteFile(filepath.Join(opts.Dir, "appservice-doublepuppet.yaml"), []byte(dp), 0o600); err != nil {
 		return nil, fmt.Errorf("write double puppet registration: %w", err)
 	}
@@ -188,14 +189,6 @@ func writeSigningKey(path string) error {
 		return fmt.Errorf("write signing key: %w", err)
 	}
 	return nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(fmt.Errorf("crypto/rand failed: %w", err))
-	}
-	return hex.EncodeToString(b)
 }
 
 func quoteRegexp(s string) string { return strings.ReplaceAll(s, ".", `\\.`) }

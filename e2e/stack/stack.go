@@ -97,6 +97,7 @@ func NetworkEdits(srv *msntest.Server) map[string]any {
 			"sharing_service_url": base + "/abservice/SharingService.asmx",
 			"protocol_versions":   []any{18, 15, 13, 12, 11, 9, 8},
 			"ca_file":             "",
+			"allow_plain_http":    true, // msntest's plain HTTP on loopback
 		}},
 		"network.presence.enabled":              true,
 		"network.presence.min_interval_seconds": 0,

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // handleABService serves one authenticated request (Server.mu held).
@@ -246,7 +248,7 @@ func (s *Server) abGroupAdd(w http.ResponseWriter, req *soapRequest) {
 		writeFault(w, http.StatusInternalServerError, action, "GroupNameTooLong", "Group name too long")
 		return
 	}
-	g := &group{id: newUUID(), num: a.nextGroupNum(), name: name}
+	g := &group{id: msnp.NewUUID(), num: a.nextGroupNum(), name: name}
 	a.groups = append(a.groups, g)
 	a.listVer++
 	writeXML(w, http.StatusOK, soapEnvelope(`<ABGroupAddResponse xmlns="http://www.msn.com/webservices/AddressBook"><ABGroupAddResult><guid>`+g.id+`</guid></ABGroupAddResult></ABGroupAddResponse>`))

@@ -1,7 +1,6 @@
 package msntest
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -55,25 +54,6 @@ type group struct {
 	id   string // uuid (MSNP10+ and ABCH)
 	num  int    // numeric id (MSNP8-9); 0 is "Other Contacts" and never stored
 	name string
-}
-
-func newUUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Errorf("msntest: random: %w", err))
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
-func randomHex(n int) string {
-	b := make([]byte, (n+1)/2)
-	if _, err := rand.Read(b); err != nil {
-		panic(fmt.Errorf("msntest: random: %w", err))
-	}
-	return hex.EncodeToString(b)[:n]
 }
 
 // cid is the account's decimal CID, derived from its uuid as Escargot does.
@@ -142,7 +122,7 @@ func (s *Server) AddAccount(email, password, friendlyName string) error {
 		email:    email,
 		password: password,
 		name:     msnp.CleanText(friendlyName),
-		uuid:     newUUID(),
+		uuid:     msnp.NewUUID(),
 		blp:      "AL",
 		gtc:      "A",
 		contacts: make(map[string]*contactEntry),

@@ -18,7 +18,7 @@ func (sess *nsSession) cmdADG(cmd *msnp.Command) bool {
 		sess.sendError(228, trid)
 		return false
 	}
-	g := &group{id: newUUID(), num: a.nextGroupNum(), name: name}
+	g := &group{id: msnp.NewUUID(), num: a.nextGroupNum(), name: name}
 	a.groups = append(a.groups, g)
 	a.listVer++
 	if sess.dialect <= 9 {

@@ -81,7 +81,7 @@ func (s *Server) newSbCookie(ident sbIdentity, sessionID string) string {
 		}
 	}
 	for {
-		c := randomHex(20)
+		c := msnp.RandomHex(10)
 		if _, dup := s.sbCookies[c]; !dup {
 			s.sbCookies[c] = &sbCookie{ident: ident, sessionID: sessionID, expires: now.Add(sbCookieLifetime)}
 			return c
@@ -92,7 +92,7 @@ func (s *Server) newSbCookie(ident sbIdentity, sessionID string) string {
 // newSwitchboardTicket issues an XFR SB cookie for sess. Server.mu must be
 // held (it is called from the NS handler).
 func (s *Server) newSwitchboardTicket(sess *nsSession) (addr, cookie string) {
-	return s.SBAddr(), s.newSbCookie(sess.identity(), "")
+	return s.advertisedSBAddr(), s.newSbCookie(sess.identity(), "")
 }
 
 // redeemSBCookie consumes a cookie from XFR SB (sessionID "") or RNG.
@@ -124,7 +124,9 @@ func (s *Server) ring(invitee string, inviter sbIdentity, sessionID string) int 
 			continue
 		}
 		cookie := s.newSbCookie(sess.identity(), sessionID)
-		sess.sendRing(sessionID, cookie, inviter)
+		if !s.holds.hold(key(invitee), func() { sess.sendRing(sessionID, cookie, inviter) }) {
+			sess.sendRing(sessionID, cookie, inviter)
+		}
 		n++
 	}
 	return n
@@ -132,7 +134,7 @@ func (s *Server) ring(invitee string, inviter sbIdentity, sessionID string) int 
 
 // sendRing sends one RNG line in sess's dialect. Server.mu must be held.
 func (sess *nsSession) sendRing(sessionID, cookie string, inviter sbIdentity) {
-	args := []string{sessionID, sess.s.SBAddr(), "CKI", cookie, inviter.Email, msnp.EncodeParam(inviter.FriendlyName)}
+	args := []string{sessionID, sess.s.advertisedSBAddr(), "CKI", cookie, inviter.Email, msnp.EncodeParam(inviter.FriendlyName)}
 	switch {
 	case sess.dialect >= 14:
 		args = append(args, "U", "messenger.hotmail.com", "1")

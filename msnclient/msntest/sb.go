@@ -29,6 +29,7 @@ const (
 	AckNormal SwitchboardAckMode = iota // ACK immediately, as Escargot
 	AckNever                            // relay but never answer
 	AckNAK                              // do not relay; answer NAK
+	AckLater                            // relay; answer when ReleaseSwitchboardAcks is called
 )
 
 // sbState is the switchboard server's state (Server.sb), guarded by its own
@@ -41,6 +42,13 @@ type sbState struct {
 	dropOnMsg map[string]bool // account key => drop its SB connections at its next MSG
 	msgCount  int
 	changed   chan struct{} // closed and replaced when sessions change
+	heldAcks  []heldAck     // AckLater: acknowledgements not yet sent
+}
+
+// heldAck is an acknowledgement held back by AckLater.
+type heldAck struct {
+	c    *sbConn
+	trid string
 }
 
 // sbSession is one switchboard session (a conversation).

@@ -15,6 +15,20 @@ func (s *Server) SetSwitchboardAck(mode SwitchboardAckMode) {
 	s.sb.mu.Unlock()
 }
 
+// ReleaseSwitchboardAcks sends the acknowledgements held back since
+// SetSwitchboardAck(AckLater), as a server that hung and resumed would,
+// and returns how many were sent.
+func (s *Server) ReleaseSwitchboardAcks() int {
+	s.sb.mu.Lock()
+	held := s.sb.heldAcks
+	s.sb.heldAcks = nil
+	s.sb.mu.Unlock()
+	for _, h := range held {
+		h.c.send("ACK", h.trid)
+	}
+	return len(held)
+}
+
 // SetSwitchboardIdleTimeout sets after how long without a message a
 // session is closed (default 5 minutes). It applies to new sessions and to
 // the next message of existing ones.

@@ -27,9 +27,9 @@ func (s *Server) sbCreate(c *sbConn) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.init()
-	sess := &sbSession{id: randomHex(31)}
+	sess := &sbSession{id: msnp.RandomHex(16)[:31]}
 	for st.sessions[sess.id] != nil {
-		sess.id = randomHex(31)
+		sess.id = msnp.RandomHex(16)[:31]
 	}
 	sess.conns = []*sbConn{c}
 	c.session = sess
@@ -158,7 +158,9 @@ func (s *Server) sbLeave(c *sbConn) {
 			o.send("BYE", c.email())
 		}
 	}
-	if len(sess.conns) == 0 {
+	// As Escargot, a session nobody is in stays while an invitation into
+	// it can still be answered: the invitee then joins an empty session.
+	if len(sess.conns) == 0 && !s.ringPending(sess.id) {
 		sess.idleTimer.Stop()
 		delete(st.sessions, sess.id)
 	}
@@ -171,6 +173,11 @@ func (s *Server) sbIdle(sess *sbSession) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.sessions[sess.id] != sess {
+		return
+	}
+	if len(sess.conns) == 0 {
+		delete(st.sessions, sess.id)
+		st.notifyLocked()
 		return
 	}
 	for _, o := range sess.conns {
@@ -281,6 +288,10 @@ func (c *sbConn) cmdMSG(cmd *msnp.Command) bool {
 	}
 	switch {
 	case mode == "U":
+	case ack == AckLater && mode != "N":
+		st.mu.Lock()
+		st.heldAcks = append(st.heldAcks, heldAck{c: c, trid: trid})
+		st.mu.Unlock()
 	case ack == AckNAK:
 		c.send("NAK", trid)
 	case ack == AckNever, mode == "N":

@@ -61,6 +61,9 @@ type Server struct {
 	answerPing atomic.Bool
 	delay      atomic.Int64
 	sb         sbState // switchboard sessions (sb*.go), guarded by its own mutex
+	holds      ringHolds
+	// advertisedSB overrides the switchboard address in XFR SB and RNG.
+	advertisedSB atomic.Pointer[string]
 
 	mu         sync.Mutex
 	accounts   map[string]*account // by lower-cased email

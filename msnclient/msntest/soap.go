@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 const zeroABID = "00000000-0000-0000-0000-000000000000"
@@ -83,8 +85,8 @@ func (s *Server) soapHandler(serve func(w http.ResponseWriter, req *soapRequest,
 }
 
 func soapHeader() string {
-	return `<soap:Header><ServiceHeader xmlns="http://www.msn.com/webservices/AddressBook"><Version>15.01.1408.0000</Version><CacheKey>12r1:` + randomHex(40) +
-		`</CacheKey><CacheKeyChanged>true</CacheKeyChanged><PreferredHostName>localhost</PreferredHostName><SessionId>` + newUUID() + `</SessionId></ServiceHeader></soap:Header>`
+	return `<soap:Header><ServiceHeader xmlns="http://www.msn.com/webservices/AddressBook"><Version>15.01.1408.0000</Version><CacheKey>12r1:` + msnp.RandomHex(20) +
+		`</CacheKey><CacheKeyChanged>true</CacheKeyChanged><PreferredHostName>localhost</PreferredHostName><SessionId>` + msnp.NewUUID() + `</SessionId></ServiceHeader></soap:Header>`
 }
 
 // soapEnvelope wraps a body in the ABCH envelope.

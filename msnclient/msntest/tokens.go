@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"time"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // token is a login token issued over HTTP: by /login (Tweener, short-lived,
@@ -28,7 +30,7 @@ func (s *Server) issueToken(email string, lifetime time.Duration, withSecret, si
 		t.binarySecret = base64.StdEncoding.EncodeToString(b)
 	}
 	for {
-		id := randomHex(20)
+		id := msnp.RandomHex(10)
 		if _, dup := s.tokens[id]; !dup {
 			s.tokens[id] = t
 			return id, t

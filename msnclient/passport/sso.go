@@ -3,8 +3,6 @@ package passport
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +11,8 @@ import (
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/xmlsafe"
 	"github.com/rs/zerolog"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // maxBody bounds every response body read from the services.
@@ -163,7 +163,7 @@ func buildRST(v2 bool, rstURL, email, password, policy string, now time.Time) ([
 		}
 		b.WriteString(`<wsa:Action s:mustUnderstand="1">http://schemas.xmlsoap.org/ws/2005/02/trust/RST/Issue</wsa:Action>`)
 		fmt.Fprintf(&b, `<wsa:To s:mustUnderstand="1">%s</wsa:To>`, to)
-		fmt.Fprintf(&b, `<wsa:MessageID>%s</wsa:MessageID>`, randomHex(8))
+		fmt.Fprintf(&b, `<wsa:MessageID>%s</wsa:MessageID>`, msnp.RandomHex(8))
 	}
 	fmt.Fprintf(&b, `<ps:AuthInfo xmlns:ps="%s" Id="PPAuthInfo">`, nsPPCRL)
 	b.WriteString(`<ps:HostingApp>{7108E71A-9926-4FCB-BCC9-9A9D3F32E423}</ps:HostingApp>`)
@@ -203,10 +203,4 @@ func buildRST(v2 bool, rstURL, email, password, policy string, now time.Time) ([
 	b.WriteString(`</s:Body>`)
 	b.WriteString(`</s:Envelope>`)
 	return []byte(b.String()), nil
-}
-
-func randomHex(n int) string {
-	buf := make([]byte, n)
-	_, _ = rand.Read(buf)
-	return hex.EncodeToString(buf)
 }
