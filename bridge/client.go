@@ -98,6 +98,8 @@ type MSNClient struct {
 	bg   background
 	side *sideWork
 
+	ownPic ownPicture // see avatar_own.go
+
 	msgIDs   *messageIDGenerator
 	typing   *typingSender
 	presence *presenceBridge
@@ -186,6 +188,7 @@ func (m *MSNClient) Connect(ctx context.Context) {
 	}
 	cfg := srv.clientConfig(m.meta.Email, password, m.meta.MachineGUID)
 	cfg.SwitchboardIdleTimeout = m.connector.Config.switchboardIdleTimeout()
+	cfg.MaxPictureSize = m.connector.Config.Pictures.maxSize()
 	cfg.EndpointName = m.connector.Config.EndpointName
 	logger := m.log.With().Str("component", "msnclient").Logger()
 	cfg.Logger = &logger
@@ -240,6 +243,7 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 		if sess == nil {
 			m.sendState(status.StateConnecting, "", nil)
 			var err error
+			cfg.DisplayPicture = m.ownPicture()
 			sess, err = dialSession(ctx, cfg)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -371,6 +375,7 @@ func (m *MSNClient) Disconnect() {
 	}
 	m.typing.stopAll()
 	m.presence.stop()
+	m.connector.waitAvatars(5 * time.Second)
 }
 
 // IsLoggedIn implements bridgev2.NetworkAPI. bridgev2 asks whether the

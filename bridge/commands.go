@@ -71,6 +71,12 @@ func (c *Connector) commandHandlers() []commands.CommandHandler {
 			Func:          c.cmdSetStatus,
 		},
 		&commands.FullHandler{
+			Name:          "set-picture",
+			Help:          commands.HelpMeta{Section: HelpSectionMSN, Description: "Set your MSN display picture: your Matrix avatar, or the image you reply to", Args: "[--login=<your email>]"},
+			RequiresLogin: true,
+			Func:          c.cmdSetPicture,
+		},
+		&commands.FullHandler{
 			Name:          "set-psm",
 			Help:          commands.HelpMeta{Section: HelpSectionMSN, Description: "Set your MSN personal message (empty to clear)", Args: "[--login=<your email>] [message]"},
 			RequiresLogin: true,

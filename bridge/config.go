@@ -61,6 +61,7 @@ type Config struct {
 	EmoticonsToEmoji              bool           `yaml:"emoticons_to_emoji"`
 	CredentialsKey                string         `yaml:"credentials_key"`
 	Metrics                       MetricsConfig  `yaml:"metrics"`
+	Pictures                      PicturesConfig `yaml:"pictures"`
 
 	displaynameTemplate *template.Template
 	credentialsKey      []byte
@@ -120,7 +121,8 @@ func (c *Config) Validate() error {
 	if err := c.Metrics.Validate(); err != nil {
 		return fmt.Errorf("network.%w", err)
 	}
-	if c.MaxMessageLength < 0 || c.Presence.MinIntervalSeconds < 0 || c.SwitchboardIdleTimeoutSeconds < 0 {
+	if c.MaxMessageLength < 0 || c.Presence.MinIntervalSeconds < 0 || c.SwitchboardIdleTimeoutSeconds < 0 ||
+		c.Pictures.MaxSize < 0 || c.Pictures.MaxConcurrentFetches < 0 {
 		return errors.New("network: negative lengths and intervals are not allowed")
 	}
 	return nil
@@ -188,6 +190,26 @@ func (c *Config) switchboardIdleTimeout() time.Duration {
 	return time.Duration(c.SwitchboardIdleTimeoutSeconds) * time.Second
 }
 
+// PicturesConfig configures display pictures.
+type PicturesConfig struct {
+	MaxSize              int64 `yaml:"max_size"`
+	MaxConcurrentFetches int   `yaml:"max_concurrent_fetches"`
+}
+
+func (p PicturesConfig) maxSize() int64 {
+	if p.MaxSize <= 0 {
+		return defaultMaxPictureSize
+	}
+	return p.MaxSize
+}
+
+func (p PicturesConfig) maxConcurrent() int {
+	if p.MaxConcurrentFetches <= 0 {
+		return defaultMaxConcurrentFetches
+	}
+	return p.MaxConcurrentFetches
+}
+
 // clientConfig builds the msnclient config of a login on srv.
 func (srv *ServerConfig) clientConfig(email, password, machineGUID string) msnclient.Config {
 	return msnclient.Config{
@@ -220,6 +242,8 @@ func upgradeConfig(helper up.Helper) (generatedKey string) {
 	helper.Copy(up.Str, "endpoint_name")
 	helper.Copy(up.Int, "max_message_length")
 	helper.Copy(up.Bool, "emoticons_to_emoji")
+	helper.Copy(up.Int, "pictures", "max_size")
+	helper.Copy(up.Int, "pictures", "max_concurrent_fetches")
 	helper.Copy(up.Bool, "metrics", "enabled")
 	helper.Copy(up.Str, "metrics", "listen")
 	if key, ok := helper.Get(up.Str, "credentials_key"); !ok || key == "generate" {

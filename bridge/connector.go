@@ -32,6 +32,9 @@ type Connector struct {
 
 	handledOnce sync.Once
 	handled     *handledEvents // Matrix events handled (firstmessage.go)
+
+	avatarOnce sync.Once
+	avatars    *avatarFetcher // see avatar.go
 }
 
 var (

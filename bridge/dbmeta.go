@@ -14,6 +14,9 @@ type UserLoginMetadata struct {
 	EncryptedPassword string `json:"encrypted_password,omitempty"`
 	// MachineGUID is the MSNP16+ endpoint ID, generated once and kept.
 	MachineGUID string `json:"machine_guid"`
+	// PictureMXC is the image chosen with set-picture as the MSN display
+	// picture; empty: the user's Matrix avatar is used.
+	PictureMXC string `json:"picture_mxc,omitempty"`
 }
 
 // PortalMetadata is the connector's data of one portal.

@@ -31,6 +31,7 @@ func (m *MSNClient) handleEvent(ctx context.Context, sess *session, evt any) {
 	case *msnclient.Connected:
 		m.log.Info().Int("protocol", evt.Version).Msg("Connected to MSN")
 		m.setOwnName(ctx, sess.client.FriendlyName())
+		go m.syncOwnPicture(ctx, sess.client, nil)
 	case *msnclient.Disconnected:
 		// The connect loop reacts through session.done.
 	case *msnclient.ContactPresence:
@@ -309,6 +310,7 @@ func (m *MSNClient) handlePresence(ctx context.Context, evt *msnclient.ContactPr
 	}
 	m.presence.update(evt.Email, func(p *contactPresence) { p.Status = evt.Status })
 	m.side.setPresence(evt.Email, storedPresence{Status: evt.Status, HasStatus: true})
+	m.updateContactAvatar(evt)
 }
 
 // storePresence keeps a contact's last status or personal message in the

@@ -138,6 +138,7 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 
 	cfg := srv.clientConfig(email, password, machineGUID)
 	cfg.SwitchboardIdleTimeout = pl.connector.Config.switchboardIdleTimeout()
+	cfg.MaxPictureSize = pl.connector.Config.Pictures.maxSize()
 	cfg.EndpointName = pl.connector.Config.EndpointName
 	sess, err := authenticate(ctx, cfg)
 	if err != nil {

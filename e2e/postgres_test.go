@@ -38,6 +38,7 @@ func TestBridgePostgres(t *testing.T) {
 		{"Login", w.mustLogin},
 		{"IncomingMessage", w.testIncomingMessage},
 		{"Reply", w.testReply},
+		{"ContactPicture", w.testContactPicture},
 		{"Restart", w.testRestart},
 	}
 	for _, s := range steps {

@@ -57,6 +57,10 @@ type Config struct {
 	PingInterval           time.Duration // PNG interval; default: the server's QNG value, else 50s
 	SwitchboardIdleTimeout time.Duration // idle conversations closed after; default 5m
 
+	MaxPictureSize int64         // largest display picture fetched or served; default 1 MiB
+	DisplayPicture []byte        // our display picture (PNG) from login on; see SetDisplayPictureData
+	P2PTimeout     time.Duration // a whole P2P transfer; default 2m
+
 	Logger *zerolog.Logger // nil: no logging
 }
 
@@ -105,6 +109,9 @@ type Client struct {
 	httpClient   *http.Client
 	list         contactList
 	own          ownState
+
+	p2pOnce sync.Once
+	p2p     *p2pState // see sb_p2p.go
 }
 
 // ownState is what we know of our own presence and profile.
@@ -132,6 +139,7 @@ func NewClient(cfg Config, handler EventHandler) *Client {
 	}
 	c.list.init()
 	c.sb = newSwitchboards(c)
+	c.initDisplayPicture()
 	return c
 }
 

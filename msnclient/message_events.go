@@ -21,6 +21,10 @@ func (sb *sbConn) handleMessage(cmd *msnp.Command) {
 	if payload == nil {
 		return
 	}
+	if isP2PPayload(payload) {
+		sb.s.c.handleP2P(sb, from, payload)
+		return
+	}
 	evt := messageEvent(from, msnp.DecodeParam(cmd.Arg(1)), from == sb.self, payload)
 	if evt == nil {
 		return

@@ -121,6 +121,7 @@ func (s *session) end(reason DisconnectReason, err error) {
 	s.conn.close(err)
 	c := s.c
 	c.sb.closeAll()
+	c.abortP2P()
 	c.clearPresence()
 	if wasConnected {
 		c.log.Info().Int("reason", int(reason)).AnErr("error", err).Msg("MSN session ended")

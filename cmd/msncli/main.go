@@ -49,8 +49,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = app.listen(ctx, rest)
 	case "chat":
 		err = app.chat(ctx, rest)
+	case "picture":
+		err = app.picture(ctx, rest)
 	default:
-		fmt.Fprintf(stderr, "msncli: unknown command %q (want login, send, listen or chat)\n", mode)
+		fmt.Fprintf(stderr, "msncli: unknown command %q (want login, send, listen, chat or picture)\n", mode)
 		return exitUsage
 	}
 	var ue usageError

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
 )
@@ -179,4 +181,51 @@ func (a *app) chat(ctx context.Context, args []string) error {
 			}
 		}
 	}
+}
+
+// picture fetches a contact's display picture over P2P (through a
+// switchboard) and writes it to a file.
+func (a *app) picture(ctx context.Context, args []string) error {
+	if len(args) != 2 {
+		return usageError("usage: msncli picture <email> <file>")
+	}
+	who, file := strings.ToLower(args[0]), args[1]
+	objects := make(chan string, 16)
+	c, err := a.connect(ctx, func(evt any) {
+		if p, ok := evt.(*msnclient.ContactPresence); ok && p.Email == who && p.MSNObject != "" {
+			select {
+			case objects <- p.MSNObject:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fctx, cancel := context.WithTimeout(ctx, a.opts.timeout)
+	defer cancel()
+	// The contact's presence may come just after the login.
+	obj := ""
+	if ct, ok := c.Contact(who); ok {
+		obj = ct.MSNObject
+	}
+	if obj == "" {
+		select {
+		case obj = <-objects:
+		case <-time.After(min(a.opts.timeout, 10*time.Second)):
+			return fmt.Errorf("%s is not an online contact with a display picture", who)
+		case <-fctx.Done():
+			return fctx.Err()
+		}
+	}
+	data, err := c.FetchDisplayPicture(fctx, who, obj)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	fmt.Fprintf(a.stdout, "Display picture of %s: %d bytes written to %s\n", who, len(data), file)
+	return nil
 }

@@ -23,6 +23,7 @@ type options struct {
 	server, nexus, login, rst, rst2, abservice, sharing, httpBase string
 	versions                                                      string
 	caFile, email, password                                       string
+	picture                                                       string
 	timeout                                                       time.Duration
 	debug, allowHTTP                                              bool
 }
@@ -34,6 +35,7 @@ Commands:
   send <email> <text>   send one message; exit 0 only when acknowledged
   listen                print one JSON object per event until interrupted
   chat <email>          interactive chat: stdin lines are sent, messages printed
+  picture <email> <file>  fetch a contact's display picture over P2P into file
 
 Flags:
 `
@@ -60,6 +62,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.password, "password", "", "account password (default: $MSN_PASSWORD)")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "time limit for logging in and for each message")
 	fs.BoolVar(&o.debug, "debug", false, "log protocol details to stderr (secrets are redacted)")
+	fs.StringVar(&o.picture, "picture", "", "PNG `file` announced as our display picture and served to contacts who ask")
 	return fs
 }
 
@@ -108,6 +111,13 @@ func (o *options) config(stderr io.Writer) (msnclient.Config, error) {
 	cfg.CAFile = o.caFile
 	cfg.AllowPlainHTTP = o.allowHTTP
 	cfg.RequestTimeout = o.timeout
+	if o.picture != "" {
+		data, err := os.ReadFile(o.picture)
+		if err != nil {
+			return cfg, fmt.Errorf("-picture: %w", err)
+		}
+		cfg.DisplayPicture = data
+	}
 	if o.httpBase != "" {
 		cfg.UseEscargotURLs(o.httpBase)
 	}

@@ -251,14 +251,7 @@ func TestSBAuthFailures(t *testing.T) {
 
 func TestSBMessageLimitsAndAckModes(t *testing.T) {
 	s := sbTestServer(t)
-	alice := ident("alice@example.com", 15, "")
-	bob := ident("bob@example.com", 15, "")
-	a, sid := usr(t, s, alice, "alice@example.com")
-	b := dialSB(t, s)
-	b.send(msnp.New("ANS", "1", "bob@example.com", s.testCookie(bob, sid), sid))
-	b.expect("IRO 1 1 1 alice@example.com Alice 2789003324")
-	b.expect("ANS 1 OK")
-	a.expect("JOI bob@example.com Bob 2789003324")
+	a, b := aliceAndBobOnSB(t, s)
 
 	msg := func(n int) []byte {
 		head := "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n"

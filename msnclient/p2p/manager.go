@@ -1,0 +1,849 @@
+package p2p
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
+)
+
+// Defaults of Config.
+const (
+	DefaultChunkSize   = 1202    // data bytes per chunk: the payload stays under 1,664 bytes
+	DefaultMaxDataSize = 1 << 20 // largest data message accepted
+	DefaultAckTimeout  = 30 * time.Second
+	DefaultCallTimeout = 2 * time.Minute
+	maxSLPSize         = 64 << 10 // largest MSNSLP message accepted
+	maxAssemblies      = 16       // messages being reassembled per peer
+	maxCallsPerPeer    = 8        // open calls per peer; more INVITEs are declined
+)
+
+// Errors of calls.
+var (
+	ErrDeclined  = errors.New("p2p: the peer declined the invitation")
+	ErrClosed    = errors.New("p2p: the peer closed the session before the data arrived")
+	ErrTimeout   = errors.New("p2p: the transfer did not finish in time")
+	ErrTooLarge  = errors.New("p2p: the data is over the size limit")
+	ErrStopped   = errors.New("p2p: manager stopped")
+	ErrPeerError = errors.New("p2p: the peer reported an error")
+)
+
+// SendFunc sends one switchboard MSG payload (P2P envelope and packet) to
+// peer and returns when the switchboard server accepted it.
+type SendFunc func(ctx context.Context, peer string, payload []byte) error
+
+// Config configures a Manager.
+type Config struct {
+	Self        string // our email
+	SelfGUID    string // our endpoint GUID (MSNP16+); messages for another endpoint are ignored
+	Send        SendFunc
+	ChunkSize   int           // data bytes per chunk; default DefaultChunkSize
+	MaxDataSize int64         // largest data message accepted; default DefaultMaxDataSize
+	AckTimeout  time.Duration // how long to wait for the peer's ack of a message we send
+	CallTimeout time.Duration // how long a whole call may take
+	Logger      zerolog.Logger
+}
+
+// Invite is an incoming MSNSLP INVITE for a session.
+type Invite struct {
+	EUFGUID   string
+	AppID     uint32
+	SessionID uint32
+	CallID    string
+	Context   []byte // the decoded Context field
+}
+
+// Answer is an application's answer to an Invite: decline, send data to
+// the inviter (an MSN object they asked for) or receive data from them (a
+// file they offer).
+type Answer struct {
+	Accept    bool
+	Data      []byte // sent to the inviter once accepted
+	DataPrep  bool   // send (or, with Receive, expect) the data-preparation message first
+	DataFlags uint32 // flags of the data chunks (FlagMSNObjData, FlagFileData)
+
+	// Receive makes the accepted session wait for the inviter's data, at
+	// most MaxSize bytes (0: the manager's MaxDataSize), and hand it to
+	// OnData, or the reason it did not arrive. The session is then closed
+	// with BYE.
+	Receive bool
+	MaxSize int64
+	OnData  func(data []byte, err error)
+}
+
+// Offer is an invitation we send to give data to a peer (a file).
+type Offer struct {
+	EUFGUID   string
+	AppID     uint32
+	Context   []byte
+	Data      []byte
+	DataPrep  bool
+	DataFlags uint32
+}
+
+// InviteHandler answers an invitation from peer. It runs in its own
+// goroutine and may block until ctx ends.
+type InviteHandler func(ctx context.Context, peer string, inv *Invite) Answer
+
+// Request is an invitation we send to get data from a peer.
+type Request struct {
+	EUFGUID  string
+	AppID    uint32
+	Context  []byte // encoded as base64 in the INVITE
+	MaxSize  int64  // largest data accepted; 0: the manager's MaxDataSize
+	DataPrep bool   // the peer sends a data-preparation message first
+}
+
+// Manager runs the P2P sessions of one account with all its peers.
+type Manager struct {
+	cfg Config
+	log zerolog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	links    map[string]*link
+	handlers map[string]InviteHandler // by upper-case EUF-GUID
+}
+
+// link is the state shared with one peer.
+type link struct {
+	peer    string
+	nextID  uint32
+	inbound map[uint32]*assembly // by the peer's Identifier
+	acks    map[uint32]chan struct{}
+	calls   map[string]*call // by Call-ID
+}
+
+// assembly is a message being reassembled.
+type assembly struct {
+	first   Header
+	buf     []byte
+	expires time.Time
+	call    *call // data of this call; nil for MSNSLP
+}
+
+// call is one MSNSLP call (one session).
+type call struct {
+	id        string
+	branch    string
+	sessionID uint32
+	appID     uint32
+	receiving bool // data is expected from the peer on this call
+	maxSize   int64
+	dataPrep  bool
+	prepSeen  bool
+
+	resp chan *SLPMessage // responses to our INVITE; nil when the peer invited
+	data chan []byte      // the complete data message
+	fail chan error       // BYE before the data, peer error
+	bye  chan struct{}    // closed when the peer sent BYE
+	once sync.Once
+}
+
+func (c *call) closeBye() { c.once.Do(func() { close(c.bye) }) }
+
+// NewManager returns a manager; Stop ends its calls.
+func NewManager(cfg Config) *Manager {
+	if cfg.ChunkSize <= 0 {
+		cfg.ChunkSize = DefaultChunkSize
+	}
+	if cfg.MaxDataSize <= 0 {
+		cfg.MaxDataSize = DefaultMaxDataSize
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = DefaultAckTimeout
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
+	cfg.Self = strings.ToLower(cfg.Self)
+	cfg.SelfGUID = strings.ToLower(strings.Trim(cfg.SelfGUID, "{}"))
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Manager{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		ctx:      ctx,
+		cancel:   cancel,
+		links:    make(map[string]*link),
+		handlers: make(map[string]InviteHandler),
+	}
+}
+
+// Stop ends every call in progress; the manager is not used again.
+func (m *Manager) Stop() { m.cancel() }
+
+// Abort ends every call in progress with err (the connection to the peers
+// is gone) and drops partial messages; the manager stays usable.
+func (m *Manager) Abort(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for peer, l := range m.links {
+		for _, c := range l.calls {
+			c.failWith(err)
+			c.closeBye()
+		}
+		clear(l.inbound)
+		m.log.Debug().Str("peer", peer).Int("calls", len(l.calls)).Msg("P2P calls aborted")
+	}
+}
+
+// HandleInvites registers the handler of invitations with this EUF-GUID.
+// Invitations of other applications are declined.
+func (m *Manager) HandleInvites(eufGUID string, h InviteHandler) {
+	m.mu.Lock()
+	m.handlers[strings.ToUpper(eufGUID)] = h
+	m.mu.Unlock()
+}
+
+// linkLocked returns the link with peer, creating it. m.mu must be held.
+func (m *Manager) linkLocked(peer string) *link {
+	l := m.links[peer]
+	if l == nil {
+		l = &link{
+			peer:    peer,
+			nextID:  randUint32()%0x7fff0000 + 4,
+			inbound: make(map[uint32]*assembly),
+			acks:    make(map[uint32]chan struct{}),
+			calls:   make(map[string]*call),
+		}
+		m.links[peer] = l
+	}
+	return l
+}
+
+// dropLinkLocked forgets an idle link. m.mu must be held.
+func (m *Manager) dropLinkLocked(l *link) {
+	if len(l.inbound) == 0 && len(l.acks) == 0 && len(l.calls) == 0 && m.links[l.peer] == l {
+		delete(m.links, l.peer)
+	}
+}
+
+// InFlight returns how many messages are being reassembled and how many
+// calls are open, over all peers.
+func (m *Manager) InFlight() (assemblies, calls int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, l := range m.links {
+		assemblies += len(l.inbound)
+		calls += len(l.calls)
+	}
+	return assemblies, calls
+}
+
+// HandleMessage takes a P2P switchboard payload relayed from peer. It
+// never blocks: replies are sent from other goroutines. Messages not for
+// us and malformed ones are logged and dropped.
+func (m *Manager) HandleMessage(peer string, payload []byte) {
+	peer = strings.ToLower(peer)
+	env, err := ParseEnvelope(payload)
+	if err != nil {
+		m.log.Warn().Err(err).Str("peer", peer).Msg("Dropping malformed P2P message")
+		return
+	}
+	if dest := env.DestEmail(); dest != m.cfg.Self {
+		m.log.Trace().Str("peer", peer).Str("dest", dest).Msg("Ignoring P2P message for someone else")
+		return
+	}
+	if g := env.DestGUID(); g != "" && m.cfg.SelfGUID != "" && g != m.cfg.SelfGUID {
+		m.log.Trace().Str("peer", peer).Msg("Ignoring P2P message for another endpoint of ours")
+		return
+	}
+	pkt, err := ParsePacket(env.Body)
+	if err != nil {
+		if strings.Contains(env.Src, ";") && strings.Contains(env.Dest, ";") {
+			// Endpoint-addressed and not a valid version 1 packet: P2P
+			// version 2, which WLM 2009 uses only with peers announcing
+			// it. We never announce it; the peer's transfer fails, the
+			// chat is unaffected.
+			m.log.Warn().Str("peer", peer).Msg("Dropping P2P version 2 message (only version 1 is supported)")
+			return
+		}
+		m.log.Warn().Err(err).Str("peer", peer).Msg("Dropping malformed P2P packet")
+		return
+	}
+	m.handlePacket(peer, pkt)
+}
+
+func (m *Manager) handlePacket(peer string, pkt *Packet) {
+	h := pkt.Header
+	m.mu.Lock()
+	l := m.linkLocked(peer)
+	if h.IsAck() {
+		if ch := l.acks[h.AckSessionID]; ch != nil {
+			delete(l.acks, h.AckSessionID)
+			close(ch)
+		}
+		m.dropLinkLocked(l)
+		m.mu.Unlock()
+		return
+	}
+	if h.Flags&(FlagError|FlagTLPError|FlagNegativeAck) != 0 {
+		c := l.callBySession(h.SessionID)
+		m.mu.Unlock()
+		m.log.Warn().Str("peer", peer).Uint32("flags", h.Flags).Uint32("session", h.SessionID).Msg("Peer reported a P2P error")
+		if c != nil {
+			c.failWith(fmt.Errorf("%w (flags %#x)", ErrPeerError, h.Flags))
+		}
+		return
+	}
+	if h.TotalSize == 0 {
+		// Empty and not an ack: a session-close or keep-alive signal some
+		// clients send (flag 0x40); nothing to reassemble or answer.
+		m.dropLinkLocked(l)
+		m.mu.Unlock()
+		m.log.Debug().Str("peer", peer).Uint32("flags", h.Flags).Msg("Ignoring empty P2P message")
+		return
+	}
+	a, err := m.assembleLocked(l, pkt)
+	if a != nil && a.call != nil && m.isDataPrepLocked(a) {
+		a = nil // the data-preparation message: acked, not data
+		go m.sendAck(peer, pkt.Header)
+	}
+	m.dropLinkLocked(l)
+	if err != nil {
+		m.mu.Unlock()
+		m.log.Warn().Err(err).Str("peer", peer).Uint32("session", h.SessionID).Uint32("id", h.Identifier).Msg("Dropping P2P message")
+		return
+	}
+	m.mu.Unlock()
+	if a == nil {
+		return // more chunks to come
+	}
+	go m.sendAck(peer, a.first)
+	if a.first.SessionID == 0 {
+		slp, err := ParseSLP(a.buf)
+		if err != nil {
+			m.log.Warn().Err(err).Str("peer", peer).Msg("Dropping malformed MSNSLP message")
+			return
+		}
+		m.handleSLP(peer, slp)
+		return
+	}
+	m.deliverData(peer, a)
+}
+
+func (l *link) callBySession(sid uint32) *call {
+	if sid == 0 {
+		return nil
+	}
+	for _, c := range l.calls {
+		if c.sessionID == sid {
+			return c
+		}
+	}
+	return nil
+}
+
+func (c *call) failWith(err error) {
+	select {
+	case c.fail <- err:
+	default:
+	}
+}
+
+// assembleLocked adds a chunk; it returns the message once whole, nil while
+// chunks are missing, or an error when the chunk is refused (the partial
+// message is then dropped). m.mu must be held.
+func (m *Manager) assembleLocked(l *link, pkt *Packet) (*assembly, error) {
+	h := pkt.Header
+	now := time.Now()
+	for id, a := range l.inbound {
+		if now.After(a.expires) {
+			delete(l.inbound, id)
+			m.log.Warn().Str("peer", l.peer).Uint32("id", id).Uint64("got", uint64(len(a.buf))).Uint64("total", a.first.TotalSize).
+				Msg("P2P message did not arrive whole in time, dropped")
+			if a.call != nil {
+				a.call.failWith(ErrTimeout)
+			}
+		}
+	}
+	a := l.inbound[h.Identifier]
+	if a == nil {
+		if h.Offset != 0 {
+			return nil, fmt.Errorf("%w: chunk at offset %d of a message we have no start of", ErrBadPacket, h.Offset)
+		}
+		var c *call
+		limit := int64(maxSLPSize)
+		if h.SessionID != 0 {
+			c = l.callBySession(h.SessionID)
+			if c == nil || !c.receiving {
+				return nil, fmt.Errorf("data for unknown session %d", h.SessionID)
+			}
+			limit = c.maxSize
+		}
+		if h.TotalSize > uint64(limit) {
+			if c != nil {
+				c.failWith(fmt.Errorf("%w: %d bytes announced, limit %d", ErrTooLarge, h.TotalSize, limit))
+			}
+			return nil, fmt.Errorf("%w: %d bytes announced, limit %d", ErrTooLarge, h.TotalSize, limit)
+		}
+		if len(l.inbound) >= maxAssemblies {
+			return nil, fmt.Errorf("too many P2P messages in flight from %s", l.peer)
+		}
+		a = &assembly{first: h, expires: now.Add(m.cfg.CallTimeout), call: c}
+		l.inbound[h.Identifier] = a
+	}
+	switch {
+	case h.TotalSize != a.first.TotalSize || h.SessionID != a.first.SessionID:
+		delete(l.inbound, h.Identifier)
+		err := fmt.Errorf("%w: chunk of message %d changes its size or session", ErrBadPacket, h.Identifier)
+		if a.call != nil {
+			a.call.failWith(err)
+		}
+		return nil, err
+	case h.Offset != uint64(len(a.buf)):
+		delete(l.inbound, h.Identifier)
+		err := fmt.Errorf("%w: chunk at offset %d, expected %d", ErrBadPacket, h.Offset, len(a.buf))
+		if a.call != nil {
+			a.call.failWith(err)
+		}
+		return nil, err
+	}
+	a.buf = append(a.buf, pkt.Data...)
+	if uint64(len(a.buf)) < h.TotalSize {
+		return nil, nil
+	}
+	delete(l.inbound, h.Identifier)
+	return a, nil
+}
+
+// isDataPrepLocked reports whether a complete message is its call's
+// data-preparation message (4 zero bytes, no flags), and marks it seen.
+// m.mu must be held.
+func (m *Manager) isDataPrepLocked(a *assembly) bool {
+	c := a.call
+	if c.dataPrep && !c.prepSeen && a.first.TotalSize == 4 && a.first.Flags == FlagNormal &&
+		binary.LittleEndian.Uint32(a.buf) == 0 {
+		c.prepSeen = true
+		return true
+	}
+	return false
+}
+
+// deliverData hands a complete data message to its call.
+func (m *Manager) deliverData(peer string, a *assembly) {
+	c := a.call
+	select {
+	case c.data <- a.buf:
+	default:
+		m.log.Warn().Str("peer", peer).Uint32("session", c.sessionID).Msg("Dropping extra P2P data message")
+	}
+}
+
+// handleSLP handles a complete MSNSLP message.
+func (m *Manager) handleSLP(peer string, slp *SLPMessage) {
+	callID := slp.CallID()
+	m.mu.Lock()
+	l := m.linkLocked(peer)
+	c := l.calls[callID]
+	m.mu.Unlock()
+	switch {
+	case slp.IsResponse():
+		if c == nil || c.resp == nil {
+			m.log.Debug().Str("peer", peer).Int("status", slp.StatusCode).Msg("MSNSLP response for no call of ours")
+			return
+		}
+		select {
+		case c.resp <- slp:
+		default:
+		}
+	case slp.Method == "INVITE":
+		if slp.To() != m.cfg.Self {
+			m.log.Debug().Str("peer", peer).Str("to", slp.To()).Msg("Ignoring MSNSLP INVITE for someone else")
+			return
+		}
+		switch slp.ContentType() {
+		case SLPSessionReq:
+			if c != nil {
+				m.log.Debug().Str("peer", peer).Msg("Ignoring repeated MSNSLP INVITE")
+				return
+			}
+			sid, _ := strconv.ParseUint(slp.BodyFields()["sessionid"], 10, 32)
+			m.mu.Lock()
+			busy := len(l.calls) >= maxCallsPerPeer
+			c = &call{id: callID, branch: slp.Branch(), sessionID: uint32(sid), bye: make(chan struct{}),
+				fail: make(chan error, 1), data: make(chan []byte, 1)}
+			if !busy {
+				l.calls[callID] = c // counted from now on
+			}
+			m.mu.Unlock()
+			if busy {
+				m.log.Warn().Str("peer", peer).Msg("Declining MSNSLP INVITE: too many sessions with this peer")
+				go m.sendSLP(peer, newSLPResponse(slp, 603, "Decline", SLPSessionReq, "SessionID: "+slp.BodyFields()["sessionid"]+"\r\n\r\n"), false)
+				return
+			}
+			go m.serveInvite(peer, slp, c)
+		case SLPTransReq:
+			// A direct-connection offer: we only use the switchboard.
+			// Answer as libpurple does when it cannot listen; peers then
+			// keep sending through the switchboard.
+			go m.sendSLP(peer, newSLPResponse(slp, 200, "OK", SLPTransResp,
+				"Bridge: TCPv1\r\nListening: false\r\nHashed-Nonce: {00000000-0000-0000-0000-000000000000}\r\n\r\n"), false)
+		default:
+			go m.sendSLP(peer, newSLPResponse(slp, 500, "Internal Error", slp.Get("Content-Type"), "\r\n"), false)
+		}
+	case slp.Method == "BYE":
+		if c != nil {
+			c.closeBye()
+			if c.receiving {
+				c.failWith(ErrClosed)
+			}
+		}
+	default:
+		m.log.Debug().Str("peer", peer).Str("method", slp.Method).Msg("Ignoring MSNSLP request")
+	}
+}
+
+// nextID reserves the next message identifier for peer.
+func (m *Manager) nextID(peer string) uint32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l := m.linkLocked(peer)
+	id := l.nextID
+	l.nextID++
+	return id
+}
+
+// sendAck acknowledges a complete message.
+func (m *Manager) sendAck(peer string, acked Header) {
+	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.AckTimeout)
+	defer cancel()
+	pkt := &Packet{Header: Header{
+		SessionID:    acked.SessionID,
+		Identifier:   m.nextID(peer),
+		TotalSize:    acked.TotalSize,
+		Flags:        FlagAck,
+		AckSessionID: acked.Identifier,
+		AckUniqueID:  acked.AckSessionID,
+		AckDataSize:  acked.TotalSize,
+	}}
+	if err := m.cfg.Send(ctx, peer, AppendEnvelope(nil, peer, pkt.AppendPacket(nil))); err != nil {
+		m.log.Debug().Err(err).Str("peer", peer).Msg("Could not send P2P ack")
+	}
+}
+
+// sendMessage sends one message in chunks; with waitAck it returns once the
+// peer acknowledged it.
+func (m *Manager) sendMessage(ctx context.Context, peer string, sessionID, flags, footer uint32, data []byte, waitAck bool) error {
+	id := m.nextID(peer)
+	var acked chan struct{}
+	if waitAck {
+		acked = make(chan struct{})
+		m.mu.Lock()
+		m.linkLocked(peer).acks[id] = acked
+		m.mu.Unlock()
+		defer func() {
+			m.mu.Lock()
+			l := m.linkLocked(peer)
+			delete(l.acks, id)
+			m.dropLinkLocked(l)
+			m.mu.Unlock()
+		}()
+	}
+	unique := randUint32()
+	total := uint64(len(data))
+	buf := make([]byte, 0, 160+HeaderSize+m.cfg.ChunkSize+FooterSize)
+	for off := uint64(0); off == 0 || off < total; {
+		n := min(uint64(m.cfg.ChunkSize), total-off)
+		pkt := Packet{
+			Header: Header{
+				SessionID: sessionID, Identifier: id, Offset: off, TotalSize: total,
+				MessageSize: uint32(n), Flags: flags, AckSessionID: unique,
+			},
+			Data:   data[off : off+n],
+			Footer: footer,
+		}
+		buf = AppendEnvelope(buf[:0], peer, pkt.AppendPacket(nil))
+		if err := m.cfg.Send(ctx, peer, buf); err != nil {
+			return fmt.Errorf("send P2P chunk at %d of %d: %w", off, total, err)
+		}
+		off += n
+		if total == 0 {
+			break
+		}
+	}
+	if !waitAck {
+		return nil
+	}
+	t := time.NewTimer(m.cfg.AckTimeout)
+	defer t.Stop()
+	select {
+	case <-acked:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("%w: no ack of message %d", ErrTimeout, id)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// sendSLP sends an MSNSLP message (session 0, footer 0).
+func (m *Manager) sendSLP(peer string, slp *SLPMessage, waitAck bool) {
+	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.AckTimeout)
+	defer cancel()
+	if err := m.sendSLPCtx(ctx, peer, slp, waitAck); err != nil {
+		m.log.Debug().Err(err).Str("peer", peer).Msg("Could not send MSNSLP message")
+	}
+}
+
+func (m *Manager) sendSLPCtx(ctx context.Context, peer string, slp *SLPMessage, waitAck bool) error {
+	return m.sendMessage(ctx, peer, 0, FlagNormal, 0, slp.Marshal(), waitAck)
+}
+
+// serveInvite answers an incoming INVITE and, when accepted, sends the
+// data.
+func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
+	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.CallTimeout)
+	defer cancel()
+	defer m.removeCall(peer, c)
+	f := slp.BodyFields()
+	sid64, err := strconv.ParseUint(f["sessionid"], 10, 32)
+	inv := &Invite{EUFGUID: strings.ToUpper(f["euf-guid"]), SessionID: uint32(sid64), CallID: slp.CallID()}
+	sessionBody := "SessionID: " + f["sessionid"] + "\r\n\r\n"
+	if err != nil || sid64 == 0 {
+		m.log.Warn().Str("peer", peer).Str("session", truncate(f["sessionid"], 16)).Msg("Declining MSNSLP INVITE without a valid SessionID")
+		m.sendSLP(peer, newSLPResponse(slp, 500, "Internal Error", SLPSessionReq, sessionBody), false)
+		return
+	}
+	if app, err := strconv.ParseUint(f["appid"], 10, 32); err == nil {
+		inv.AppID = uint32(app)
+	}
+	if ctxField := f["context"]; ctxField != "" {
+		inv.Context, err = base64.StdEncoding.DecodeString(ctxField)
+		if err != nil {
+			m.log.Warn().Err(err).Str("peer", peer).Msg("Declining MSNSLP INVITE with a bad Context")
+			m.sendSLP(peer, newSLPResponse(slp, 500, "Internal Error", SLPSessionReq, sessionBody), false)
+			return
+		}
+	}
+	m.mu.Lock()
+	h := m.handlers[inv.EUFGUID]
+	m.mu.Unlock()
+	var ans Answer
+	if h != nil {
+		ans = h(ctx, peer, inv)
+	}
+	if !ans.Accept {
+		m.log.Debug().Str("peer", peer).Str("euf_guid", inv.EUFGUID).Msg("Declining MSNSLP INVITE")
+		m.sendSLP(peer, newSLPResponse(slp, 603, "Decline", SLPSessionReq, sessionBody), false)
+		return
+	}
+	log := m.log.With().Str("peer", peer).Uint32("session", inv.SessionID).Logger()
+	if ans.Receive {
+		m.mu.Lock()
+		c.receiving, c.dataPrep, c.maxSize = true, ans.DataPrep, m.limit(ans.MaxSize)
+		m.mu.Unlock()
+	}
+	if err := m.sendSLPCtx(ctx, peer, newSLPResponse(slp, 200, "OK", SLPSessionReq, sessionBody), true); err != nil {
+		log.Warn().Err(err).Msg("P2P session not acknowledged")
+		if ans.OnData != nil {
+			ans.OnData(nil, err)
+		}
+		return
+	}
+	if ans.Receive {
+		data, err := m.waitData(ctx, c)
+		if ans.OnData != nil {
+			ans.OnData(data, err)
+		}
+		if err == nil {
+			m.sendBye(peer, c)
+		}
+		return
+	}
+	if ans.DataPrep {
+		if err := m.sendMessage(ctx, peer, inv.SessionID, FlagNormal, inv.AppID, make([]byte, 4), true); err != nil {
+			log.Warn().Err(err).Msg("P2P data preparation not acknowledged")
+			return
+		}
+	}
+	if err := m.sendMessage(ctx, peer, inv.SessionID, ans.DataFlags, inv.AppID, ans.Data, true); err != nil {
+		log.Warn().Err(err).Msg("P2P data not delivered")
+		return
+	}
+	log.Debug().Int("bytes", len(ans.Data)).Msg("P2P data sent")
+	// The peer closes the session with BYE; wait a little for it so that it
+	// is recognised, then forget the call either way.
+	t := time.NewTimer(m.cfg.AckTimeout)
+	defer t.Stop()
+	select {
+	case <-c.bye:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+func (m *Manager) removeCall(peer string, c *call) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l := m.linkLocked(peer)
+	if l.calls[c.id] == c {
+		delete(l.calls, c.id)
+	}
+	for id, a := range l.inbound {
+		if a.call == c {
+			delete(l.inbound, id)
+		}
+	}
+	m.dropLinkLocked(l)
+}
+
+// limit returns the size limit of a call: max, capped by MaxDataSize.
+func (m *Manager) limit(max int64) int64 {
+	if max <= 0 || max > m.cfg.MaxDataSize {
+		return m.cfg.MaxDataSize
+	}
+	return max
+}
+
+// invite registers a new call with peer, sends its INVITE and returns once
+// the peer accepted it. The caller removes the call.
+func (m *Manager) invite(ctx context.Context, peer, eufGUID string, appID uint32, context []byte, c *call) error {
+	c.id, c.branch, c.appID = newGUID(), newGUID(), appID
+	c.resp = make(chan *SLPMessage, 1)
+	c.data = make(chan []byte, 1)
+	c.fail = make(chan error, 1)
+	c.bye = make(chan struct{})
+	m.mu.Lock()
+	l := m.linkLocked(peer)
+	for c.sessionID == 0 || l.callBySession(c.sessionID) != nil {
+		c.sessionID = randUint32()%0x7fffff00 + 16
+	}
+	l.calls[c.id] = c
+	m.mu.Unlock()
+
+	body := "EUF-GUID: " + eufGUID + "\r\nSessionID: " + strconv.FormatUint(uint64(c.sessionID), 10) +
+		"\r\nAppID: " + strconv.FormatUint(uint64(appID), 10) + "\r\n"
+	if context != nil {
+		body += "Context: " + base64.StdEncoding.EncodeToString(context) + "\r\n"
+	}
+	body += "\r\n"
+	invite := newSLPRequest("INVITE", m.cfg.Self, peer, c.branch, c.id, 0, SLPSessionReq, body)
+	if err := m.sendSLPCtx(ctx, peer, invite, false); err != nil {
+		return fmt.Errorf("send INVITE: %w", err)
+	}
+	select {
+	case resp := <-c.resp:
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("%w (%d %s)", ErrDeclined, resp.StatusCode, truncate(resp.Reason, 40))
+		}
+		return nil
+	case err := <-c.fail:
+		return err
+	case <-ctx.Done():
+		return m.ctxErr(ctx, "no answer to the INVITE")
+	}
+}
+
+// waitData waits for the data message of a receiving call.
+func (m *Manager) waitData(ctx context.Context, c *call) ([]byte, error) {
+	select {
+	case data := <-c.data:
+		return data, nil
+	case err := <-c.fail:
+		return nil, err
+	case <-ctx.Done():
+		return nil, m.ctxErr(ctx, "the data did not arrive")
+	}
+}
+
+// sendBye closes a call with BYE, in the background.
+func (m *Manager) sendBye(peer string, c *call) {
+	go func() {
+		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.AckTimeout)
+		defer cancel()
+		bye := newSLPRequest("BYE", m.cfg.Self, peer, newGUID(), c.id, 0, SLPSessionClose, "\r\n")
+		if err := m.sendSLPCtx(ctx, peer, bye, false); err != nil {
+			m.log.Debug().Err(err).Str("peer", peer).Msg("Could not send MSNSLP BYE")
+		}
+	}()
+}
+
+// callContext bounds a call by the call timeout and the manager's life.
+func (m *Manager) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.CallTimeout)
+	stop := context.AfterFunc(m.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// Request invites peer to a session and returns the data the peer sends on
+// it (after checking nothing: the application verifies it). The session is
+// closed with BYE.
+func (m *Manager) Request(ctx context.Context, peer string, req Request) ([]byte, error) {
+	peer = strings.ToLower(peer)
+	ctx, cancel := m.callContext(ctx)
+	defer cancel()
+	c := &call{receiving: true, maxSize: m.limit(req.MaxSize), dataPrep: req.DataPrep}
+	defer m.removeCall(peer, c)
+	if err := m.invite(ctx, peer, req.EUFGUID, req.AppID, req.Context, c); err != nil {
+		return nil, err
+	}
+	data, err := m.waitData(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	m.sendBye(peer, c)
+	return data, nil
+}
+
+// Offer invites peer to a session and, once accepted, sends it the data.
+// It returns when the peer acknowledged the data; the peer closes the
+// session (or we do, when it does not within the ack timeout).
+func (m *Manager) Offer(ctx context.Context, peer string, o Offer) error {
+	peer = strings.ToLower(peer)
+	ctx, cancel := m.callContext(ctx)
+	defer cancel()
+	c := &call{}
+	defer m.removeCall(peer, c)
+	if err := m.invite(ctx, peer, o.EUFGUID, o.AppID, o.Context, c); err != nil {
+		return err
+	}
+	if o.DataPrep {
+		if err := m.sendMessage(ctx, peer, c.sessionID, FlagNormal, o.AppID, make([]byte, 4), true); err != nil {
+			return fmt.Errorf("data preparation: %w", err)
+		}
+	}
+	if err := m.sendMessage(ctx, peer, c.sessionID, o.DataFlags, o.AppID, o.Data, true); err != nil {
+		return fmt.Errorf("send data: %w", err)
+	}
+	t := time.NewTimer(m.cfg.AckTimeout)
+	defer t.Stop()
+	select {
+	case <-c.bye:
+	case <-t.C:
+		m.sendBye(peer, c)
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+func (m *Manager) ctxErr(ctx context.Context, what string) error {
+	if m.ctx.Err() != nil {
+		return ErrStopped
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %s", ErrTimeout, what)
+	}
+	return ctx.Err()
+}
+
+func randUint32() uint32 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint32(b[:])
+}
+
+// newGUID returns a random GUID in braces, upper case as clients send it.
+func newGUID() string { return strings.ToUpper(msnp.NewGUID()) }
