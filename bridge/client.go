@@ -235,13 +235,14 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 	}()
 	// The refresh re-sends online presence, so it lives no longer than
 	// this loop.
-	refreshCtx, stopRefresh := context.WithCancel(ctx)
-	defer stopRefresh()
-	go m.presenceRefreshLoop(refreshCtx, m.refreshEvery)
+	defer m.startPresenceRefresh(m.refreshEvery)()
 	failures := reconnectFailures{stableFor: m.stableSession}
 	for {
 		if sess == nil {
 			m.sendState(status.StateConnecting, "", nil)
+			if m.connector.logins.Wait(ctx) != nil {
+				return
+			}
 			var err error
 			cfg.DisplayPicture = m.ownPicture()
 			sess, err = dialSession(ctx, cfg)

@@ -24,7 +24,7 @@ var ExampleConfig string
 // fullExampleConfig is the network section of the example config, with the
 // metrics part kept next to its code in metrics.go.
 func fullExampleConfig() string {
-	return ExampleConfig + "\n" + MetricsExampleConfig
+	return ExampleConfig + "\n" + MetricsExampleConfig + "\n" + LoginRateExampleConfig
 }
 
 // ServerConfig is one MSN server users can log in to.
@@ -62,6 +62,9 @@ type Config struct {
 	CredentialsKey                string         `yaml:"credentials_key"`
 	Metrics                       MetricsConfig  `yaml:"metrics"`
 	Pictures                      PicturesConfig `yaml:"pictures"`
+
+	// LoginRate caps sign-ins per second (loginrate.go).
+	LoginRate LoginRateConfig `yaml:"login_rate"`
 
 	displaynameTemplate *template.Template
 	credentialsKey      []byte
@@ -119,6 +122,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("network.credentials_key: %w", err)
 	}
 	if err := c.Metrics.Validate(); err != nil {
+		return fmt.Errorf("network.%w", err)
+	}
+	if err := c.LoginRate.Validate(); err != nil {
 		return fmt.Errorf("network.%w", err)
 	}
 	if c.MaxMessageLength < 0 || c.Presence.MinIntervalSeconds < 0 || c.SwitchboardIdleTimeoutSeconds < 0 ||
@@ -246,6 +252,7 @@ func upgradeConfig(helper up.Helper) (generatedKey string) {
 	helper.Copy(up.Int, "pictures", "max_concurrent_fetches")
 	helper.Copy(up.Bool, "metrics", "enabled")
 	helper.Copy(up.Str, "metrics", "listen")
+	upgradeLoginRate(helper)
 	if key, ok := helper.Get(up.Str, "credentials_key"); !ok || key == "generate" {
 		generatedKey = generateCredentialsKey()
 		helper.Set(up.Str, generatedKey, "credentials_key")

@@ -24,6 +24,8 @@ type Connector struct {
 
 	// metrics is nil (recording nothing) unless metrics are enabled.
 	metrics *Metrics
+	// logins spaces out sign-ins (nil: no cap); made in Start.
+	logins *loginLimiter
 
 	// ConfigPath is the bridge's config file (set by main), read back at
 	// startup to check that a generated credentials key was saved.
@@ -69,6 +71,7 @@ func (c *Connector) Start(ctx context.Context) error {
 	if err := c.migrateCredentials(ctx); err != nil {
 		return fmt.Errorf("convert stored passwords: %w", err)
 	}
+	c.logins = newLoginLimiter(c.Config.LoginRate)
 	if c.Config.Metrics.Enabled {
 		metrics := NewMetrics(c.openSwitchboards)
 		if err := metrics.Start(c.Config.Metrics, c.Bridge.Log.With().Str("component", "metrics").Logger()); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"maunium.net/go/mautrix"
@@ -91,23 +92,37 @@ func putPresence(ctx context.Context, cli *mautrix.Client, presence event.Presen
 	return err
 }
 
-// presenceRefreshLoop periodically re-sends online contacts' presence while
-// a session is up; between sessions the statuses are not known, so nothing
-// is re-sent and the homeserver lets them expire.
-func (m *MSNClient) presenceRefreshLoop(ctx context.Context, every time.Duration) {
+// startPresenceRefresh periodically re-sends online contacts' presence
+// while a session is up; between sessions the statuses are not known, so
+// nothing is re-sent and the homeserver lets them expire. It runs on a
+// timer, not a goroutine of its own: an idle goroutine per login costs
+// more memory than the whole timer. The returned function stops it.
+func (m *MSNClient) startPresenceRefresh(every time.Duration) (stop func()) {
 	if every <= 0 || !m.connector.Config.Presence.Enabled {
-		return
+		return func() {}
 	}
-	ticker := time.NewTicker(every)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-			if m.currentSession() != nil {
-				m.presence.refresh()
-			}
+	var (
+		mu      sync.Mutex
+		stopped bool
+		timer   *time.Timer
+	)
+	tick := func() {
+		if m.currentSession() != nil { // connected now (IsLoggedIn is about credentials)
+			m.presence.refresh()
 		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			timer.Reset(every)
+		}
+	}
+	mu.Lock()
+	timer = time.AfterFunc(every, tick)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		timer.Stop()
 	}
 }
