@@ -105,6 +105,11 @@ type MSNClient struct {
 	presence *presenceBridge
 	convs    *conversationTracker
 	delivery deliveryTracker // sends awaiting a late acknowledgement
+
+	offlineOnce   sync.Once
+	offline       *offlineReceiver             // offline.go
+	offlineModeMu sync.Mutex                   // guards offlineMode
+	offlineMode   map[networkid.PortalKey]bool // last message to the portal went as an offline message
 }
 
 var (
@@ -243,6 +248,7 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 			if m.connector.logins.Wait(ctx) != nil {
 				return
 			}
+			cfg.InitialStatus = m.ownProfile().initialStatus() // never online first when invisible
 			var err error
 			cfg.DisplayPicture = m.ownPicture()
 			sess, err = dialSession(ctx, cfg)
@@ -276,6 +282,7 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 		m.sendState(status.StateConnected, "", nil)
 		syncSess := sess
 		m.bg.Go(func() { m.syncAfterConnect(sessCtx, syncSess) })
+		m.bg.Go(func() { m.afterSignIn(sessCtx, syncSess) })
 
 		select {
 		case <-ctx.Done():
@@ -409,6 +416,10 @@ func (m *MSNClient) LogoutRemote(ctx context.Context) {
 	}
 	if err := m.connector.DB.GroupPortal.DeleteAll(ctx, string(m.login.ID)); err != nil {
 		m.log.Err(err).Msg("Failed to delete group portal mappings")
+	}
+	m.deleteAllGroupSpaces(ctx)
+	if err := m.connector.DB.Offline.DeleteAll(ctx, string(m.login.ID)); err != nil {
+		m.log.Err(err).Msg("Failed to delete offline message records")
 	}
 }
 

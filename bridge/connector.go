@@ -57,6 +57,7 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 	c.DB = database.New(br.DB.Database, br.Log.With().Str("db_section", "msn").Logger())
 	if proc, ok := br.Commands.(*commands.Processor); ok {
 		proc.AddHandlers(c.commandHandlers()...)
+		proc.AddHandlers(c.groupCommandHandlers()...)
 	}
 }
 

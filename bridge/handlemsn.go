@@ -31,7 +31,7 @@ func (m *MSNClient) handleEvent(ctx context.Context, sess *session, evt any) {
 	case *msnclient.Connected:
 		m.log.Info().Int("protocol", evt.Version).Msg("Connected to MSN")
 		m.setOwnName(ctx, sess.client.FriendlyName())
-		go m.syncOwnPicture(ctx, sess.client, nil)
+		m.bg.Go(func() { m.syncOwnPicture(ctx, sess.client, nil) }) // tied to the session (logout waits)
 	case *msnclient.Disconnected:
 		// The connect loop reacts through session.done.
 	case *msnclient.ContactPresence:
@@ -45,6 +45,8 @@ func (m *MSNClient) handleEvent(ctx context.Context, sess *session, evt any) {
 		m.notifyContactRequest(ctx, evt.Email, evt.FriendlyName, evt.Message)
 	case *msnclient.OwnProfile:
 		m.setOwnName(ctx, evt.FriendlyName)
+	case *msnclient.OfflineMessagesWaiting:
+		m.handleOfflineWaiting(ctx, sess, evt)
 	case *msnclient.MessageReceived:
 		m.handleMessage(ctx, evt)
 	case *msnclient.Typing:

@@ -9,6 +9,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mautrix-msn/mautrix-msn/e2e/stack"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
 )
 
 // TestEncryptedNewDM starts an encrypted DM the way Element does (the
@@ -19,7 +20,7 @@ import (
 // first-message catch-up) and tells the user it could not be bridged,
 // instead of the message vanishing without a trace.
 func TestEncryptedNewDM(t *testing.T) {
-	e := newEnvWith(t, stack.SQLite(), map[string]any{"encryption.allow": true})
+	e := newEnvEdits(t, stack.SQLite(), func(*msntest.Server) map[string]any { return map[string]any{"encryption.allow": true} })
 	w := &world{env: e}
 	const pal = "encpal@msn.test"
 	for _, a := range [][3]string{{meEmail, mePassword, "Matrix Me"}, {pal, peerPass, "Enc Pal"}} {

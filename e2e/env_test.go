@@ -39,11 +39,12 @@ type env struct {
 // newEnv starts everything; db selects the bridge database.
 func newEnv(t *testing.T, db stack.Database) *env {
 	t.Helper()
-	return newEnvWith(t, db, nil)
+	return newEnvEdits(t, db, nil)
 }
 
-// newEnvWith is newEnv with extra bridge config edits.
-func newEnvWith(t *testing.T, db stack.Database, edits map[string]any) *env {
+// newEnvEdits is newEnv with extra bridge config edits made from the fake
+// MSN server (nil: none).
+func newEnvEdits(t *testing.T, db stack.Database, edits func(srv *msntest.Server) map[string]any) *env {
 	t.Helper()
 	needStack(t)
 	ctx := context.Background()
@@ -64,7 +65,7 @@ func newEnvWith(t *testing.T, db stack.Database, edits map[string]any) *env {
 		BridgeBin:   suite.bridgeBin,
 		MSN:         srv,
 		DB:          db,
-		Edits:       edits,
+		Edits:       extraEdits(srv, edits),
 	})
 	if err != nil {
 		logTail(t, filepath.Join(e.dir, "bridge", "bridge.log"), 40)
@@ -96,6 +97,13 @@ func newEnvWith(t *testing.T, db stack.Database, edits map[string]any) *env {
 	t.Cleanup(e.user.Close)
 	e.mgmt = e.openManagementRoom(setupCtx)
 	return e
+}
+
+func extraEdits(srv *msntest.Server, edits func(srv *msntest.Server) map[string]any) map[string]any {
+	if edits == nil {
+		return nil
+	}
+	return edits(srv)
 }
 
 // openManagementRoom creates a DM with the bridge bot and waits for it to join.
