@@ -27,12 +27,12 @@ type GroupPortalQuery struct {
 func newGroupPortal(_ *dbutil.QueryHelper[*GroupPortal]) *GroupPortal { return &GroupPortal{} }
 
 const (
-	groupPortalColumns       = "login_id, participants, portal_id, created_at"
-	getGroupPortalQuery      = "SELECT " + groupPortalColumns + " FROM msn_group_portal WHERE login_id=$1 AND participants=$2"
-	getGroupPortalByIDQuery  = "SELECT " + groupPortalColumns + " FROM msn_group_portal WHERE login_id=$1 AND portal_id=$2"
-	insertGroupPortalQuery   = "INSERT INTO msn_group_portal (" + groupPortalColumns + ") VALUES ($1, $2, $3, $4) ON CONFLICT (login_id, participants) DO NOTHING"
-	deleteGroupPortalsQuery  = "DELETE FROM msn_group_portal WHERE login_id=$1"
-	deleteGroupPortalIDQuery = "DELETE FROM msn_group_portal WHERE login_id=$1 AND portal_id=$2"
+	groupPortalColumns      = "login_id, participants, portal_id, created_at"
+	getGroupPortalQuery     = "SELECT " + groupPortalColumns + " FROM msn_group_portal WHERE login_id=$1 AND participants=$2"
+	getGroupPortalByIDQuery = "SELECT " + groupPortalColumns + " FROM msn_group_portal WHERE login_id=$1 AND portal_id=$2"
+	insertGroupPortalQuery  = "INSERT INTO msn_group_portal (" + groupPortalColumns + ") VALUES ($1, $2, $3, $4) ON CONFLICT (login_id, participants) DO NOTHING"
+	deleteGroupPortalsQuery = "DELETE FROM msn_group_portal WHERE login_id=$1"
+	deleteGroupPortalQuery  = "DELETE FROM msn_group_portal WHERE login_id=$1 AND portal_id=$2"
 )
 
 // ParticipantKey is the canonical form of a participant set: lower-cased,
@@ -90,9 +90,10 @@ func (q *GroupPortalQuery) GetOrInsert(ctx context.Context, g *GroupPortal) (*Gr
 	return q.Get(ctx, g.LoginID, g.Participants)
 }
 
-// Delete removes the mapping of one group portal.
+// Delete removes the mapping of one group portal (delete-chat), so that
+// the same people talking again get a new portal.
 func (q *GroupPortalQuery) Delete(ctx context.Context, loginID, portalID string) error {
-	if err := q.Exec(ctx, deleteGroupPortalIDQuery, loginID, portalID); err != nil {
+	if err := q.Exec(ctx, deleteGroupPortalQuery, loginID, portalID); err != nil {
 		return fmt.Errorf("delete group portal %s of %s: %w", portalID, loginID, err)
 	}
 	return nil

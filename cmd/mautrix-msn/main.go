@@ -27,6 +27,7 @@ func main() {
 	}
 	m.PostInit = func() {
 		connector.InstallCommandProcessor(m.Bridge)
+		connector.ConfigPath = m.ConfigPath
 		// The homeserver version check can be skipped for servers that
 		// advertise an old spec version but work (e.g. some Dendrite builds).
 		if os.Getenv("MAUTRIX_MSN_IGNORE_UNSUPPORTED_SERVER") == "true" {
