@@ -39,8 +39,8 @@ type Connector struct {
 	handledOnce sync.Once
 	handled     *handledEvents // Matrix events handled (firstmessage.go)
 
-	avatarOnce sync.Once
-	avatars    *avatarFetcher // see avatar.go
+	avatarMu sync.Mutex
+	avatars  *avatarFetcher // see avatar.go
 }
 
 var (
