@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,6 +80,15 @@ type Answer struct {
 	Receive bool
 	MaxSize int64
 	OnData  func(data []byte, err error)
+
+	// Sink, with Receive, streams the data: each chunk is written to it as
+	// it arrives instead of being held in memory, OnData then gets nil
+	// data, and MaxSize is not capped by the manager's MaxDataSize (a
+	// file). A write error ends the call. StallTimeout bounds the wait for
+	// the next chunk (0: the call timeout); the whole call is then bounded
+	// by the manager's life only.
+	Sink         io.Writer
+	StallTimeout time.Duration
 }
 
 // Offer is an invitation we send to give data to a peer (a file).
@@ -130,6 +140,7 @@ type link struct {
 type assembly struct {
 	first   Header
 	buf     []byte
+	got     uint64 // bytes received (written to the call's sink when streaming)
 	expires time.Time
 	call    *call // data of this call; nil for MSNSLP
 }
@@ -144,6 +155,9 @@ type call struct {
 	maxSize   int64
 	dataPrep  bool
 	prepSeen  bool
+	sink      io.Writer     // streaming receive; see Answer.Sink
+	started   bool          // the streamed data message began (one per call)
+	progress  chan struct{} // a chunk was written to sink
 
 	resp chan *SLPMessage // responses to our INVITE; nil when the peer invited
 	data chan []byte      // the complete data message
@@ -362,7 +376,7 @@ func (m *Manager) assembleLocked(l *link, pkt *Packet) (*assembly, error) {
 	for id, a := range l.inbound {
 		if now.After(a.expires) {
 			delete(l.inbound, id)
-			m.log.Warn().Str("peer", l.peer).Uint32("id", id).Uint64("got", uint64(len(a.buf))).Uint64("total", a.first.TotalSize).
+			m.log.Warn().Str("peer", l.peer).Uint32("id", id).Uint64("got", a.got).Uint64("total", a.first.TotalSize).
 				Msg("P2P message did not arrive whole in time, dropped")
 			if a.call != nil {
 				a.call.failWith(ErrTimeout)
@@ -382,6 +396,12 @@ func (m *Manager) assembleLocked(l *link, pkt *Packet) (*assembly, error) {
 				return nil, fmt.Errorf("data for unknown session %d", h.SessionID)
 			}
 			limit = c.maxSize
+			if c.sink != nil {
+				if c.started {
+					return nil, fmt.Errorf("%w: a second data message on streamed session %d", ErrBadPacket, h.SessionID)
+				}
+				c.started = true
+			}
 		}
 		if h.TotalSize > uint64(limit) {
 			if c != nil {
@@ -403,16 +423,31 @@ func (m *Manager) assembleLocked(l *link, pkt *Packet) (*assembly, error) {
 			a.call.failWith(err)
 		}
 		return nil, err
-	case h.Offset != uint64(len(a.buf)):
+	case h.Offset != a.got || uint64(len(pkt.Data)) > h.TotalSize-h.Offset:
 		delete(l.inbound, h.Identifier)
-		err := fmt.Errorf("%w: chunk at offset %d, expected %d", ErrBadPacket, h.Offset, len(a.buf))
+		err := fmt.Errorf("%w: chunk of %d bytes at offset %d, expected offset %d of %d", ErrBadPacket, len(pkt.Data), h.Offset, a.got, h.TotalSize)
 		if a.call != nil {
 			a.call.failWith(err)
 		}
 		return nil, err
 	}
-	a.buf = append(a.buf, pkt.Data...)
-	if uint64(len(a.buf)) < h.TotalSize {
+	if c := a.call; c != nil && c.sink != nil {
+		if _, err := c.sink.Write(pkt.Data); err != nil {
+			delete(l.inbound, h.Identifier)
+			err = fmt.Errorf("p2p: store received data: %w", err)
+			c.failWith(err)
+			return nil, err
+		}
+		a.expires = now.Add(m.cfg.CallTimeout)
+		select {
+		case c.progress <- struct{}{}:
+		default:
+		}
+	} else {
+		a.buf = append(a.buf, pkt.Data...)
+	}
+	a.got += uint64(len(pkt.Data))
+	if a.got < h.TotalSize {
 		return nil, nil
 	}
 	delete(l.inbound, h.Identifier)
@@ -424,7 +459,7 @@ func (m *Manager) assembleLocked(l *link, pkt *Packet) (*assembly, error) {
 // m.mu must be held.
 func (m *Manager) isDataPrepLocked(a *assembly) bool {
 	c := a.call
-	if c.dataPrep && !c.prepSeen && a.first.TotalSize == 4 && a.first.Flags == FlagNormal &&
+	if c.dataPrep && c.sink == nil && !c.prepSeen && a.first.TotalSize == 4 && a.first.Flags == FlagNormal &&
 		binary.LittleEndian.Uint32(a.buf) == 0 {
 		c.prepSeen = true
 		return true
@@ -644,6 +679,9 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 	if ans.Receive {
 		m.mu.Lock()
 		c.receiving, c.dataPrep, c.maxSize = true, ans.DataPrep, m.limit(ans.MaxSize)
+		if ans.Sink != nil {
+			c.sink, c.progress, c.maxSize = ans.Sink, make(chan struct{}, 1), ans.MaxSize
+		}
 		m.mu.Unlock()
 	}
 	if err := m.sendSLPCtx(ctx, peer, newSLPResponse(slp, 200, "OK", SLPSessionReq, sessionBody), true); err != nil {
@@ -654,7 +692,16 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 		return
 	}
 	if ans.Receive {
-		data, err := m.waitData(ctx, c)
+		var data []byte
+		if ans.Sink != nil {
+			err = m.waitStream(c, ans.StallTimeout)
+			if err != nil {
+				// Tell the sender we gave up, so that it stops sending.
+				m.sendBye(peer, c)
+			}
+		} else {
+			data, err = m.waitData(ctx, c)
+		}
 		if ans.OnData != nil {
 			ans.OnData(data, err)
 		}
@@ -756,6 +803,30 @@ func (m *Manager) waitData(ctx context.Context, c *call) ([]byte, error) {
 		return nil, err
 	case <-ctx.Done():
 		return nil, m.ctxErr(ctx, "the data did not arrive")
+	}
+}
+
+// waitStream waits for a streamed data message to be complete, as long
+// as chunks keep coming: stall bounds the wait for the next one.
+func (m *Manager) waitStream(c *call, stall time.Duration) error {
+	if stall <= 0 {
+		stall = m.cfg.CallTimeout
+	}
+	t := time.NewTimer(stall)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.data:
+			return nil
+		case err := <-c.fail:
+			return err
+		case <-c.progress:
+			t.Reset(stall)
+		case <-t.C:
+			return fmt.Errorf("%w: no data for %s", ErrTimeout, stall)
+		case <-m.ctx.Done():
+			return ErrStopped
+		}
 	}
 }
 
