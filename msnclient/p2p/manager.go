@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -99,6 +100,11 @@ type Offer struct {
 	Data      []byte
 	DataPrep  bool
 	DataFlags uint32
+
+	// Reader, when set, is read for the data instead of Data: Size bytes,
+	// a chunk at a time (a file, never held in memory whole).
+	Reader io.Reader
+	Size   int64
 }
 
 // InviteHandler answers an invitation from peer. It runs in its own
@@ -335,17 +341,22 @@ func (m *Manager) handlePacket(peer string, pkt *Packet) {
 	if a == nil {
 		return // more chunks to come
 	}
-	go m.sendAck(peer, a.first)
-	if a.first.SessionID == 0 {
-		slp, err := ParseSLP(a.buf)
-		if err != nil {
-			m.log.Warn().Err(err).Str("peer", peer).Msg("Dropping malformed MSNSLP message")
-			return
-		}
-		m.handleSLP(peer, slp)
+	if a.first.SessionID != 0 {
+		// Ack before the call learns of its data: the BYE that may follow
+		// then reaches the sender after the ack, as it expects.
+		go func() {
+			m.sendAck(peer, a.first)
+			m.deliverData(peer, a)
+		}()
 		return
 	}
-	m.deliverData(peer, a)
+	go m.sendAck(peer, a.first)
+	slp, err := ParseSLP(a.buf)
+	if err != nil {
+		m.log.Warn().Err(err).Str("peer", peer).Msg("Dropping malformed MSNSLP message")
+		return
+	}
+	m.handleSLP(peer, slp)
 }
 
 func (l *link) callBySession(sid uint32) *call {
@@ -572,6 +583,12 @@ func (m *Manager) sendAck(peer string, acked Header) {
 // sendMessage sends one message in chunks; with waitAck it returns once the
 // peer acknowledged it.
 func (m *Manager) sendMessage(ctx context.Context, peer string, sessionID, flags, footer uint32, data []byte, waitAck bool) error {
+	return m.sendStream(ctx, peer, sessionID, flags, footer, bytes.NewReader(data), uint64(len(data)), waitAck)
+}
+
+// sendStream sends one message of total bytes read from r, in chunks; with
+// waitAck it returns once the peer acknowledged it.
+func (m *Manager) sendStream(ctx context.Context, peer string, sessionID, flags, footer uint32, r io.Reader, total uint64, waitAck bool) error {
 	id := m.nextID(peer)
 	var acked chan struct{}
 	if waitAck {
@@ -588,20 +605,30 @@ func (m *Manager) sendMessage(ctx context.Context, peer string, sessionID, flags
 		}()
 	}
 	unique := randUint32()
-	total := uint64(len(data))
 	buf := make([]byte, 0, 160+HeaderSize+m.cfg.ChunkSize+FooterSize)
+	chunk := make([]byte, m.cfg.ChunkSize)
 	for off := uint64(0); off == 0 || off < total; {
 		n := min(uint64(m.cfg.ChunkSize), total-off)
+		if _, err := io.ReadFull(r, chunk[:n]); err != nil {
+			return fmt.Errorf("read data at %d of %d: %w", off, total, err)
+		}
 		pkt := Packet{
 			Header: Header{
 				SessionID: sessionID, Identifier: id, Offset: off, TotalSize: total,
 				MessageSize: uint32(n), Flags: flags, AckSessionID: unique,
 			},
-			Data:   data[off : off+n],
+			Data:   chunk[:n],
 			Footer: footer,
 		}
 		buf = AppendEnvelope(buf[:0], peer, pkt.AppendPacket(nil))
 		if err := m.cfg.Send(ctx, peer, buf); err != nil {
+			if acked != nil && off+n == total {
+				select {
+				case <-acked: // the last chunk arrived: the peer acked it
+					return nil
+				default:
+				}
+			}
 			return fmt.Errorf("send P2P chunk at %d of %d: %w", off, total, err)
 		}
 		off += n
@@ -620,6 +647,11 @@ func (m *Manager) sendMessage(ctx context.Context, peer string, sessionID, flags
 	case <-t.C:
 		return fmt.Errorf("%w: no ack of message %d", ErrTimeout, id)
 	case <-ctx.Done():
+		select {
+		case <-acked: // the ack won the race with the end of ctx
+			return nil
+		default:
+		}
 		return ctx.Err()
 	}
 }
@@ -872,22 +904,38 @@ func (m *Manager) Request(ctx context.Context, peer string, req Request) ([]byte
 // Offer invites peer to a session and, once accepted, sends it the data.
 // It returns when the peer acknowledged the data; the peer closes the
 // session (or we do, when it does not within the ack timeout).
+//
+// The answer is awaited for the call timeout at most; the data, once
+// accepted, is sent for as long as ctx allows and the peer does not close
+// the session (a cancelled transfer fails with ErrClosed).
 func (m *Manager) Offer(ctx context.Context, peer string, o Offer) error {
 	peer = strings.ToLower(peer)
-	ctx, cancel := m.callContext(ctx)
-	defer cancel()
 	c := &call{}
 	defer m.removeCall(peer, c)
-	if err := m.invite(ctx, peer, o.EUFGUID, o.AppID, o.Context, c); err != nil {
+	ictx, icancel := m.callContext(ctx)
+	err := m.invite(ictx, peer, o.EUFGUID, o.AppID, o.Context, c)
+	icancel()
+	if err != nil {
 		return err
 	}
-	if o.DataPrep {
-		if err := m.sendMessage(ctx, peer, c.sessionID, FlagNormal, o.AppID, make([]byte, 4), true); err != nil {
-			return fmt.Errorf("data preparation: %w", err)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(m.ctx, func() { cancel(ErrStopped) })
+	defer stop()
+	go func() {
+		select {
+		case <-c.bye:
+			cancel(ErrClosed)
+		case err := <-c.fail:
+			cancel(err)
+		case <-ctx.Done():
 		}
-	}
-	if err := m.sendMessage(ctx, peer, c.sessionID, o.DataFlags, o.AppID, o.Data, true); err != nil {
-		return fmt.Errorf("send data: %w", err)
+	}()
+	if err := m.offerData(ctx, peer, c, o); err != nil {
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+			return fmt.Errorf("%w (%w)", cause, err)
+		}
+		return err
 	}
 	t := time.NewTimer(m.cfg.AckTimeout)
 	defer t.Stop()
@@ -896,6 +944,23 @@ func (m *Manager) Offer(ctx context.Context, peer string, o Offer) error {
 	case <-t.C:
 		m.sendBye(peer, c)
 	case <-ctx.Done():
+	}
+	return nil
+}
+
+// offerData sends the data of an accepted offer.
+func (m *Manager) offerData(ctx context.Context, peer string, c *call, o Offer) error {
+	if o.DataPrep {
+		if err := m.sendMessage(ctx, peer, c.sessionID, FlagNormal, o.AppID, make([]byte, 4), true); err != nil {
+			return fmt.Errorf("data preparation: %w", err)
+		}
+	}
+	r, size := io.Reader(bytes.NewReader(o.Data)), int64(len(o.Data))
+	if o.Reader != nil {
+		r, size = o.Reader, o.Size
+	}
+	if err := m.sendStream(ctx, peer, c.sessionID, o.DataFlags, o.AppID, r, uint64(size), true); err != nil {
+		return fmt.Errorf("send data: %w", err)
 	}
 	return nil
 }
