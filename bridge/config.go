@@ -62,6 +62,9 @@ type Config struct {
 	CredentialsKey                string         `yaml:"credentials_key"`
 	Metrics                       MetricsConfig  `yaml:"metrics"`
 	Pictures                      PicturesConfig `yaml:"pictures"`
+	MaxFileSize                   int64          `yaml:"max_file_size"`
+	FileOfferTimeoutSeconds       int            `yaml:"file_offer_timeout_seconds"`
+	MediaFallback                 bool           `yaml:"media_fallback"`
 
 	displaynameTemplate *template.Template
 	credentialsKey      []byte
@@ -242,6 +245,9 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Bool, "emoticons_to_emoji")
 	helper.Copy(up.Int, "pictures", "max_size")
 	helper.Copy(up.Int, "pictures", "max_concurrent_fetches")
+	helper.Copy(up.Int, "max_file_size")
+	helper.Copy(up.Int, "file_offer_timeout_seconds")
+	helper.Copy(up.Bool, "media_fallback")
 	helper.Copy(up.Bool, "metrics", "enabled")
 	helper.Copy(up.Str, "metrics", "listen")
 	if key, ok := helper.Get(up.Str, "credentials_key"); !ok || key == "generate" {
