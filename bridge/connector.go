@@ -27,6 +27,8 @@ type Connector struct {
 
 	avatarOnce sync.Once
 	avatars    *avatarFetcher // see avatar.go
+
+	media mediaDownloader // see media.go; nil: the bridge bot
 }
 
 var (

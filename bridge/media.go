@@ -1,0 +1,162 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
+)
+
+// fileFeatures are the media MSN conversations take: any file, as a P2P
+// file transfer, up to the MSN size limit; captions go as a text after.
+func (c *Connector) fileFeatures() event.FileFeatureMap {
+	ff := &event.FileFeatures{
+		MimeTypes: map[string]event.CapabilitySupportLevel{"*/*": event.CapLevelFullySupported},
+		Caption:   event.CapLevelPartialSupport,
+		MaxSize:   c.Config.maxFileSize(),
+	}
+	return event.FileFeatureMap{
+		event.MsgImage: ff, event.MsgFile: ff, event.MsgVideo: ff, event.MsgAudio: ff, event.CapMsgSticker: ff,
+	}
+}
+
+// mediaDownloader fetches Matrix media into a temporary file.
+type mediaDownloader interface {
+	DownloadMediaToFile(ctx context.Context, uri id.ContentURIString, file *event.EncryptedFileInfo, writable bool, callback func(*os.File) error) error
+}
+
+// mediaSource is where Matrix media is downloaded from: the bridge bot.
+func (c *Connector) mediaSource() mediaDownloader {
+	if c.media != nil {
+		return c.media
+	}
+	return c.Bridge.Bot
+}
+
+// mediaName is the file name of a Matrix media message: its filename, else
+// its body, else a name from its type.
+func mediaName(content *event.MessageEventContent) (name, caption string) {
+	name = content.FileName
+	if name == "" || name == content.Body {
+		name = content.Body
+	} else {
+		caption = strings.TrimSpace(content.Body)
+	}
+	if strings.TrimSpace(name) == "" {
+		name = "file"
+		if content.MsgType == event.MsgImage || content.MsgType == event.MessageType(event.CapMsgSticker) {
+			name = "image"
+		}
+	}
+	return name, caption
+}
+
+// sendMatrixFile sends a Matrix image, file, video, audio or sticker to
+// the contact of a DM as a P2P file transfer; the status is success only
+// once the contact received it all. A caption follows as text.
+func (m *MSNClient) sendMatrixFile(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, string, error) {
+	content := msg.Content
+	contact, ok := dmContact(msg.Portal.ID)
+	if !ok {
+		return nil, ReasonUnsupported, userError(errors.New("file in a group chat"),
+			"MSN sends files to one contact at a time: send it in the one-to-one chat.")
+	}
+	cl, err := m.client()
+	if err != nil {
+		return nil, FailureReason(err), m.sendFailure(err)
+	}
+	name, caption := mediaName(content)
+	var sendErr error
+	err = m.connector.mediaSource().DownloadMediaToFile(ctx, content.URL, content.File, false, func(f *os.File) error {
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if st.Size() > m.connector.Config.maxFileSize() {
+			sendErr = userError(fmt.Errorf("file of %d bytes over the limit", st.Size()),
+				fmt.Sprintf("The file is too large for MSN (%s, the limit is %s).", formatBytes(st.Size()), formatBytes(m.connector.Config.maxFileSize())))
+			return nil
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		m.typing.stop(msg.Portal.PortalKey)
+		sendErr = cl.SendFile(ctx, contact, msnclient.File{Name: name, Size: st.Size(), Reader: f})
+		return nil
+	})
+	if err != nil {
+		return nil, ReasonUnsupported, userError(fmt.Errorf("download media: %w", err), "The bridge could not download the file from Matrix.")
+	}
+	if sendErr != nil {
+		if m.connector.Config.MediaFallback {
+			if ferr := m.sendMediaLink(ctx, cl, contact, msg, name, caption); ferr == nil {
+				return m.mediaResponse(), "", nil
+			}
+		}
+		return nil, fileSendReason(sendErr), m.fileSendFailure(sendErr)
+	}
+	if caption != "" {
+		if err := cl.Conversation(contact).SendText(ctx, msnclient.TextMessage{Text: caption}); err != nil {
+			return nil, FailureReason(err), m.sendFailure(fmt.Errorf("the file was sent, its caption was not: %w", err))
+		}
+	}
+	return m.mediaResponse(), "", nil
+}
+
+func (m *MSNClient) mediaResponse() *bridgev2.MatrixMessageResponse {
+	return &bridgev2.MatrixMessageResponse{DB: &database.Message{ID: m.msgIDs.New(), SenderID: m.selfUserID(), Timestamp: time.Now()}}
+}
+
+// sendMediaLink sends the contact a text with a public link to the media
+// (network.media_fallback), when the bridge has public media.
+func (m *MSNClient) sendMediaLink(ctx context.Context, cl *msnclient.Client, contact string, msg *bridgev2.MatrixMessage, name, caption string) error {
+	pm, ok := m.connector.Bridge.Matrix.(bridgev2.MatrixConnectorWithPublicMedia)
+	if !ok {
+		return errors.New("no public media")
+	}
+	link, err := pm.GetPublicMediaAddressForEvent(ctx, msg.Content)
+	if err != nil || link == "" {
+		return fmt.Errorf("public media address: %w", err)
+	}
+	text := name + ": " + link
+	if caption != "" {
+		text += "\n" + caption
+	}
+	return cl.Conversation(contact).SendText(ctx, msnclient.TextMessage{Text: text})
+}
+
+// fileSendReason is the metrics reason of a failed file transfer.
+func fileSendReason(err error) string {
+	switch {
+	case errors.Is(err, msnclient.ErrFileDeclined), errors.Is(err, msnclient.ErrFileNoAnswer), errors.Is(err, msnclient.ErrFileCancelled):
+		return ReasonUnsupported
+	}
+	return FailureReason(err)
+}
+
+// fileSendFailure is the message status of a file the contact did not get.
+func (m *MSNClient) fileSendFailure(err error) error {
+	switch {
+	case errors.Is(err, msnclient.ErrFileDeclined):
+		return userError(err, "The contact declined the file.")
+	case errors.Is(err, msnclient.ErrFileNoAnswer):
+		return userError(err, "The contact did not accept the file in time.")
+	case errors.Is(err, msnclient.ErrFileCancelled):
+		return userError(err, "The contact cancelled the transfer.")
+	}
+	var he *humanError
+	if errors.As(err, &he) {
+		return err
+	}
+	return m.sendFailure(err)
+}
