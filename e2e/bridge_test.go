@@ -136,6 +136,7 @@ func TestBridge(t *testing.T) {
 		{"SetPictureFromImage", w.testSetPictureFromImage},
 		{"PictureFigure", w.testPictureFigure},
 		{"PictureKeptOffline", w.testPictureKeptOffline},
+		{"Files", w.testFiles},
 		{"OfflineContact", w.testOfflineContact},
 		{"GroupOfflineMember", w.testGroupOfflineMember},
 		{"Reconnect", w.testReconnect},

@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"image"
+	"image/png"
+	"io"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/event"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
+)
+
+// fileTimeout bounds one 5 MiB transfer through the switchboard on a
+// loaded machine.
+const fileTimeout = 3 * time.Minute
+
+func filePNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, 64, 48))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7)
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// testFiles: an image and a 5 MiB file go both ways with equal bytes and
+// the right message types.
+func (w *world) testFiles(t *testing.T) {
+	pic, bin := filePNG(t), randomBytes(t, 5<<20)
+	ghost := w.br.GhostMXID(bobEmail)
+	for _, f := range []struct {
+		name    string
+		data    []byte
+		msgType event.MessageType
+	}{{"photo.png", pic, event.MsgImage}, {"archive.bin", bin, event.MsgFile}} {
+		t.Run("FromMSN/"+f.name, func(t *testing.T) {
+			cursor := w.user.Cursor()
+			if err := w.bob.SendFile(w.ctx, meEmail, msnclient.File{Name: f.name, Size: int64(len(f.data)), Reader: bytes.NewReader(f.data)}); err != nil {
+				t.Fatal(err)
+			}
+			evt, err := w.user.WaitEventAfter(w.ctx, cursor, fileTimeout, func(evt *event.Event) bool {
+				msg := evt.Content.AsMessage()
+				return evt.RoomID == w.bobRoom && evt.Sender == ghost && evt.Type == event.EventMessage && msg != nil && msg.Body == f.name
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := evt.Content.AsMessage()
+			if msg.MsgType != f.msgType || msg.Info == nil || msg.Info.Size != len(f.data) {
+				t.Fatalf("got %s %+v", msg.MsgType, msg.Info)
+			}
+			if f.msgType == event.MsgImage && (msg.Info.Width != 64 || msg.Info.Height != 48 || msg.Info.MimeType != "image/png") {
+				t.Errorf("image info %+v", msg.Info)
+			}
+			uri, err := msg.URL.Parse()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := w.user.DownloadBytes(w.ctx, uri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sha256.Sum256(got) != sha256.Sum256(f.data) {
+				t.Fatalf("downloaded %d bytes differing from the %d sent", len(got), len(f.data))
+			}
+		})
+		t.Run("ToMSN/"+f.name, func(t *testing.T) {
+			up, err := w.user.UploadBytes(w.ctx, f.data, "application/octet-stream")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cursor, bobCursor := w.user.Cursor(), w.bob.cursor()
+			resp, err := w.user.SendMessageEvent(w.ctx, w.bobRoom, event.EventMessage, &event.MessageEventContent{
+				MsgType: f.msgType, Body: f.name, URL: up.ContentURI.CUString(),
+				Info: &event.FileInfo{Size: len(f.data)},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := w.bob.waitAfter(w.ctx, bobCursor, fileTimeout, "file "+f.name, func(evt any) bool {
+				e, ok := evt.(*msnclient.FileReceived)
+				return ok && e.Name == f.name
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := got.(*msnclient.FileReceived)
+			data, err := io.ReadAll(e.File)
+			_ = e.File.Close()
+			if err != nil || sha256.Sum256(data) != sha256.Sum256(f.data) || e.From != meEmail {
+				t.Fatalf("bob got %d bytes from %s (%v), want %d", len(data), e.From, err, len(f.data))
+			}
+			if err := w.waitSuccess(cursor, w.bobRoom, resp.EventID); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
