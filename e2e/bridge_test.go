@@ -137,6 +137,7 @@ func TestBridge(t *testing.T) {
 		{"PictureFigure", w.testPictureFigure},
 		{"PictureKeptOffline", w.testPictureKeptOffline},
 		{"Files", w.testFiles},
+		{"FileDeclined", w.testFileDeclined},
 		{"OfflineContact", w.testOfflineContact},
 		{"GroupOfflineMember", w.testGroupOfflineMember},
 		{"Reconnect", w.testReconnect},

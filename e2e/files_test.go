@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,5 +113,43 @@ func (w *world) testFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// testFileDeclined: a contact whose client declines the file (here: over
+// its size limit) gives the Matrix message a failed status saying so.
+func (w *world) testFileDeclined(t *testing.T) {
+	// Bob signs in again with a client that takes files of 1000 bytes at
+	// most; the usual bob is back afterwards.
+	_ = w.bob.Close()
+	picky := newPeer(bobEmail, "Bob Builder")
+	cfg := msnConfig(w.srv, bobEmail, peerPass)
+	cfg.MaxFileSize = 1000
+	picky.Client = msnclient.NewClient(cfg, picky.handle)
+	if err := picky.Connect(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = picky.Close()
+		w.bob = connectPeer(w.ctx, t, w.srv, bobEmail, peerPass, "Bob Builder")
+	}()
+	data := randomBytes(t, 5000)
+	up, err := w.user.UploadBytes(w.ctx, data, "application/octet-stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cursor := w.user.Cursor()
+	resp, err := w.user.SendMessageEvent(w.ctx, w.bobRoom, event.EventMessage, &event.MessageEventContent{
+		MsgType: event.MsgFile, Body: "big.bin", URL: up.ContentURI.CUString(), Info: &event.FileInfo{Size: len(data)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason, err := w.waitFailure(cursor, w.bobRoom, resp.EventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(reason, "declined the file") {
+		t.Fatalf("failure reported as %q", reason)
 	}
 }
