@@ -138,6 +138,7 @@ func TestBridge(t *testing.T) {
 		{"PictureKeptOffline", w.testPictureKeptOffline},
 		{"Files", w.testFiles},
 		{"FileDeclined", w.testFileDeclined},
+		{"FileFigures", w.testFileFigures},
 		{"OfflineContact", w.testOfflineContact},
 		{"GroupOfflineMember", w.testGroupOfflineMember},
 		{"Reconnect", w.testReconnect},

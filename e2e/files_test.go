@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"fmt"
 	"image"
 	"image/png"
 	"io"
@@ -152,4 +153,74 @@ func (w *world) testFileDeclined(t *testing.T) {
 	if !strings.Contains(reason, "declined the file") {
 		t.Fatalf("failure reported as %q", reason)
 	}
+}
+
+// testFileFigures measures a 10 MiB file each way through the bridge (MB/s
+// from the send until the other side has it all) and the bridge's peak
+// RSS growth meanwhile (sampled every 20 ms). Figures only: no assertion on
+// them.
+func (w *world) testFileFigures(t *testing.T) {
+	const size = 10 << 20
+	data := randomBytes(t, size)
+	ghost := w.br.GhostMXID(bobEmail)
+	measure := func(name string, transfer func()) {
+		base, err := w.br.Process().RSSKiB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop, peak := make(chan struct{}), make(chan int64)
+		go func() {
+			top := base
+			for {
+				if rss, err := w.br.Process().RSSKiB(); err == nil {
+					top = max(top, rss)
+				}
+				select {
+				case <-stop:
+					peak <- top
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		}()
+		start := time.Now()
+		transfer()
+		took := time.Since(start)
+		close(stop)
+		top := <-peak
+		recordFigure(t, name+"_rate", fmt.Sprintf("%.1f MB/s", float64(size)/1e6/took.Seconds()))
+		recordFigure(t, name+"_bridge_peak_rss_growth", fmt.Sprintf("%.1f MiB", float64(top-base)/1024))
+	}
+	measure("file_10mib_msn_to_matrix", func() {
+		cursor := w.user.Cursor()
+		if err := w.bob.SendFile(w.ctx, meEmail, msnclient.File{Name: "ten.bin", Size: size, Reader: bytes.NewReader(data)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.user.WaitEventAfter(w.ctx, cursor, fileTimeout, func(evt *event.Event) bool {
+			msg := evt.Content.AsMessage()
+			return evt.RoomID == w.bobRoom && evt.Sender == ghost && msg != nil && msg.Body == "ten.bin"
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	up, err := w.user.UploadBytes(w.ctx, data, "application/octet-stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	measure("file_10mib_matrix_to_msn", func() {
+		bobCursor := w.bob.cursor()
+		if _, err := w.user.SendMessageEvent(w.ctx, w.bobRoom, event.EventMessage, &event.MessageEventContent{
+			MsgType: event.MsgFile, Body: "ten.bin", URL: up.ContentURI.CUString(), Info: &event.FileInfo{Size: size},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := w.bob.waitAfter(w.ctx, bobCursor, fileTimeout, "file ten.bin", func(evt any) bool {
+			e, ok := evt.(*msnclient.FileReceived)
+			return ok && e.Name == "ten.bin"
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = got.(*msnclient.FileReceived).File.Close()
+	})
 }
