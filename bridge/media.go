@@ -90,8 +90,15 @@ func (m *MSNClient) sendMatrixFile(ctx context.Context, msg *bridgev2.MatrixMess
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
+		var preview []byte
+		if content.MsgType == event.MsgImage || content.MsgType == event.MessageType(event.CapMsgSticker) {
+			preview = imagePreview(f, st.Size())
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+		}
 		m.typing.stop(msg.Portal.PortalKey)
-		sendErr = cl.SendFile(ctx, contact, msnclient.File{Name: name, Size: st.Size(), Reader: f})
+		sendErr = cl.SendFile(ctx, contact, msnclient.File{Name: name, Size: st.Size(), Reader: f, Preview: preview})
 		return nil
 	})
 	if err != nil {
@@ -159,4 +166,25 @@ func (m *MSNClient) fileSendFailure(err error) error {
 		return err
 	}
 	return m.sendFailure(err)
+}
+
+// maxPreviewBytes bounds the preview PNG sent with an image.
+const maxPreviewBytes = 32 << 10
+
+// imagePreview returns a 96x96 PNG of an image for the file offer, nil
+// when the image is too large to decode or not one the bridge reads (the
+// file is sent anyway).
+func imagePreview(r io.Reader, size int64) []byte {
+	if size > maxSourceImageBytes {
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxSourceImageBytes))
+	if err != nil {
+		return nil
+	}
+	preview, err := displayPicturePNG(data, maxPreviewBytes)
+	if err != nil {
+		return nil
+	}
+	return preview
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"image/png"
 	"io"
 	"os"
 	"strings"
@@ -139,6 +140,12 @@ func TestHandleMatrixFile(t *testing.T) {
 		if f.Name != want.name || sha256.Sum256(got) != sha256.Sum256(want.data) || !bytes.Equal(got, want.data) {
 			t.Errorf("file %d: %q with %d bytes, want %q with %d", i, f.Name, len(got), want.name, len(want.data))
 		}
+	}
+	if p, err := png.DecodeConfig(bytes.NewReader(box.files[0].Preview)); err != nil || p.Width != 96 || p.Height != 96 {
+		t.Errorf("image preview: %+v %v", p, err)
+	}
+	if box.files[1].Preview != nil {
+		t.Errorf("a file got a preview of %d bytes", len(box.files[1].Preview))
 	}
 	if box.texts[0] != "look at this" {
 		t.Errorf("caption arrived as %q", box.texts[0])

@@ -43,6 +43,9 @@ type FileReceived struct {
 	Name string // cleaned: no path, no control characters (p2p.CleanFileName)
 	Size int64
 	File *os.File
+	// Preview is the small PNG the sender's client attached (WLM shows
+	// it in the offer), nil when none.
+	Preview []byte
 }
 
 // FileFailed is a file a contact offered that did not arrive: declined by
@@ -148,7 +151,7 @@ func (c *Client) handleFileInvite(_ context.Context, peer string, inv *p2p.Invit
 				return
 			}
 			log.Debug().Msg("File received")
-			c.emit(&FileReceived{ConversationEvent: ce, From: peer, Name: name, Size: size, File: f})
+			c.emit(&FileReceived{ConversationEvent: ce, From: peer, Name: name, Size: size, File: f, Preview: fc.Preview})
 		},
 	}
 }

@@ -36,14 +36,14 @@ func TestFileRoundTrip(t *testing.T) {
 			t.Parallel()
 			_, alice, bob, ctx := chatPair(t, pair[0], pair[1], nil)
 			data := randomPicture(t, 300_000) // about 250 chunks
-			if err := alice.SendFile(ctx, bob.email, msnclient.File{Name: `..\..\Windows/holiday.jpg`, Size: int64(len(data)), Reader: bytes.NewReader(data)}); err != nil {
+			if err := alice.SendFile(ctx, bob.email, msnclient.File{Name: `..\..\Windows/holiday.jpg`, Size: int64(len(data)), Reader: bytes.NewReader(data), Preview: []byte("\x89PNG preview")}); err != nil {
 				t.Fatal(err)
 			}
 			e := chatWait(t, bob, 1, func(*msnclient.FileReceived) bool { return true })
 			if got := readReceived(t, e); !bytes.Equal(got, data) {
 				t.Fatalf("received %d bytes differing from the %d sent", len(got), len(data))
 			}
-			if e.Name != "holiday.jpg" || e.Size != int64(len(data)) || e.From != alice.email ||
+			if e.Name != "holiday.jpg" || string(e.Preview) != "\x89PNG preview" || e.Size != int64(len(data)) || e.From != alice.email ||
 				len(e.Participants) != 1 || e.Participants[0] != alice.email {
 				t.Fatalf("received %+v", e)
 			}
