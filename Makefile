@@ -11,7 +11,7 @@ GOBIN_DIR   := $(shell $(GO) env GOPATH)/bin
 DENDRITE_BIN ?= $(GOBIN_DIR)/dendrite
 export DENDRITE_BIN
 
-.PHONY: all build test vet staticcheck gofmt lint unit fuzz compose demo dendrite clean
+.PHONY: all build test vet staticcheck gofmt lint unit fuzz compose demo dendrite bench clean
 
 all: build
 
@@ -60,6 +60,12 @@ dendrite:
 ## demo: run the whole stack locally (Dendrite, fake MSN server, bridge); Ctrl-C stops it
 demo:
 	$(GO) run -tags $(TAGS) ./cmd/msn-demo
+
+## bench: the load harness against the sink homeserver (docs/performance.md);
+## e.g. make bench BENCHFLAGS="-homeserver dendrite -logins 100"
+BENCHFLAGS ?= -logins 100,1000 -json load-report.json
+bench:
+	$(GO) run -tags $(TAGS) ./cmd/msn-load $(BENCHFLAGS)
 
 clean:
 	rm -f mautrix-msn msncli msn-demo

@@ -19,6 +19,12 @@ func (c *Connector) GetCapabilities() *bridgev2.NetworkGeneralCapabilities {
 				LookupEmail: true,
 				ContactList: true,
 			},
+			GroupCreation: map[string]bridgev2.GroupTypeCapabilities{
+				groupTypeSwitchboard: {
+					TypeDescription: "an MSN group conversation (switchboard)",
+					Participants:    bridgev2.GroupFieldCapability{Allowed: true, Required: true, MinLength: 2, MaxLength: maxSwitchboardInvitees},
+				},
+			},
 		},
 	}
 }

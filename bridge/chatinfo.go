@@ -52,6 +52,10 @@ func (m *MSNClient) dmChatInfo(ctx context.Context, contact string) *bridgev2.Ch
 	return &bridgev2.ChatInfo{
 		Type:    ptr.Ptr(database.RoomTypeDM),
 		Members: members,
+		ExtraUpdates: func(_ context.Context, portal *bridgev2.Portal) bool {
+			go m.addPortalToGroupSpaces(portal)
+			return false
+		},
 	}
 }
 

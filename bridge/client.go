@@ -88,6 +88,11 @@ type MSNClient struct {
 	presence *presenceBridge
 	convs    *conversationTracker
 	delivery deliveryTracker // sends awaiting a late acknowledgement
+
+	offlineOnce   sync.Once
+	offline       *offlineReceiver             // offline.go
+	offlineModeMu sync.Mutex                   // guards offlineMode
+	offlineMode   map[networkid.PortalKey]bool // last message to the portal went as an offline message
 }
 
 var (
@@ -209,13 +214,15 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 	}()
 	// The refresh re-sends online presence, so it lives no longer than
 	// this loop.
-	refreshCtx, stopRefresh := context.WithCancel(ctx)
-	defer stopRefresh()
-	go m.presenceRefreshLoop(refreshCtx, m.refreshEvery)
+	defer m.startPresenceRefresh(m.refreshEvery)()
 	failures := 0
 	for {
 		if sess == nil {
 			m.sendState(status.StateConnecting, "", nil)
+			if m.connector.logins.Wait(ctx) != nil {
+				return
+			}
+			cfg.InitialStatus = m.ownProfile().initialStatus() // never online first when invisible
 			var err error
 			cfg.DisplayPicture = m.ownPicture()
 			sess, err = dialSession(ctx, cfg)
@@ -245,6 +252,7 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 		m.setSession(sess)
 		m.sendState(status.StateConnected, "", nil)
 		go m.syncAfterConnect(ctx, sess)
+		go m.afterSignIn(ctx, sess)
 
 		select {
 		case <-ctx.Done():
@@ -360,6 +368,10 @@ func (m *MSNClient) LogoutRemote(ctx context.Context) {
 	}
 	if err := m.connector.DB.GroupPortal.DeleteAll(ctx, string(m.login.ID)); err != nil {
 		m.log.Err(err).Msg("Failed to delete group portal mappings")
+	}
+	m.deleteAllGroupSpaces(ctx)
+	if err := m.connector.DB.Offline.DeleteAll(ctx, string(m.login.ID)); err != nil {
+		m.log.Err(err).Msg("Failed to delete offline message records")
 	}
 }
 

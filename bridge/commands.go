@@ -279,9 +279,7 @@ func (c *Connector) cmdSetStatus(ce *commands.Event) {
 		replyPlain(ce, "Unknown status %q. Use one of: online, busy, away, brb, phone, lunch, idle, invisible.", ce.Args[0])
 		return
 	}
-	if !runOnClient(ce, m, "set your status", func(ctx context.Context, cl *msnclient.Client) error {
-		return cl.SetStatus(ctx, status)
-	}) {
+	if !runProfileCommand(ce, m, "status", func(ctx context.Context) error { return m.setStatus(ctx, status) }) {
 		return
 	}
 	replyPlain(ce, "Your MSN status is now %s.", statusLabel(status))
@@ -293,9 +291,7 @@ func (c *Connector) cmdSetPSM(ce *commands.Event) {
 		return
 	}
 	psm := cleanLine(strings.Join(ce.Args, " "))
-	if !runOnClient(ce, m, "set your personal message", func(ctx context.Context, cl *msnclient.Client) error {
-		return cl.SetPersonalMessage(ctx, psm, "")
-	}) {
+	if !runProfileCommand(ce, m, "personal message", func(ctx context.Context) error { return m.setPersonalMessage(ctx, psm) }) {
 		return
 	}
 	if psm == "" {
@@ -315,9 +311,7 @@ func (c *Connector) cmdSetName(ce *commands.Event) {
 		replyPlain(ce, "Usage: set-name <name>")
 		return
 	}
-	if !runOnClient(ce, m, "set your name", func(ctx context.Context, cl *msnclient.Client) error {
-		return cl.SetFriendlyName(ctx, name)
-	}) {
+	if !runProfileCommand(ce, m, "name", func(ctx context.Context) error { return m.setFriendlyName(ctx, name) }) {
 		return
 	}
 	m.setOwnName(ce.Ctx, name)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"text/template"
 	"time"
@@ -24,7 +25,7 @@ var ExampleConfig string
 // fullExampleConfig is the network section of the example config, with the
 // metrics part kept next to its code in metrics.go.
 func fullExampleConfig() string {
-	return ExampleConfig + "\n" + MetricsExampleConfig
+	return ExampleConfig + "\n" + MetricsExampleConfig + "\n" + LoginRateExampleConfig
 }
 
 // ServerConfig is one MSN server users can log in to.
@@ -37,6 +38,8 @@ type ServerConfig struct {
 	RST2URL            string   `yaml:"rst2_url"`
 	ABServiceURL       string   `yaml:"abservice_url"`
 	SharingServiceURL  string   `yaml:"sharing_service_url"`
+	RSIURL             string   `yaml:"rsi_url"`
+	OIMURL             string   `yaml:"oim_url"`
 	ProtocolVersions   []int    `yaml:"protocol_versions"`
 	CAFile             string   `yaml:"ca_file"`
 	AllowedHosts       []string `yaml:"allowed_hosts"`
@@ -48,6 +51,16 @@ type PresenceConfig struct {
 	Enabled                bool `yaml:"enabled"`
 	MinIntervalSeconds     int  `yaml:"min_interval_seconds"`
 	RefreshIntervalSeconds int  `yaml:"refresh_interval_seconds"`
+}
+
+// GroupsConfig configures how MSN contact groups appear on Matrix.
+type GroupsConfig struct {
+	// Spaces makes every contact group a child space of the login's space.
+	Spaces bool `yaml:"spaces"`
+	// RefreshIntervalSeconds is how often the address book (MSNP13+) is
+	// re-read to pick up changes other clients made (servers do not push
+	// group changes). 0 disables.
+	RefreshIntervalSeconds int `yaml:"refresh_interval_seconds"`
 }
 
 // Config is the network section of the bridge config.
@@ -65,6 +78,10 @@ type Config struct {
 	MaxFileSize                   int64          `yaml:"max_file_size"`
 	FileOfferTimeoutSeconds       int            `yaml:"file_offer_timeout_seconds"`
 	MediaFallback                 bool           `yaml:"media_fallback"`
+	ContactGroups                 GroupsConfig   `yaml:"contact_groups"`
+
+	// LoginRate caps sign-ins per second (loginrate.go).
+	LoginRate LoginRateConfig `yaml:"login_rate"`
 
 	displaynameTemplate *template.Template
 	credentialsKey      []byte
@@ -124,8 +141,12 @@ func (c *Config) Validate() error {
 	if err := c.Metrics.Validate(); err != nil {
 		return fmt.Errorf("network.%w", err)
 	}
+	if err := c.LoginRate.Validate(); err != nil {
+		return fmt.Errorf("network.%w", err)
+	}
 	if c.MaxMessageLength < 0 || c.Presence.MinIntervalSeconds < 0 || c.SwitchboardIdleTimeoutSeconds < 0 ||
-		c.Pictures.MaxSize < 0 || c.Pictures.MaxConcurrentFetches < 0 {
+		c.Pictures.MaxSize < 0 || c.Pictures.MaxConcurrentFetches < 0 ||
+		c.ContactGroups.RefreshIntervalSeconds < 0 {
 		return errors.New("network: negative lengths and intervals are not allowed")
 	}
 	return nil
@@ -225,12 +246,28 @@ func (srv *ServerConfig) clientConfig(email, password, machineGUID string) msncl
 		RST2URL:           srv.RST2URL,
 		ABServiceURL:      srv.ABServiceURL,
 		SharingServiceURL: srv.SharingServiceURL,
+		RSIURL:            srv.serviceURL(srv.RSIURL, "/rsi/rsi.asmx"),
+		OIMURL:            srv.serviceURL(srv.OIMURL, "/OimWS/oim.asmx"),
 		Versions:          srv.ProtocolVersions,
 		CAFile:            srv.CAFile,
 		MachineGUID:       machineGUID,
 		AllowedHosts:      srv.AllowedHosts,
 		AllowPlainHTTP:    srv.AllowPlainHTTP,
 	}
+}
+
+// serviceURL returns configured, or when empty the URL of path on the host
+// of the address book service (Escargot serves every web service from one
+// host), or "" when neither is known.
+func (srv *ServerConfig) serviceURL(configured, path string) string {
+	if configured != "" {
+		return configured
+	}
+	u, err := url.Parse(srv.ABServiceURL)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + path
 }
 
 func upgradeConfig(helper up.Helper) {
@@ -250,6 +287,9 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Bool, "media_fallback")
 	helper.Copy(up.Bool, "metrics", "enabled")
 	helper.Copy(up.Str, "metrics", "listen")
+	helper.Copy(up.Bool, "contact_groups", "spaces")
+	helper.Copy(up.Int, "contact_groups", "refresh_interval_seconds")
+	upgradeLoginRate(helper)
 	if key, ok := helper.Get(up.Str, "credentials_key"); !ok || key == "generate" {
 		helper.Set(up.Str, generateCredentialsKey(), "credentials_key")
 	} else {

@@ -24,6 +24,8 @@ type Connector struct {
 
 	// metrics is nil (recording nothing) unless metrics are enabled.
 	metrics *Metrics
+	// logins spaces out sign-ins (nil: no cap); made in Start.
+	logins *loginLimiter
 
 	avatarOnce sync.Once
 	avatars    *avatarFetcher // see avatar.go
@@ -49,6 +51,7 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 	c.DB = database.New(br.DB.Database, br.Log.With().Str("db_section", "msn").Logger())
 	if proc, ok := br.Commands.(*commands.Processor); ok {
 		proc.AddHandlers(c.commandHandlers()...)
+		proc.AddHandlers(c.groupCommandHandlers()...)
 	}
 }
 
@@ -57,6 +60,7 @@ func (c *Connector) Start(ctx context.Context) error {
 	if err := c.DB.Upgrade(ctx); err != nil {
 		return bridgev2.DBUpgradeError{Err: err, Section: "msn"}
 	}
+	c.logins = newLoginLimiter(c.Config.LoginRate)
 	if c.Config.Metrics.Enabled {
 		metrics := NewMetrics(c.openSwitchboards)
 		if err := metrics.Start(c.Config.Metrics, c.Bridge.Log.With().Str("component", "metrics").Logger()); err != nil {

@@ -15,6 +15,7 @@ import (
 // syncAfterConnect runs the work that follows a successful sign-in.
 func (m *MSNClient) syncAfterConnect(ctx context.Context, sess *session) {
 	m.syncContacts(ctx, sess)
+	go m.refreshContactsLoop(ctx, sess)
 }
 
 // syncContacts stores the contact list snapshot, updates the contacts'
@@ -63,6 +64,7 @@ func (m *MSNClient) syncContacts(ctx context.Context, sess *session) {
 		}
 	}
 	m.syncSpaceMembers(ctx, current, prevByEmail)
+	m.syncGroupSpaces(ctx, sess)
 }
 
 // storeContactSnapshot reads msnclient's contact list and stores it as the
@@ -118,11 +120,11 @@ func (m *MSNClient) syncSpaceMembers(ctx context.Context, current map[string]boo
 		m.log.Err(err).Msg("Failed to get personal space")
 		return
 	}
+	emails := make([]string, 0, len(current))
 	for email := range current {
-		if err := m.joinSpace(ctx, space, email); err != nil {
-			m.log.Warn().Err(err).Str("contact", email).Msg("Failed to add contact to space")
-		}
+		emails = append(emails, email)
 	}
+	m.joinSpaceAll(ctx, space, "", emails)
 	for email, prev := range previous {
 		if current[email] || msnclient.Lists(prev.Lists)&msnclient.ListForward == 0 {
 			continue

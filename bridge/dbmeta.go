@@ -17,6 +17,9 @@ type UserLoginMetadata struct {
 	// PictureMXC is the image chosen with set-picture as the MSN display
 	// picture; empty: the user's Matrix avatar is used.
 	PictureMXC string `json:"picture_mxc,omitempty"`
+	// Profile is the status, personal message and name the user set from
+	// Matrix, restored at every sign-in (profile.go).
+	Profile OwnProfile `json:"profile,omitzero"`
 }
 
 // PortalMetadata is the connector's data of one portal.

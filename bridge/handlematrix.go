@@ -64,9 +64,16 @@ func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 	}
 	m.typing.stop(msg.Portal.PortalKey)
 	if err := cv.SendText(ctx, text); err != nil {
+		if resp, handled, oimErr := m.sendOffline(ctx, msg, text.Text, err); handled {
+			if oimErr != nil {
+				return nil, FailureReason(oimErr), m.sendFailure(oimErr)
+			}
+			return resp, "", nil
+		}
 		m.rememberUnconfirmed(cl, msg, err)
 		return nil, FailureReason(err), m.sendFailure(fmt.Errorf("send message: %w", err))
 	}
+	m.markOfflineMode(msg.Portal.PortalKey, false)
 	return &bridgev2.MatrixMessageResponse{
 		DB: &database.Message{
 			ID:        m.msgIDs.New(),
@@ -197,10 +204,12 @@ func userError(err error, human string) error {
 func describeSendError(err error) string {
 	var srvErr *msnp.ServerError
 	switch {
+	case errors.Is(err, errOfflineNotStored):
+		return "The contact is offline and the MSN server did not store the message for later delivery: " + err.Error()
 	case errors.Is(err, msnclient.ErrDeliveryUnconfirmed):
 		return "Not confirmed: MSN did not acknowledge the message; it may have arrived."
 	case errors.Is(err, msnclient.ErrContactOffline):
-		return "The contact is offline, so the message was not delivered (MSN cannot deliver to offline contacts)."
+		return "The contact is offline, so the message was not delivered (offline messages need MSNP13 or later, and this login uses an older protocol version)."
 	case errors.Is(err, msnclient.ErrNotConnected):
 		return "Not connected to MSN right now; the message was not sent."
 	case errors.Is(err, msnclient.ErrNotDelivered):

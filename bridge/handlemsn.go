@@ -44,6 +44,8 @@ func (m *MSNClient) handleEvent(sess *session, evt any) {
 		m.notifyContactRequest(ctx, evt.Email, evt.FriendlyName, evt.Message)
 	case *msnclient.OwnProfile:
 		m.setOwnName(ctx, evt.FriendlyName)
+	case *msnclient.OfflineMessagesWaiting:
+		m.handleOfflineWaiting(ctx, sess, evt)
 	case *msnclient.MessageReceived:
 		m.handleMessage(ctx, evt)
 	case *msnclient.Typing:

@@ -124,7 +124,8 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 		return nil, err
 	}
 	loginID := makeUserLoginID(email)
-	machineGUID := pl.existingMachineGUID(ctx, loginID)
+	prev := pl.existingMeta(ctx, loginID)
+	machineGUID := prev.MachineGUID
 	if machineGUID == "" {
 		machineGUID = msnp.NewGUID()
 	}
@@ -135,6 +136,7 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 
 	cfg := srv.clientConfig(email, password, machineGUID)
 	cfg.SwitchboardIdleTimeout = pl.connector.Config.switchboardIdleTimeout()
+	cfg.InitialStatus = prev.Profile.initialStatus()
 	cfg.MaxPictureSize = pl.connector.Config.Pictures.maxSize()
 	cfg.EndpointName = pl.connector.Config.EndpointName
 	sess, err := authenticate(ctx, cfg)
@@ -157,6 +159,7 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 			Server:            srv.Name,
 			EncryptedPassword: encrypted,
 			MachineGUID:       machineGUID,
+			Profile:           prev.Profile,
 		},
 	}, &bridgev2.NewLoginParams{DeleteOnConflict: true})
 	if err != nil {
@@ -200,25 +203,26 @@ func (pl *PasswordLogin) parseInput(input map[string]string) (email, password st
 	return email, password, srv, nil
 }
 
-// existingMachineGUID keeps the machine GUID of an earlier login of the same
-// account, so MSNP16+ sees the same endpoint for ever.
-func (pl *PasswordLogin) existingMachineGUID(ctx context.Context, loginID networkid.UserLoginID) string {
+// existingMeta returns the metadata of an earlier login of the same account
+// (empty when none): its machine GUID is kept, so MSNP16+ sees the same
+// endpoint for ever, and so is the profile set from Matrix.
+func (pl *PasswordLogin) existingMeta(ctx context.Context, loginID networkid.UserLoginID) UserLoginMetadata {
 	if pl.override != nil && pl.override.ID == loginID {
 		if meta, ok := pl.override.Metadata.(*UserLoginMetadata); ok {
-			return meta.MachineGUID
+			return *meta
 		}
 	}
 	if pl.connector.Bridge == nil {
-		return ""
+		return UserLoginMetadata{}
 	}
 	existing, err := pl.connector.Bridge.GetExistingUserLoginByID(ctx, loginID)
 	if err != nil || existing == nil {
-		return ""
+		return UserLoginMetadata{}
 	}
 	if meta, ok := existing.Metadata.(*UserLoginMetadata); ok {
-		return meta.MachineGUID
+		return *meta
 	}
-	return ""
+	return UserLoginMetadata{}
 }
 
 func (c *Connector) backgroundCtx() context.Context {

@@ -147,7 +147,7 @@ func NewMetrics(openSwitchboards func() int) *Metrics {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "mautrix_msn_bridge_latency_seconds",
 			Help:    "Time the bridge adds to a message: from receipt on one side to acknowledgement on the other.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"direction"}),
 		loginState: make(map[string]string),
 	}

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"maunium.net/go/mautrix"
@@ -73,23 +74,37 @@ func (m *MSNClient) setGhostPresence(ctx context.Context, email string, p contac
 	return err
 }
 
-// presenceRefreshLoop periodically re-sends online contacts' presence while
-// a session is up; between sessions the statuses are not known, so nothing
-// is re-sent and the homeserver lets them expire.
-func (m *MSNClient) presenceRefreshLoop(ctx context.Context, every time.Duration) {
+// startPresenceRefresh periodically re-sends online contacts' presence
+// while a session is up; between sessions the statuses are not known, so
+// nothing is re-sent and the homeserver lets them expire. It runs on a
+// timer, not a goroutine of its own: an idle goroutine per login costs
+// more memory than the whole timer. The returned function stops it.
+func (m *MSNClient) startPresenceRefresh(every time.Duration) (stop func()) {
 	if every <= 0 || !m.connector.Config.Presence.Enabled {
-		return
+		return func() {}
 	}
-	ticker := time.NewTicker(every)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-			if m.IsLoggedIn() {
-				m.presence.refresh()
-			}
+	var (
+		mu      sync.Mutex
+		stopped bool
+		timer   *time.Timer
+	)
+	tick := func() {
+		if m.IsLoggedIn() {
+			m.presence.refresh()
 		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			timer.Reset(every)
+		}
+	}
+	mu.Lock()
+	timer = time.AfterFunc(every, tick)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		timer.Stop()
 	}
 }

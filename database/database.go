@@ -1,6 +1,7 @@
 // Package database holds the bridge's own tables (contact list snapshots,
-// group portal participant sets, avatar cache), next to bridgev2's tables in
-// the same database. Every query takes a context; SQLite and PostgreSQL work.
+// group portal participant sets, avatar cache, contact group spaces, ids of
+// bridged offline messages), next to bridgev2's tables in the same database.
+// Every query takes a context; SQLite and PostgreSQL work.
 package database
 
 import (
@@ -20,6 +21,8 @@ type Database struct {
 	Contact     *ContactQuery
 	GroupPortal *GroupPortalQuery
 	Avatar      *AvatarQuery
+	GroupSpace  *GroupSpaceQuery
+	Offline     *OfflineMessageQuery
 }
 
 // New wraps db with the msn_* tables; call Upgrade before use.
@@ -30,6 +33,8 @@ func New(db *dbutil.Database, log zerolog.Logger) *Database {
 		Contact:     &ContactQuery{dbutil.MakeQueryHelper(db, newContact)},
 		GroupPortal: &GroupPortalQuery{dbutil.MakeQueryHelper(db, newGroupPortal)},
 		Avatar:      &AvatarQuery{dbutil.MakeQueryHelper(db, newAvatar)},
+		GroupSpace:  &GroupSpaceQuery{dbutil.MakeQueryHelper(db, newGroupSpace)},
+		Offline:     &OfflineMessageQuery{db},
 	}
 }
 

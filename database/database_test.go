@@ -235,3 +235,41 @@ func TestParticipantKey(t *testing.T) {
 		t.Errorf("ParticipantKey = %q", got)
 	}
 }
+
+func TestOfflineMessages(t *testing.T) {
+	for name, db := range testDatabases(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			const login = "me@x.com"
+			if ok, err := db.Offline.IsBridged(ctx, login, "8f0a-1"); err != nil || ok {
+				t.Fatalf("unknown id bridged=%v err=%v", ok, err)
+			}
+			for i := 0; i < 2; i++ { // twice: a second record is not an error
+				if err := db.Offline.MarkBridged(ctx, login, "8f0a-1", "Bob@X.com"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if ok, err := db.Offline.IsBridged(ctx, login, "8F0A-1"); err != nil || !ok {
+				t.Fatalf("recorded id (other case) bridged=%v err=%v", ok, err)
+			}
+			if ok, _ := db.Offline.IsBridged(ctx, "other@x.com", "8f0a-1"); ok {
+				t.Fatal("a record of one login counts for another")
+			}
+			if err := db.Offline.MarkBridged(ctx, login, "8f0a-2", "bob@x.com"); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Offline.Forget(ctx, login, []string{"8f0a-1"}); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := db.Offline.Count(ctx, login); err != nil || n != 1 {
+				t.Fatalf("count after forget = %d, %v", n, err)
+			}
+			if err := db.Offline.DeleteAll(ctx, login); err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := db.Offline.Count(ctx, login); n != 0 {
+				t.Fatalf("count after DeleteAll = %d", n)
+			}
+		})
+	}
+}

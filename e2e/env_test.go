@@ -39,6 +39,13 @@ type env struct {
 // newEnv starts everything; db selects the bridge database.
 func newEnv(t *testing.T, db stack.Database) *env {
 	t.Helper()
+	return newEnvEdits(t, db, nil)
+}
+
+// newEnvEdits is newEnv with extra bridge config edits made from the fake
+// MSN server (nil: none).
+func newEnvEdits(t *testing.T, db stack.Database, edits func(srv *msntest.Server) map[string]any) *env {
+	t.Helper()
 	needStack(t)
 	ctx := context.Background()
 	setupCtx, cancel := context.WithTimeout(ctx, setupTimeout)
@@ -58,6 +65,7 @@ func newEnv(t *testing.T, db stack.Database) *env {
 		BridgeBin:   suite.bridgeBin,
 		MSN:         srv,
 		DB:          db,
+		Edits:       extraEdits(srv, edits),
 	})
 	if err != nil {
 		logTail(t, filepath.Join(e.dir, "bridge", "bridge.log"), 40)
@@ -89,6 +97,13 @@ func newEnv(t *testing.T, db stack.Database) *env {
 	t.Cleanup(e.user.Close)
 	e.mgmt = e.openManagementRoom(setupCtx)
 	return e
+}
+
+func extraEdits(srv *msntest.Server, edits func(srv *msntest.Server) map[string]any) map[string]any {
+	if edits == nil {
+		return nil
+	}
+	return edits(srv)
 }
 
 // openManagementRoom creates a DM with the bridge bot and waits for it to join.

@@ -127,9 +127,19 @@ func (e *env) ghostPresence(ghost id.UserID) (event.Presence, error) {
 
 // spaceRoom returns the personal space the bridge made for the user.
 func (e *env) spaceRoom() (id.RoomID, error) {
+	var spaces []id.RoomID
+	children := make(map[id.RoomID]bool) // contact group spaces have a parent
 	for _, evt := range e.user.Events() {
 		if evt.Type == event.StateCreate && evt.Content.Raw["type"] == "m.space" {
-			return evt.RoomID, nil
+			spaces = append(spaces, evt.RoomID)
+		}
+		if evt.Type == event.StateSpaceParent {
+			children[evt.RoomID] = true
+		}
+	}
+	for _, s := range spaces {
+		if !children[s] {
+			return s, nil
 		}
 	}
 	return "", fmt.Errorf("no space room seen")

@@ -40,6 +40,7 @@ func TestBridgePostgres(t *testing.T) {
 		{"Reply", w.testReply},
 		{"ContactPicture", w.testContactPicture},
 		{"Restart", w.testRestart},
+		{"OfflineKilledBeforeDelete", w.testOfflineKilledBeforeDelete},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.fn) {

@@ -11,47 +11,6 @@ import (
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
 )
 
-func (w *world) testOfflineContact(t *testing.T) {
-	// dave talks to us, then signs out; our next message cannot be delivered.
-	ctx, cancel := context.WithTimeout(w.ctx, setupTimeout)
-	defer cancel()
-	dave := connectPeer(ctx, t, w.srv, daveEmail, peerPass, "Dave Offline")
-	cursor := w.user.Cursor()
-	if err := dave.send(ctx, msnclient.TextMessage{Text: "dave says bye"}, meEmail); err != nil {
-		t.Fatal(err)
-	}
-	evt, err := w.waitGhostText(cursor, w.br.GhostMXID(daveEmail), "", "dave says bye")
-	if err != nil {
-		t.Fatal(err)
-	}
-	daveRoom := evt.RoomID
-	if err := dave.Close(); err != nil {
-		t.Fatalf("dave sign out: %v", err)
-	}
-	err = eventually(w.ctx, msgTimeout, func() error {
-		if w.srv.IsOnline(daveEmail) {
-			return fmt.Errorf("dave still online on the server")
-		}
-		if p, err := w.ghostPresence(w.br.GhostMXID(daveEmail)); err != nil || p != event.PresenceOffline {
-			return fmt.Errorf("dave's ghost presence %q (%v), want offline", p, err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Error(err)
-	}
-	cursor = w.user.Cursor()
-	resp, err := w.user.SendText(w.ctx, daveRoom, "are you there?")
-	if err != nil {
-		t.Fatal(err)
-	}
-	reason, err := w.waitFailure(cursor, daveRoom, resp.EventID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("message to offline contact: %s", reason)
-}
-
 func (w *world) testReconnect(t *testing.T) {
 	w.srv.DropConnections(meEmail)
 	ctx, cancel := context.WithTimeout(w.ctx, msgTimeout)

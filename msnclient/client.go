@@ -26,6 +26,8 @@ type Config struct {
 	RST2URL           string // SSO RST2.srf (MSNP18); falls back to RSTURL
 	ABServiceURL      string // address book service (…/abservice/abservice.asmx)
 	SharingServiceURL string // sharing service (…/abservice/SharingService.asmx)
+	RSIURL            string // offline message retrieval (…/rsi/rsi.asmx); empty: offline messages are not fetched
+	OIMURL            string // offline message store (…/OimWS/oim.asmx); empty: MSNP18 sends them with UUM
 
 	Versions    []int        // dialects to offer, highest first; default 18 down to 8
 	CAFile      string       // PEM file of extra root CAs for HTTPS
@@ -306,7 +308,8 @@ func (c *Client) emit(evt any) { c.events.push(evt) }
 // UseEscargotURLs sets every HTTP service URL from one base URL
 // ("https://host", no trailing slash needed) with the paths an Escargot
 // server serves them on: /rdr/pprdr.asp, /login, /RST.srf, /RST2.srf,
-// /abservice/abservice.asmx and /abservice/SharingService.asmx.
+// /abservice/abservice.asmx, /abservice/SharingService.asmx, /rsi/rsi.asmx and
+// /OimWS/oim.asmx.
 func (cfg *Config) UseEscargotURLs(base string) {
 	base = strings.TrimRight(base, "/")
 	cfg.NexusURL = base + "/rdr/pprdr.asp"
@@ -315,4 +318,6 @@ func (cfg *Config) UseEscargotURLs(base string) {
 	cfg.RST2URL = base + "/RST2.srf"
 	cfg.ABServiceURL = base + "/abservice/abservice.asmx"
 	cfg.SharingServiceURL = base + "/abservice/SharingService.asmx"
+	cfg.RSIURL = base + "/rsi/rsi.asmx"
+	cfg.OIMURL = base + "/OimWS/oim.asmx"
 }

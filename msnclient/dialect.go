@@ -44,6 +44,11 @@ type dialect struct {
 	initialNLN       bool   // MSNP18: the initial burst uses NLN, not ILN
 	uuxMachineGUID   bool   // MSNP13+: <MachineGuid> in UUX <Data>
 
+	// Offline messages.
+	oimNotify bool // MSNP11+: Mail-Data notifications list waiting offline messages
+	oimSend   bool // MSNP13+: offline messages can be sent (OIM store)
+	uum       bool // MSNP18: UUM with Dest-Agent: client stores an offline message
+
 	// Switchboard (read by the switchboard code).
 	sbCaps bool // MSNP12+: IRO/JOI carry capabilities
 	sbMPOP bool // MSNP16+: IRO/JOI/USR/ANS use email;{guid}
@@ -81,6 +86,9 @@ func dialectFor(version int) (*dialect, error) {
 		presencePrefixed: v >= 18,
 		initialNLN:       v >= 18,
 		uuxMachineGUID:   v >= 13,
+		oimNotify:        v >= 11,
+		oimSend:          v >= 13,
+		uum:              v >= 18,
 		sbCaps:           v >= 12,
 		sbMPOP:           v >= 16,
 	}

@@ -397,6 +397,15 @@ func (c *Client) scheduleRefresh(s *session) {
 func (c *Client) refreshList(s *session) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*c.cfg.RequestTimeout)
 	defer cancel()
+	if err := c.refreshListCtx(ctx, s); err != nil {
+		c.log.Warn().Err(err).Msg("Failed to refetch the address book")
+	}
+}
+
+// refreshListCtx refetches the list within ctx and reports changes.
+func (c *Client) refreshListCtx(ctx context.Context, s *session) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	defer c.releaseHTTP()
 	go func() {
 		select {
@@ -414,8 +423,7 @@ func (c *Client) refreshList(s *session) {
 		var err error
 		contacts, groups, _, err = c.fetchList(ctx, s)
 		if err != nil {
-			c.log.Warn().Err(err).Msg("Failed to refetch the address book")
-			return
+			return err
 		}
 		c.mu.Lock()
 		if c.list.gen == gen || attempt >= 3 {
@@ -423,13 +431,14 @@ func (c *Client) refreshList(s *session) {
 		}
 		c.mu.Unlock() // changed locally meanwhile: the fetch may be stale
 	}
-	changed := !sameLists(c.list.contacts, contacts) || len(groups) != len(c.list.groups)
+	changed := !sameLists(c.list.contacts, contacts) || groupsChanged(c.list.groups, groups, c.list.contacts, contacts)
 	c.list.replace(contacts, groups)
 	c.mu.Unlock()
 	if changed {
 		s.emit(&ContactListChanged{})
 	}
 	c.emitPendingRequests()
+	return nil
 }
 
 // sameLists reports whether two lists have the same contacts on the same lists.

@@ -190,6 +190,7 @@ func (c *Client) authenticate(ctx context.Context, s *session) error {
 		}
 		s.mu.Lock()
 		s.abTicket = ticket
+		s.web = webTickets{rsi: ticket, store: ticket}
 		s.mu.Unlock()
 		final = msnp.New("USR", "TWN", "S", ticket)
 	} else {
@@ -246,6 +247,7 @@ func (c *Client) ssoFinal(ctx context.Context, s *session, hc *http.Client, poli
 	}
 	s.mu.Lock()
 	s.abTicket = strings.Clone(abTicket)
+	s.web = ssoWebTickets(tokens, mc.Ticket)
 	s.mu.Unlock()
 	iv := make([]byte, 8)
 	_, _ = rand.Read(iv)

@@ -31,6 +31,9 @@ type session struct {
 	// Tweener ticket, or the contacts.msn.com RST ticket. Only this one
 	// ticket is kept after login. Guarded by mu.
 	abTicket string
+	// web holds the offline message service tickets (ns_oim.go), guarded
+	// by mu.
+	web webTickets
 
 	refreshing   bool // an address book refetch is running (guarded by mu)
 	refreshAgain bool // another one was asked for meanwhile
@@ -239,6 +242,9 @@ func (s *session) handleNSMessage(cmd *msnp.Command) {
 	}
 	if strings.Contains(ct, "initialmdatanotification") || strings.Contains(ct, "initialemailnotification") {
 		s.burstDone = true
+	}
+	if s.handleMailData(ct, cmd.Payload) {
+		return
 	}
 	s.c.log.Debug().Str("content_type", ct).Msg("Ignoring notification server message")
 }

@@ -26,6 +26,7 @@ type jsonEvent struct {
 	Participants []string    `json:"participants,omitempty"`
 	Version      int         `json:"version,omitempty"`
 	Reason       string      `json:"reason,omitempty"`
+	Count        int         `json:"count,omitempty"`
 	Error        string      `json:"error,omitempty"`
 	Time         string      `json:"time"`
 }
@@ -88,6 +89,11 @@ func toJSONEvent(evt any) jsonEvent {
 		e.Type, e.Email, e.Participants = "leave", v.Email, v.Participants
 	case *msnclient.ConversationClosed:
 		e.Type, e.Participants = "conversation_closed", v.Participants
+	case *msnclient.OfflineMessagesWaiting:
+		e.Type, e.Count = "offline_messages", len(v.Messages)
+		if !v.Complete {
+			e.Reason = "incomplete_list"
+		}
 	default:
 		e.Type = fmt.Sprintf("other:%T", evt)
 	}

@@ -1,4 +1,4 @@
--- v0 -> v1: Latest schema
+-- v0 -> v3: Latest schema
 
 -- Last known contact list of each login, so the bridge can show contacts
 -- and detect changes before the MSN session is up.
@@ -35,4 +35,29 @@ CREATE TABLE msn_avatar (
     mime_type  TEXT   NOT NULL DEFAULT '',
     size       BIGINT NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL
+);
+
+-- Offline messages (OIM) bridged to Matrix but maybe not yet deleted on the
+-- MSN server: a message seen again after a crash is not bridged twice.
+CREATE TABLE msn_offline_message (
+    login_id   TEXT   NOT NULL,
+    message_id TEXT   NOT NULL,
+    sender     TEXT   NOT NULL DEFAULT '',
+    bridged_at BIGINT NOT NULL,
+
+    PRIMARY KEY (login_id, message_id)
+);
+
+-- The Matrix space of each MSN contact group of a login, with the contacts
+-- (ghost members) and DM portal rooms (space children) last put in it, so
+-- that removals can be undone on Matrix.
+CREATE TABLE msn_group_space (
+    login_id  TEXT NOT NULL,
+    group_id  TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    room_id   TEXT NOT NULL,
+    members   TEXT NOT NULL DEFAULT '',
+    children  TEXT NOT NULL DEFAULT '',
+
+    PRIMARY KEY (login_id, group_id)
 );

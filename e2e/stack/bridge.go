@@ -247,6 +247,14 @@ func (b *Bridge) Stop() error {
 	return b.proc.Stop(10 * time.Second)
 }
 
+// Kill kills the running bridge with SIGKILL, as a crash.
+func (b *Bridge) Kill() error {
+	if b.proc == nil {
+		return nil
+	}
+	return b.proc.Kill()
+}
+
 // EditYAML sets dotted paths in a YAML file, creating missing maps.
 func EditYAML(path string, edits map[string]any) error {
 	data, err := os.ReadFile(path)

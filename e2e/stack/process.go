@@ -88,6 +88,24 @@ func (p *Process) Stop(timeout time.Duration) error {
 	return err
 }
 
+// Kill kills the process with SIGKILL (a crash: no clean shutdown) and
+// waits for it to end.
+func (p *Process) Kill() error {
+	var err error
+	p.stop.Do(func() {
+		select {
+		case <-p.done:
+			return
+		default:
+		}
+		if kerr := p.cmd.Process.Kill(); kerr != nil && !errors.Is(kerr, os.ErrProcessDone) {
+			err = fmt.Errorf("kill %s: %w", p.Name, kerr)
+		}
+		<-p.done
+	})
+	return err
+}
+
 // RSSKiB reads the resident set size (VmRSS) of the running process in KiB.
 func (p *Process) RSSKiB() (int64, error) {
 	return ReadRSSKiB(p.PID())

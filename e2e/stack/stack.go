@@ -95,11 +95,15 @@ func NetworkEdits(srv *msntest.Server) map[string]any {
 			"rst2_url":            base + "/RST2.srf",
 			"abservice_url":       base + "/abservice/abservice.asmx",
 			"sharing_service_url": base + "/abservice/SharingService.asmx",
+			"rsi_url":             base + "/rsi/rsi.asmx",
+			"oim_url":             base + "/OimWS/oim.asmx",
 			"protocol_versions":   []any{18, 15, 13, 12, 11, 9, 8},
 			"ca_file":             "",
 			"allow_plain_http":    true, // msntest's plain HTTP on loopback
 		}},
 		"network.presence.enabled":              true,
 		"network.presence.min_interval_seconds": 0,
+		// Follow group changes made by other clients quickly.
+		"network.contact_groups.refresh_interval_seconds": 2,
 	}
 }

@@ -43,6 +43,8 @@ type account struct {
 	msnobj string // decoded MSNObject XML, "" for none
 	psm    string
 	media  string
+
+	oims []*storedOIM // offline messages waiting for this account (oim.go)
 }
 
 type contactEntry struct {

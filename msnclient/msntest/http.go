@@ -25,6 +25,8 @@ func (s *Server) httpHandler(scheme string) http.Handler {
 	mux.HandleFunc("POST /RST2.srf", func(w http.ResponseWriter, r *http.Request) { s.handleRST(w, r, true) })
 	mux.HandleFunc("POST /abservice/abservice.asmx", s.soapHandler(s.handleABService))
 	mux.HandleFunc("POST /abservice/SharingService.asmx", s.soapHandler(s.handleSharing))
+	mux.HandleFunc("POST /rsi/rsi.asmx", s.handleRSI)
+	mux.HandleFunc("POST /OimWS/oim.asmx", s.handleOIMStore)
 	mux.HandleFunc("POST /{$}", func(w http.ResponseWriter, r *http.Request) {}) // connectivity probe
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.URL.Path, "//") { // Escargot answers doubled slashes 404 (quirk 36)

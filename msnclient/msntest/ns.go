@@ -156,6 +156,7 @@ func init() {
 		"RML": (*nsSession).cmdRML,
 		"FQY": (*nsSession).cmdFQY,
 		"GCF": (*nsSession).cmdGCF,
+		"UUM": (*nsSession).cmdUUM,
 		"URL": func(sess *nsSession, cmd *msnp.Command) bool {
 			sess.send("URL", cmd.Arg(0), "/unused1", "/unused2", "1")
 			return false

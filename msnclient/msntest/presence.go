@@ -258,8 +258,6 @@ func (sess *nsSession) initialPresence(trid string) {
 	}
 }
 
-const initialMailData = "MIME-Version: 1.0\r\nContent-Type: text/x-msmsgsinitialmdatanotification; charset=UTF-8\r\n\r\nMail-Data: <MD><E><I>0</I><IU>0</IU><O>0</O><OU>0</OU></E><Q><QTM>409600</QTM><QNM>204800</QNM></Q></MD>\r\nInbox-URL: /cgi-bin/HoTMaiL\r\nFolders-URL: /cgi-bin/folders\r\nPost-URL: http://www.hotmail.com\r\n\r\n"
-
 func (sess *nsSession) cmdCHG(cmd *msnp.Command) bool {
 	trid, status := cmd.Arg(0), cmd.Arg(1)
 	if status == "FLN" {
@@ -293,7 +291,7 @@ func (sess *nsSession) cmdCHG(cmd *msnp.Command) bool {
 		sess.chgDone = true
 		sess.initialPresence(trid)
 		if sess.dialect >= 11 {
-			sess.sendPayload("MSG", []byte(initialMailData), "Hotmail", "Hotmail")
+			sess.sendPayload("MSG", sess.s.initialMailData(a), "Hotmail", "Hotmail")
 		}
 		onlyObj = false
 	}

@@ -1,8 +1,9 @@
 // Package msntest is a fake MSN Messenger server on loopback for tests and
 // the local demo. It speaks MSNP8 to MSNP18 on the notification server as
 // Escargot does (optionally with historical Microsoft behaviour) and serves
-// the HTTP side services: nexus, Tweener login, RST/RST2 and the address
-// book and sharing SOAP services.
+// the HTTP side services: nexus, Tweener login, RST/RST2, the address book
+// and sharing SOAP services, and the offline message services (RSI
+// retrieval, OIM store; see oim.go).
 package msntest
 
 import (
@@ -60,7 +61,8 @@ type Server struct {
 	conns      map[net.Conn]struct{}
 	answerPing atomic.Bool
 	delay      atomic.Int64
-	sb         sbState // switchboard sessions (sb*.go), guarded by its own mutex
+	sb         sbState    // switchboard sessions (sb*.go), guarded by its own mutex
+	oimCtl     oimControl // offline message service holds and counters (oim.go)
 	holds      ringHolds
 	// advertisedSB overrides the switchboard address in XFR SB and RNG.
 	advertisedSB atomic.Pointer[string]

@@ -1,0 +1,354 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
+)
+
+// Switchboard group chats started and managed from Matrix: inviting a
+// contact's ghost into a portal brings the contact into the MSN conversation
+// (CAL), turning a one-to-one chat into a group chat in its own portal as
+// MSN clients do; the create-group command and the provisioning API start a
+// group conversation with several contacts.
+
+var (
+	_ bridgev2.MembershipHandlingNetworkAPI = (*MSNClient)(nil)
+	_ bridgev2.GroupCreatingNetworkAPI      = (*MSNClient)(nil)
+)
+
+// groupTypeSwitchboard is the group creation type of switchboard chats.
+const groupTypeSwitchboard = "group"
+
+// maxSwitchboardInvitees bounds a group chat started from Matrix: MSN
+// clients allowed a few dozen people in one conversation.
+const maxSwitchboardInvitees = 30
+
+// groupInviteTimeout bounds bringing one person into a conversation.
+const groupInviteTimeout = 90 * time.Second
+
+// HandleMatrixMembership implements bridgev2.MembershipHandlingNetworkAPI.
+// Only invites of contacts' ghosts do something on MSN: there is no way to
+// remove someone from a switchboard, and leaving is not bridged.
+func (m *MSNClient) HandleMatrixMembership(ctx context.Context, msg *bridgev2.MatrixMembershipChange) (*bridgev2.MatrixMembershipResult, error) {
+	if msg.Type != bridgev2.Invite {
+		return nil, nil
+	}
+	ghost, ok := msg.Target.(*bridgev2.Ghost)
+	if !ok {
+		return nil, nil // a Matrix user: nothing to do on MSN
+	}
+	invitee := normalizeEmail(parseUserID(ghost.ID))
+	if !validEmail(invitee) || invitee == normalizeEmail(m.meta.Email) {
+		return nil, userError(fmt.Errorf("cannot invite %q", invitee), "That is not an MSN contact you can invite.")
+	}
+	if _, err := m.client(); err != nil {
+		return nil, m.sendFailure(err)
+	}
+	portal := msg.Portal
+	if contact, isDM := dmContact(portal.ID); isDM {
+		if normalizeEmail(contact) == invitee {
+			return nil, nil // the DM's own contact
+		}
+		go m.dmToGroup(portal, contact, invitee, ghost)
+		return nil, nil
+	}
+	go m.inviteToGroup(portal, invitee, ghost)
+	return nil, nil
+}
+
+// inviteToGroup brings invitee into a group portal's conversation.
+func (m *MSNClient) inviteToGroup(portal *bridgev2.Portal, invitee string, ghost *bridgev2.Ghost) {
+	ctx, cancel := context.WithTimeout(m.log.WithContext(m.backgroundCtx()), groupInviteTimeout)
+	defer cancel()
+	parts, err := m.groupParticipants(ctx, portal.PortalKey)
+	if err == nil && slices.Contains(parts, invitee) {
+		return // already in it
+	}
+	var cv *msnclient.Conversation
+	if err == nil {
+		cv, err = m.conversationFor(ctx, portal)
+	}
+	if err == nil {
+		err = cv.Invite(ctx, invitee)
+	}
+	if err != nil {
+		m.inviteFailed(ctx, portal, ghost, invitee, err)
+		return
+	}
+	m.log.Info().Str("invitee", invitee).Msg("Invited a contact into a group conversation")
+}
+
+// dmToGroup brings invitee into the conversation with contact, which then
+// continues as a group chat in the group portal of {contact, invitee}; the
+// DM stays one-to-one.
+func (m *MSNClient) dmToGroup(dm *bridgev2.Portal, contact, invitee string, ghost *bridgev2.Ghost) {
+	ctx, cancel := context.WithTimeout(m.log.WithContext(m.backgroundCtx()), groupInviteTimeout)
+	defer cancel()
+	cl, err := m.client()
+	if err != nil {
+		m.inviteFailed(ctx, dm, ghost, invitee, err)
+		return
+	}
+	parts := []string{normalizeEmail(contact), invitee}
+	slices.Sort(parts)
+	pk, err := m.groupPortalKey(ctx, parts)
+	if err != nil {
+		m.inviteFailed(ctx, dm, ghost, invitee, err)
+		return
+	}
+	// The invitee joins the switchboard with contact, as in MSN clients;
+	// once two others are in it, its events go to the group portal of
+	// {contact, invitee} (see joinChange).
+	if err := cl.Conversation(contact).Invite(ctx, invitee); err != nil {
+		m.inviteFailed(ctx, dm, ghost, invitee, err)
+		return
+	}
+	m.revokeInvite(ctx, dm, ghost, "Moved to a group chat")
+	room := m.waitPortalRoom(ctx, pk)
+	text := fmt.Sprintf("%s joined: the conversation continues as a group chat", invitee)
+	if room != "" {
+		text += fmt.Sprintf(" in %s", room.URI(m.connector.Bridge.Matrix.ServerName()).MatrixToURL())
+	}
+	m.roomNotice(ctx, dm, text+".")
+}
+
+// waitPortalRoom waits until the portal of pk has a Matrix room.
+func (m *MSNClient) waitPortalRoom(ctx context.Context, pk networkid.PortalKey) id.RoomID {
+	for {
+		portal, err := m.connector.Bridge.GetExistingPortalByKey(ctx, pk)
+		if err == nil && portal != nil && portal.MXID != "" {
+			return portal.MXID
+		}
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// inviteFailed tells the room that invitee could not be brought in and
+// withdraws the ghost's invite; the others stay in the conversation.
+func (m *MSNClient) inviteFailed(ctx context.Context, portal *bridgev2.Portal, ghost *bridgev2.Ghost, invitee string, err error) {
+	m.log.Warn().Err(err).Str("invitee", invitee).Msg("Failed to invite a contact into a conversation")
+	m.revokeInvite(ctx, portal, ghost, "Could not be reached on MSN")
+	m.roomNotice(ctx, portal, fmt.Sprintf("Could not bring %s into the conversation: %s. Everyone else stays.", invitee, describeInviteError(err)))
+}
+
+// describeInviteError explains why someone could not be invited.
+func describeInviteError(err error) string {
+	var se *msnp.ServerError
+	switch {
+	case errors.Is(err, msnclient.ErrContactOffline):
+		return "they are offline or appear offline"
+	case errors.As(err, &se) && se.Code == 217:
+		return "they are offline or appear offline"
+	case errors.As(err, &se) && se.Code == 216:
+		return "they have blocked you"
+	case errors.Is(err, msnclient.ErrNotConnected):
+		return "you are not connected to MSN"
+	case errors.Is(err, msnclient.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return "they did not join in time"
+	}
+	return describeCommandError(err)
+}
+
+// revokeInvite withdraws a ghost's pending invite to a portal room.
+func (m *MSNClient) revokeInvite(ctx context.Context, portal *bridgev2.Portal, ghost *bridgev2.Ghost, reason string) {
+	if portal.MXID == "" || ghost == nil {
+		return
+	}
+	_, err := ghost.Intent.SendState(ctx, portal.MXID, event.StateMember, ghost.Intent.GetMXID().String(), &event.Content{
+		Parsed: &event.MemberEventContent{Membership: event.MembershipLeave, Reason: reason},
+	}, time.Now())
+	if err != nil {
+		m.log.Warn().Err(err).Msg("Failed to withdraw the ghost's invite")
+	}
+}
+
+// roomNotice sends a bot notice into a portal room.
+func (m *MSNClient) roomNotice(ctx context.Context, portal *bridgev2.Portal, text string) {
+	if portal.MXID == "" {
+		return
+	}
+	_, err := m.connector.Bridge.Bot.SendMessage(ctx, portal.MXID, event.EventMessage, &event.Content{
+		Parsed: &event.MessageEventContent{MsgType: event.MsgNotice, Body: text},
+	}, nil)
+	if err != nil {
+		m.log.Warn().Err(err).Msg("Failed to send notice")
+	}
+}
+
+// CreateGroup implements bridgev2.GroupCreatingNetworkAPI (the create-group
+// command and the provisioning API): it starts a switchboard conversation
+// with the participants. Contacts who cannot be reached are reported as
+// failed participants; the conversation goes on with the others.
+func (m *MSNClient) CreateGroup(ctx context.Context, params *bridgev2.GroupCreateParams) (*bridgev2.CreateChatResponse, error) {
+	cl, err := m.client()
+	if err != nil {
+		return nil, m.sendFailure(err)
+	}
+	self := normalizeEmail(m.meta.Email)
+	var parts []string
+	for _, p := range params.Participants {
+		email := normalizeEmail(parseUserID(p))
+		if !validEmail(email) {
+			return nil, bridgev2.RespError(mautrix.MInvalidParam.WithMessage("%q is not an MSN address", string(p)))
+		}
+		if email != self && !slices.Contains(parts, email) {
+			parts = append(parts, email)
+		}
+	}
+	slices.Sort(parts)
+	switch {
+	case len(parts) < 2:
+		return nil, bridgev2.RespError(mautrix.MInvalidParam.WithMessage("A group chat needs at least two other people; start a direct chat instead"))
+	case len(parts) > maxSwitchboardInvitees:
+		return nil, bridgev2.RespError(mautrix.MInvalidParam.WithMessage("At most %d people fit in one MSN conversation", maxSwitchboardInvitees))
+	}
+	pk, err := m.groupPortalKey(ctx, parts)
+	if err != nil {
+		return nil, err
+	}
+	portal, err := m.connector.Bridge.GetPortalByKey(ctx, pk)
+	if err != nil {
+		return nil, fmt.Errorf("get group portal: %w", err)
+	}
+	info, err := m.GetChatInfo(ctx, portal)
+	if err != nil {
+		return nil, err
+	}
+	if params.RoomID != "" {
+		// Bridge the room before anyone joins on MSN: joins queue events
+		// that would otherwise create a room of their own.
+		if portal.MXID != "" && portal.MXID != params.RoomID {
+			return nil, bridgev2.RespError(mautrix.MInvalidParam.WithMessage("You already have a group chat with these people: %s",
+				portal.MXID.URI(m.connector.Bridge.Matrix.ServerName()).MatrixToURL()))
+		}
+		if portal.MXID == "" {
+			if err := m.ensureBotPower(ctx, params.RoomID); err != nil {
+				return nil, err
+			}
+			err = portal.UpdateMatrixRoomID(ctx, params.RoomID, bridgev2.UpdateMatrixRoomIDParams{
+				FailIfMXIDSet:  true,
+				ChatInfo:       info,
+				ChatInfoSource: m.login,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("bridge the room: %w", err)
+			}
+		}
+	}
+	joined, failed := m.startGroupConversation(ctx, cl, parts, pk)
+	if len(joined) < 2 {
+		m.convs.remove(joined)
+		return nil, bridgev2.RespError(mautrix.MUnknown.WithMessage("A group chat needs two people who can be reached, but these could not: %s", failedSummary(failed)))
+	}
+	if len(failed) > 0 {
+		// Only those who joined are in the conversation.
+		gone := &bridgev2.ChatMemberList{MemberMap: bridgev2.ChatMemberMap{}}
+		for email := range failed {
+			gone.MemberMap.Set(m.chatMember(email, event.MembershipLeave))
+			if info.Members != nil {
+				info.Members.MemberMap.Set(m.chatMember(email, event.MembershipLeave))
+			}
+		}
+		if portal.MXID != "" {
+			m.queueMemberChange(pk, normalizeEmail(m.meta.Email), gone)
+		}
+	}
+	resp := &bridgev2.CreateChatResponse{PortalKey: pk, Portal: portal, PortalInfo: info}
+	if len(failed) > 0 {
+		resp.FailedParticipants = make(map[networkid.UserID]*bridgev2.CreateChatFailedParticipant, len(failed))
+		for email, err := range failed {
+			resp.FailedParticipants[makeUserID(email)] = &bridgev2.CreateChatFailedParticipant{Reason: describeInviteError(err)}
+		}
+	}
+	return resp, nil
+}
+
+// startGroupConversation opens a switchboard with the first reachable
+// participant and calls the others in, one at a time, so that one who
+// cannot be reached does not stop the rest. It returns who joined and why
+// the others did not.
+func (m *MSNClient) startGroupConversation(ctx context.Context, cl *msnclient.Client, parts []string, pk networkid.PortalKey) (joined []string, failed map[string]error) {
+	failed = make(map[string]error)
+	var cv *msnclient.Conversation
+	for _, p := range parts {
+		ictx, cancel := context.WithTimeout(ctx, groupInviteTimeout)
+		if cv == nil {
+			// The first reachable participant opens the switchboard (its
+			// events belong to the group portal from now on); the others
+			// are called into it one by one.
+			cv = cl.Conversation(p)
+			m.convs.set([]string{p}, pk)
+			if err := cv.Invite(ictx, p); err != nil {
+				failed[p] = err
+				m.convs.remove([]string{p})
+				cv = nil
+				cancel()
+				continue
+			}
+			joined = append(joined, p)
+			cancel()
+			continue
+		}
+		if err := cv.Invite(ictx, p); err != nil {
+			failed[p] = err
+		} else {
+			joined = append(joined, p)
+		}
+		cancel()
+	}
+	if len(joined) > 0 {
+		m.convs.set(joined, pk)
+	}
+	return joined, failed
+}
+
+func failedSummary(failed map[string]error) string {
+	var out []string
+	for email, err := range failed {
+		out = append(out, fmt.Sprintf("%s (%s)", email, describeInviteError(err)))
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
+}
+
+// ensureBotPower gives the bridge bot the user's power level in a room the
+// user made, through the user's double puppet, so that it can run the room
+// as a portal. Without a double puppet the user is asked to do it.
+func (m *MSNClient) ensureBotPower(ctx context.Context, roomID id.RoomID) error {
+	br := m.connector.Bridge
+	powers, err := br.Matrix.GetPowerLevels(ctx, roomID)
+	if err != nil {
+		return fmt.Errorf("get power levels: %w", err)
+	}
+	user, bot := m.login.UserMXID, br.Bot.GetMXID()
+	userLevel := powers.GetUserLevel(user)
+	if powers.GetUserLevel(bot) >= userLevel {
+		return nil
+	}
+	dp := m.login.User.DoublePuppet(ctx)
+	if dp == nil {
+		return bridgev2.RespError(mautrix.MForbidden.WithMessage("Give the bridge bot (%s) the same power level as you in this room first", bot))
+	}
+	powers.SetUserLevel(bot, userLevel)
+	if _, err := dp.SendState(ctx, roomID, event.StatePowerLevels, "", &event.Content{Parsed: powers}, time.Time{}); err != nil {
+		return fmt.Errorf("give the bridge bot power in the room: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,40 @@
+package loadtest
+
+import (
+	"testing"
+	"time"
+)
+
+// The quantile of a histogram interpolates inside the bucket holding it,
+// as Prometheus' histogram_quantile does, and only counts the samples
+// since the earlier snapshot.
+func TestHistogramQuantile(t *testing.T) {
+	bounds := []float64{0.001, 0.002, 0.005}
+	before := histogram{bounds: bounds, counts: []uint64{5, 5, 5}, count: 5}
+	after := histogram{bounds: bounds, counts: []uint64{55, 105, 105}, count: 105}
+	d := after.sub(before)
+	if d.count != 100 {
+		t.Fatalf("count = %d", d.count)
+	}
+	if got := d.quantile(0.5); got != time.Millisecond {
+		t.Errorf("p50 = %s, want 1ms (the top of the first bucket)", got)
+	}
+	if got := d.quantile(0.99); got < 1900*time.Microsecond || got > 2*time.Millisecond {
+		t.Errorf("p99 = %s, want just under 2ms", got)
+	}
+	if got := (histogram{}).quantile(0.5); got != 0 {
+		t.Errorf("empty histogram p50 = %s", got)
+	}
+}
+
+func TestMedianOfRuns(t *testing.T) {
+	runs := []*Report{
+		{ToMatrix: Throughput{PerSecond: 300}, Storm: ReconnectStorm{Seconds: 40}, Memory: []MemoryPoint{{RSSKiB: 10}}},
+		{ToMatrix: Throughput{PerSecond: 100}, Storm: ReconnectStorm{Seconds: 20}, Memory: []MemoryPoint{{RSSKiB: 30}}},
+		{ToMatrix: Throughput{PerSecond: 200}, Storm: ReconnectStorm{Seconds: 60}, Memory: []MemoryPoint{{RSSKiB: 20}}},
+	}
+	m := Median(runs)
+	if m.Runs != 3 || m.ToMatrix.PerSecond != 200 || m.Storm.Seconds != 40 || m.Memory[0].RSSKiB != 20 {
+		t.Errorf("median = runs %d, %v msg/s, storm %v s, RSS %d", m.Runs, m.ToMatrix.PerSecond, m.Storm.Seconds, m.Memory[0].RSSKiB)
+	}
+}
