@@ -2,6 +2,7 @@ package msnclient_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -184,4 +185,85 @@ func TestLegacyFileInvite(t *testing.T) {
 	if n := chatCount(bob, func(*msnclient.UnknownMessage) bool { return true }); n != 0 {
 		t.Fatalf("bob also got %d unknown messages", n)
 	}
+}
+
+// stallingReader yields n zero bytes, then blocks until release is closed.
+type stallingReader struct {
+	n       int
+	release chan struct{}
+}
+
+func (r *stallingReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		<-r.release
+		return 0, io.ErrUnexpectedEOF
+	}
+	k := min(len(p), r.n)
+	clear(p[:k])
+	r.n -= k
+	return k, nil
+}
+
+// TestFileStalled: a sender that stops halfway leaves the receiver with a
+// FileFailed (not a hang) once its stall timeout passed, and no P2P state.
+func TestFileStalled(t *testing.T) {
+	srv := chatServer(t, "alice@example.com", "bob@example.com")
+	alice := chatConnect(t, srv, "alice@example.com", 15, nil)
+	bob := chatConnect(t, srv, "bob@example.com", 15, func(c *msnclient.Config) { c.FileStallTimeout = 500 * time.Millisecond })
+	ctx := chatCtx(t)
+	r := &stallingReader{n: 50_000, release: make(chan struct{})}
+	sent := make(chan error, 1)
+	go func() {
+		sent <- alice.SendFile(ctx, bob.email, msnclient.File{Name: "half.bin", Size: 100_000, Reader: r})
+	}()
+	e := chatWait(t, bob, 1, func(*msnclient.FileFailed) bool { return true })
+	close(r.release)
+	if e.Declined || !errors.Is(e.Err, p2p.ErrTimeout) || e.Name != "half.bin" || e.Size != 100_000 {
+		t.Fatalf("bob reported %+v", e)
+	}
+	if err := <-sent; err == nil {
+		t.Fatal("alice's SendFile succeeded")
+	}
+	if n := chatCount(bob, func(*msnclient.FileReceived) bool { return true }); n != 0 {
+		t.Fatalf("%d files received", n)
+	}
+	waitNoP2P(t, alice.Client, bob.Client)
+}
+
+// TestFileCancelledBySender: a sender that gives up halfway (its send is
+// cancelled) closes the session, and the receiver reports the transfer as
+// cancelled at once rather than after its stall timeout.
+func TestFileCancelledBySender(t *testing.T) {
+	_, alice, bob, ctx := chatPair(t, 15, 15, nil)
+	r := &stallingReader{n: 50_000, release: make(chan struct{})}
+	sendCtx, cancel := context.WithCancel(ctx)
+	sent := make(chan error, 1)
+	go func() {
+		sent <- alice.SendFile(sendCtx, bob.email, msnclient.File{Name: "half.bin", Size: 100_000, Reader: r})
+	}()
+	// Wait until the transfer is under way, then cancel it.
+	deadline := time.Now().Add(chatTimeout)
+	for {
+		if _, calls := bob.P2PInFlight(); calls > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the transfer never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	close(r.release)
+	if err := <-sent; !errors.Is(err, context.Canceled) {
+		t.Fatalf("SendFile returned %v, want context.Canceled", err)
+	}
+	start := time.Now()
+	e := chatWait(t, bob, 1, func(*msnclient.FileFailed) bool { return true })
+	if e.Declined || !errors.Is(e.Err, p2p.ErrClosed) {
+		t.Fatalf("bob reported %+v", e)
+	}
+	if time.Since(start) > msnclient.DefaultFileStallTimeout/2 {
+		t.Fatal("bob only noticed after the stall timeout")
+	}
+	waitNoP2P(t, alice.Client, bob.Client)
 }

@@ -932,6 +932,11 @@ func (m *Manager) Offer(ctx context.Context, peer string, o Offer) error {
 		}
 	}()
 	if err := m.offerData(ctx, peer, c, o); err != nil {
+		select {
+		case <-c.bye: // the peer ended it
+		default:
+			m.sendBye(peer, c) // tell the peer we gave up
+		}
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
 			return fmt.Errorf("%w (%w)", cause, err)
 		}
