@@ -18,7 +18,8 @@ import (
 )
 
 // fileFeatures are the media MSN conversations take: any file, as a P2P
-// file transfer, up to the MSN size limit; captions go as a text after.
+// file transfer to each contact, up to the size limit; captions go as a
+// text after.
 func (c *Connector) fileFeatures() event.FileFeatureMap {
 	ff := &event.FileFeatures{
 		MimeTypes: map[string]event.CapabilitySupportLevel{"*/*": event.CapLevelFullySupported},
@@ -62,18 +63,20 @@ func mediaName(content *event.MessageEventContent) (name, caption string) {
 }
 
 // sendMatrixFile sends a Matrix image, file, video, audio or sticker to
-// the contact of a DM as a P2P file transfer; the status is success only
-// once the contact received it all. A caption follows as text.
+// the contact of a DM, or to each contact of a group chat, as a P2P file
+// transfer; the status is success only once every contact received it
+// all. A caption follows as text in the conversation.
 func (m *MSNClient) sendMatrixFile(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, string, error) {
 	content := msg.Content
-	contact, ok := dmContact(msg.Portal.ID)
-	if !ok {
-		return nil, ReasonUnsupported, userError(errors.New("file in a group chat"),
-			"MSN sends files to one contact at a time: send it in the one-to-one chat.")
-	}
 	cl, err := m.client()
 	if err != nil {
 		return nil, FailureReason(err), m.sendFailure(err)
+	}
+	contacts := []string{}
+	if contact, ok := dmContact(msg.Portal.ID); ok {
+		contacts = append(contacts, contact)
+	} else if contacts, err = m.groupParticipants(ctx, msg.Portal.PortalKey); err != nil {
+		return nil, FailureReason(err), m.sendFailure(fmt.Errorf("find conversation participants: %w", err))
 	}
 	name, caption := mediaName(content)
 	var sendErr error
@@ -87,18 +90,23 @@ func (m *MSNClient) sendMatrixFile(ctx context.Context, msg *bridgev2.MatrixMess
 				fmt.Sprintf("The file is too large for MSN (%s, the limit is %s).", formatBytes(st.Size()), formatBytes(m.connector.Config.maxFileSize())))
 			return nil
 		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
 		var preview []byte
 		if content.MsgType == event.MsgImage || content.MsgType == event.MessageType(event.CapMsgSticker) {
-			preview = imagePreview(f, st.Size())
 			if _, err := f.Seek(0, io.SeekStart); err != nil {
 				return err
 			}
+			preview = imagePreview(f, st.Size())
 		}
 		m.typing.stop(msg.Portal.PortalKey)
-		sendErr = cl.SendFile(ctx, contact, msnclient.File{Name: name, Size: st.Size(), Reader: f, Preview: preview})
+		for _, contact := range contacts {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+			if err := cl.SendFile(ctx, contact, msnclient.File{Name: name, Size: st.Size(), Reader: f, Preview: preview}); err != nil {
+				sendErr = &contactFileError{contact: contact, err: err, group: len(contacts) > 1}
+				return nil
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -106,19 +114,33 @@ func (m *MSNClient) sendMatrixFile(ctx context.Context, msg *bridgev2.MatrixMess
 	}
 	if sendErr != nil {
 		if m.connector.Config.MediaFallback {
-			if ferr := m.sendMediaLink(ctx, cl, contact, msg, name, caption); ferr == nil {
+			if ferr := m.sendMediaLink(ctx, msg, name, caption); ferr == nil {
 				return m.mediaResponse(), "", nil
 			}
 		}
 		return nil, fileSendReason(sendErr), m.fileSendFailure(sendErr)
 	}
 	if caption != "" {
-		if err := cl.Conversation(contact).SendText(ctx, msnclient.TextMessage{Text: caption}); err != nil {
+		cv, err := m.conversationFor(ctx, msg.Portal)
+		if err == nil {
+			err = cv.SendText(ctx, msnclient.TextMessage{Text: caption})
+		}
+		if err != nil {
 			return nil, FailureReason(err), m.sendFailure(fmt.Errorf("the file was sent, its caption was not: %w", err))
 		}
 	}
 	return m.mediaResponse(), "", nil
 }
+
+// contactFileError is a file one contact of the conversation did not get.
+type contactFileError struct {
+	contact string
+	group   bool
+	err     error
+}
+
+func (e *contactFileError) Error() string { return e.contact + ": " + e.err.Error() }
+func (e *contactFileError) Unwrap() error { return e.err }
 
 func (m *MSNClient) mediaResponse() *bridgev2.MatrixMessageResponse {
 	return &bridgev2.MatrixMessageResponse{DB: &database.Message{ID: m.msgIDs.New(), SenderID: m.selfUserID(), Timestamp: time.Now()}}
@@ -126,7 +148,10 @@ func (m *MSNClient) mediaResponse() *bridgev2.MatrixMessageResponse {
 
 // sendMediaLink sends the contact a text with a public link to the media
 // (network.media_fallback), when the bridge has public media.
-func (m *MSNClient) sendMediaLink(ctx context.Context, cl *msnclient.Client, contact string, msg *bridgev2.MatrixMessage, name, caption string) error {
+func (m *MSNClient) sendMediaLink(ctx context.Context, msg *bridgev2.MatrixMessage, name, caption string) error {
+	if m.connector.Bridge == nil {
+		return errors.New("no bridge")
+	}
 	pm, ok := m.connector.Bridge.Matrix.(bridgev2.MatrixConnectorWithPublicMedia)
 	if !ok {
 		return errors.New("no public media")
@@ -139,7 +164,11 @@ func (m *MSNClient) sendMediaLink(ctx context.Context, cl *msnclient.Client, con
 	if caption != "" {
 		text += "\n" + caption
 	}
-	return cl.Conversation(contact).SendText(ctx, msnclient.TextMessage{Text: text})
+	cv, err := m.conversationFor(ctx, msg.Portal)
+	if err != nil {
+		return err
+	}
+	return cv.SendText(ctx, msnclient.TextMessage{Text: text})
 }
 
 // fileSendReason is the metrics reason of a failed file transfer.
@@ -153,13 +182,17 @@ func fileSendReason(err error) string {
 
 // fileSendFailure is the message status of a file the contact did not get.
 func (m *MSNClient) fileSendFailure(err error) error {
+	who := "The contact"
+	if ce := (*contactFileError)(nil); errors.As(err, &ce) && ce.group {
+		who = ce.contact
+	}
 	switch {
 	case errors.Is(err, msnclient.ErrFileDeclined):
-		return userError(err, "The contact declined the file.")
+		return userError(err, who+" declined the file.")
 	case errors.Is(err, msnclient.ErrFileNoAnswer):
-		return userError(err, "The contact did not accept the file in time.")
+		return userError(err, who+" did not accept the file in time.")
 	case errors.Is(err, msnclient.ErrFileCancelled):
-		return userError(err, "The contact cancelled the transfer.")
+		return userError(err, who+" cancelled the transfer.")
 	}
 	var he *humanError
 	if errors.As(err, &he) {

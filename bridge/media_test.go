@@ -9,11 +9,13 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/bridgev2/status"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -130,25 +132,28 @@ func TestHandleMatrixFile(t *testing.T) {
 			t.Fatalf("peer got %d files and %v", len(box.files), box.texts)
 		}
 	}
+	box.mu.Lock()
+	files, texts := slices.Clone(box.files), slices.Clone(box.texts)
+	box.mu.Unlock()
 	for i, want := range []struct {
 		name string
 		data []byte
 	}{{"cat.png", img}, {"data.bin", bin}} {
-		f := box.files[i]
+		f := files[i]
 		got, _ := io.ReadAll(f.File)
 		_ = f.File.Close()
 		if f.Name != want.name || sha256.Sum256(got) != sha256.Sum256(want.data) || !bytes.Equal(got, want.data) {
 			t.Errorf("file %d: %q with %d bytes, want %q with %d", i, f.Name, len(got), want.name, len(want.data))
 		}
 	}
-	if p, err := png.DecodeConfig(bytes.NewReader(box.files[0].Preview)); err != nil || p.Width != 96 || p.Height != 96 {
+	if p, err := png.DecodeConfig(bytes.NewReader(files[0].Preview)); err != nil || p.Width != 96 || p.Height != 96 {
 		t.Errorf("image preview: %+v %v", p, err)
 	}
-	if box.files[1].Preview != nil {
-		t.Errorf("a file got a preview of %d bytes", len(box.files[1].Preview))
+	if files[1].Preview != nil {
+		t.Errorf("a file got a preview of %d bytes", len(files[1].Preview))
 	}
-	if box.texts[0] != "look at this" {
-		t.Errorf("caption arrived as %q", box.texts[0])
+	if texts[0] != "look at this" {
+		t.Errorf("caption arrived as %q", texts[0])
 	}
 
 	err := send("picky@example.com", &event.MessageEventContent{MsgType: event.MsgImage, Body: "cat.png", URL: "mxc://x/img"})
@@ -156,6 +161,36 @@ func TestHandleMatrixFile(t *testing.T) {
 	if !errors.As(err, &st) || st.Status != event.MessageStatusFail || !strings.Contains(st.Message, "declined the file") {
 		t.Errorf("declined file: %v (%+v)", err, st)
 	}
+	// A group chat: each contact gets the file; one declining fails the
+	// message, naming who.
+	group := networkid.PortalKey{ID: newGroupPortalID(), Receiver: m.login.ID}
+	m.convs.set([]string{"friend@example.com", "picky@example.com"}, group)
+	friendFiles := len(box.files)
+	_, err = m.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgFile, Body: "group.bin", URL: "mxc://x/bin"},
+		Portal:  testPortal(group),
+	}})
+	if !errors.As(err, &st) || st.Status != event.MessageStatusFail || !strings.Contains(st.Message, "picky@example.com declined the file") {
+		t.Errorf("group file: %v (%+v)", err, st)
+	}
+	for {
+		box.mu.Lock()
+		n := len(box.files)
+		box.mu.Unlock()
+		if n > friendFiles {
+			break
+		}
+		select {
+		case <-box.notify:
+		case <-ctx.Done():
+			t.Fatal("friend never got the group file")
+		}
+	}
+	box.mu.Lock()
+	if f := box.files[friendFiles]; f.Name != "group.bin" || f.Size != int64(len(bin)) {
+		t.Errorf("friend got %q of %d bytes", f.Name, f.Size)
+	}
+	box.mu.Unlock()
 	err = send("nobody@example.com", &event.MessageEventContent{MsgType: event.MsgImage, Body: "cat.png", URL: "mxc://x/img"})
 	if !errors.As(err, &st) || st.Status != event.MessageStatusFail {
 		t.Errorf("file to an offline contact: %v", err)

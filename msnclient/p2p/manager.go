@@ -727,6 +727,7 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 		var data []byte
 		if ans.Sink != nil {
 			err = m.waitStream(c, ans.StallTimeout)
+			m.endStream(peer, c)
 			if err != nil {
 				// Tell the sender we gave up, so that it stops sending.
 				m.sendBye(peer, c)
@@ -858,6 +859,20 @@ func (m *Manager) waitStream(c *call, stall time.Duration) error {
 			return fmt.Errorf("%w: no data for %s", ErrTimeout, stall)
 		case <-m.ctx.Done():
 			return ErrStopped
+		}
+	}
+}
+
+// endStream detaches a streamed call from its sink: chunks still coming
+// are dropped, never written to a sink its owner is closing.
+func (m *Manager) endStream(peer string, c *call) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c.receiving, c.sink = false, nil
+	l := m.linkLocked(peer)
+	for id, a := range l.inbound {
+		if a.call == c {
+			delete(l.inbound, id)
 		}
 	}
 }
