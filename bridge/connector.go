@@ -30,7 +30,8 @@ type Connector struct {
 	avatarOnce sync.Once
 	avatars    *avatarFetcher // see avatar.go
 
-	media mediaDownloader // see media.go; nil: the bridge bot
+	media       mediaDownloader // see media.go; nil: the bridge bot
+	publicMedia publicMedia     // see media.go; nil: the bridge's Matrix connector
 }
 
 var (

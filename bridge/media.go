@@ -44,6 +44,27 @@ func (c *Connector) mediaSource() mediaDownloader {
 	return c.Bridge.Bot
 }
 
+// publicMediaSource makes public links to Matrix media, nil when the
+// bridge has none.
+func (c *Connector) publicMediaSource() publicMedia {
+	if c.publicMedia != nil {
+		return c.publicMedia
+	}
+	if c.Bridge == nil {
+		return nil
+	}
+	if pm, ok := c.Bridge.Matrix.(bridgev2.MatrixConnectorWithPublicMedia); ok {
+		return pm
+	}
+	return nil
+}
+
+// publicMedia is the part of bridgev2.MatrixConnectorWithPublicMedia used
+// for the link fallback.
+type publicMedia interface {
+	GetPublicMediaAddressForEvent(ctx context.Context, content *event.MessageEventContent) (string, error)
+}
+
 // mediaName is the file name of a Matrix media message: its filename, else
 // its body, else a name from its type.
 func mediaName(content *event.MessageEventContent) (name, caption string) {
@@ -149,11 +170,8 @@ func (m *MSNClient) mediaResponse() *bridgev2.MatrixMessageResponse {
 // sendMediaLink sends the contact a text with a public link to the media
 // (network.media_fallback), when the bridge has public media.
 func (m *MSNClient) sendMediaLink(ctx context.Context, msg *bridgev2.MatrixMessage, name, caption string) error {
-	if m.connector.Bridge == nil {
-		return errors.New("no bridge")
-	}
-	pm, ok := m.connector.Bridge.Matrix.(bridgev2.MatrixConnectorWithPublicMedia)
-	if !ok {
+	pm := m.connector.publicMediaSource()
+	if pm == nil {
 		return errors.New("no public media")
 	}
 	link, err := pm.GetPublicMediaAddressForEvent(ctx, msg.Content)

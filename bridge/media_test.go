@@ -191,8 +191,42 @@ func TestHandleMatrixFile(t *testing.T) {
 		t.Errorf("friend got %q of %d bytes", f.Name, f.Size)
 	}
 	box.mu.Unlock()
+	// With media_fallback, the contact who declined gets a link instead
+	// and the message counts as sent.
+	c.Config.MediaFallback = true
+	c.publicMedia = fakePublicMedia{}
+	pickyTexts := make(chan string, 4)
+	_ = picky.Close()
+	picky = msnclient.NewClient(pickyCfg, func(evt any) {
+		if e, ok := evt.(*msnclient.MessageReceived); ok {
+			pickyTexts <- e.Message.Text
+		}
+	})
+	if err := picky.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer picky.Close()
+	if err := send("picky@example.com", &event.MessageEventContent{MsgType: event.MsgImage, Body: "so cute", FileName: "cat.png", URL: "mxc://x/img"}); err != nil {
+		t.Fatalf("fallback: %v", err)
+	}
+	select {
+	case text := <-pickyTexts:
+		if text != "cat.png: https://media.example/mxc://x/img\nso cute" {
+			t.Errorf("fallback text %q", text)
+		}
+	case <-ctx.Done():
+		t.Fatal("no fallback link arrived")
+	}
+	c.Config.MediaFallback = false
+
 	err = send("nobody@example.com", &event.MessageEventContent{MsgType: event.MsgImage, Body: "cat.png", URL: "mxc://x/img"})
 	if !errors.As(err, &st) || st.Status != event.MessageStatusFail {
 		t.Errorf("file to an offline contact: %v", err)
 	}
+}
+
+type fakePublicMedia struct{}
+
+func (fakePublicMedia) GetPublicMediaAddressForEvent(_ context.Context, content *event.MessageEventContent) (string, error) {
+	return "https://media.example/" + string(content.URL), nil
 }
