@@ -53,7 +53,7 @@ func (m *MSNClient) handleEvent(sess *session, evt any) {
 	case *msnclient.Nudge:
 		m.handleNudge(ctx, evt)
 	case *msnclient.Datacast:
-		m.handleNotice(ctx, evt.ConversationEvent, evt.From, datacastText(evt.ID))
+		m.handleDatacast(ctx, evt)
 	case *msnclient.UnknownMessage:
 		if what, ok := unknownMessageNotice(evt); ok {
 			if evt.Err != nil {
