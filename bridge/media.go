@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -44,6 +46,17 @@ func (c *Connector) mediaSource() mediaDownloader {
 	return c.Bridge.Bot
 }
 
+// preferredExt picks the usual extension of a MIME type among those the
+// system knows.
+func preferredExt(mimeType string, exts []string) string {
+	usual := map[string]string{"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
+		"video/mp4": ".mp4", "audio/mpeg": ".mp3", "audio/ogg": ".ogg"}
+	if e, ok := usual[mimeType]; ok {
+		return e
+	}
+	return exts[0]
+}
+
 // publicMediaSource makes public links to Matrix media, nil when the
 // bridge has none.
 func (c *Connector) publicMediaSource() publicMedia {
@@ -78,6 +91,13 @@ func mediaName(content *event.MessageEventContent) (name, caption string) {
 		name = "file"
 		if content.MsgType == event.MsgImage || content.MsgType == event.MessageType(event.CapMsgSticker) {
 			name = "image"
+		}
+	}
+	// Stickers and some clients' images have a description, not a file
+	// name: give it the extension of its type so the contact can open it.
+	if filepath.Ext(name) == "" && content.Info != nil && content.Info.MimeType != "" {
+		if exts, _ := mime.ExtensionsByType(content.Info.MimeType); len(exts) > 0 {
+			name += preferredExt(content.Info.MimeType, exts)
 		}
 	}
 	return name, caption

@@ -230,3 +230,23 @@ type fakePublicMedia struct{}
 func (fakePublicMedia) GetPublicMediaAddressForEvent(_ context.Context, content *event.MessageEventContent) (string, error) {
 	return "https://media.example/" + string(content.URL), nil
 }
+
+// TestMediaName: the file name and caption of Matrix media, stickers given
+// the extension of their type.
+func TestMediaName(t *testing.T) {
+	for _, c := range []struct {
+		content       event.MessageEventContent
+		name, caption string
+	}{
+		{event.MessageEventContent{MsgType: event.MsgImage, Body: "cat.png"}, "cat.png", ""},
+		{event.MessageEventContent{MsgType: event.MsgImage, Body: "look", FileName: "cat.png"}, "cat.png", "look"},
+		{event.MessageEventContent{MsgType: event.MessageType(event.CapMsgSticker), Body: "Happy cat", Info: &event.FileInfo{MimeType: "image/webp"}}, "Happy cat.webp", ""},
+		{event.MessageEventContent{MsgType: event.MsgFile, Body: ""}, "file", ""},
+		{event.MessageEventContent{MsgType: event.MsgImage, Body: " ", Info: &event.FileInfo{MimeType: "image/jpeg"}}, "image.jpg", ""},
+	} {
+		name, caption := mediaName(&c.content)
+		if name != c.name || caption != c.caption {
+			t.Errorf("%+v: got %q %q, want %q %q", c.content, name, caption, c.name, c.caption)
+		}
+	}
+}
