@@ -100,16 +100,22 @@ func (f *avatarFetcher) wait(d time.Duration) {
 
 // waitAvatars lets avatar updates in progress finish before the bridge
 // stops (they would fail half-done on a closed database).
+// It is called when one login disconnects; later logins (or the same one
+// reconnecting) still create and use the fetcher.
 func (c *Connector) waitAvatars(d time.Duration) {
-	c.avatarOnce.Do(func() {}) // no fetcher is created from here on
-	if c.avatars != nil {
-		c.avatars.wait(d)
+	c.avatarMu.Lock()
+	f := c.avatars
+	c.avatarMu.Unlock()
+	if f != nil {
+		f.wait(d)
 	}
 }
 
 // avatarFetcher returns the connector's fetcher, creating it on first use.
 func (c *Connector) avatarFetcher() *avatarFetcher {
-	c.avatarOnce.Do(func() {
+	c.avatarMu.Lock()
+	defer c.avatarMu.Unlock()
+	if c.avatars == nil {
 		c.avatars = newAvatarFetcher(c.backgroundCtx(), c.Config.Pictures.maxConcurrent(), c.log())
 		c.avatars.fetch = func(ctx context.Context, via *MSNClient, email, obj string) ([]byte, error) {
 			cl, err := via.client()
@@ -142,7 +148,7 @@ func (c *Connector) avatarFetcher() *avatarFetcher {
 			}})
 			return nil
 		}
-	})
+	}
 	return c.avatars
 }
 

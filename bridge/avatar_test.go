@@ -305,3 +305,19 @@ func TestAvatarTooLargeNotRetried(t *testing.T) {
 		t.Fatalf("%d fetches of a picture over the limit, want 1", n)
 	}
 }
+
+// One login disconnecting (logout, the reconnect command) must not stop
+// the other logins, or the same one signing in again, from fetching
+// pictures.
+func TestAvatarFetcherAfterLoginDisconnect(t *testing.T) {
+	c := &Connector{DB: testDB(t)}
+	c.waitAvatars(time.Millisecond) // a login disconnects before any picture was seen
+	f := c.avatarFetcher()
+	if f == nil {
+		t.Fatal("no picture fetcher after a login disconnected: pictures would never be fetched again")
+	}
+	c.waitAvatars(time.Millisecond)
+	if again := c.avatarFetcher(); again != f {
+		t.Fatal("a second fetcher was created: pictures would be fetched twice")
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,20 +54,33 @@ type MSNClient struct {
 	log       zerolog.Logger
 
 	mu         sync.Mutex
-	sess       *session // current connected session, nil when offline
-	adopted    *session // connected session handed over by the login process
+	sess       *session        // current connected session, nil when offline
+	sessCtx    context.Context // lives as long as sess
+	adopted    *session        // connected session handed over by the login process
 	loopCancel context.CancelFunc
 	loopDone   chan struct{}
 
 	// stateSink receives bridge states (the login's queue; tests replace it).
 	stateSink func(status.BridgeState)
+	// queueRemote hands remote events to bridgev2 (tests replace it).
+	queueRemote func(bridgev2.RemoteEvent)
 	// backoff is the reconnect delay before attempt n (tests shorten it).
 	backoff func(n int) time.Duration
+	// stableSession is how long a session must stay up to reset the
+	// backoff (tests shorten it).
+	stableSession time.Duration
 	// refreshEvery is how often online contacts' presence is re-sent
 	// (config; tests shorten it).
 	refreshEvery time.Duration
 
-	loggedIn atomic.Bool
+	// credsProblem is set while the login cannot sign in without the user
+	// (password missing or rejected, signed in elsewhere): IsLoggedIn.
+	credsProblem atomic.Bool
+	// sessChanged is closed and replaced whenever the session changes.
+	sessChanged chan struct{}
+	// sendHold is how long a message waits for the session while
+	// reconnecting (tests shorten it).
+	sendHold time.Duration
 	names    sync.Map // email -> friendly name seen in messages and joins
 
 	profileMu sync.Mutex // guards login.RemoteProfile
@@ -80,6 +92,11 @@ type MSNClient struct {
 
 	notifiedMu sync.Mutex
 	notified   map[string]bool // contact requests already announced
+
+	// bg tracks the login's goroutines; side does the homeserver and
+	// database work that follows MSN events, off the event goroutine.
+	bg   background
+	side *sideWork
 
 	ownPic ownPicture // see avatar_own.go
 
@@ -115,6 +132,10 @@ func newMSNClient(c *Connector, login *bridgev2.UserLogin, meta *UserLoginMetada
 		notified:  make(map[string]bool),
 		backoff:   backoffDelay,
 
+		stableSession: stableSessionAfter,
+		sendHold:      sendHoldTimeout,
+		sessChanged:   make(chan struct{}),
+
 		refreshEvery: c.Config.presenceRefresh(),
 	}
 	m.stateSink = func(state status.BridgeState) {
@@ -122,6 +143,11 @@ func newMSNClient(c *Connector, login *bridgev2.UserLogin, meta *UserLoginMetada
 			login.BridgeState.Send(state)
 		}
 	}
+	m.queueRemote = func(evt bridgev2.RemoteEvent) { login.QueueRemoteEvent(evt) }
+	m.side = newSideWork(m.log)
+	m.side.applyName = m.updateGhostName
+	m.side.storePresence = m.storePresence
+	m.side.saveOwnName = m.saveOwnName
 	m.typing = newTypingSender(typingRepeatInterval, m.sendTyping)
 	m.presence = newPresenceBridge(c.Config.Presence.Enabled, c.Config.presenceInterval(), m.log, m.setGhostPresence)
 	return m
@@ -143,6 +169,7 @@ func (m *MSNClient) Connect(ctx context.Context) {
 	if m.loopCancel != nil {
 		return
 	}
+	m.credsProblem.Store(false)
 	adopted := m.adopted
 	m.adopted = nil
 	srv, ok := m.connector.Config.Server(m.meta.Server)
@@ -176,6 +203,7 @@ func (m *MSNClient) Connect(ctx context.Context) {
 	loopCtx, cancel := context.WithCancel(m.log.WithContext(m.backgroundCtx()))
 	m.loopCancel = cancel
 	m.loopDone = make(chan struct{})
+	m.bg.Go(func() { m.side.run(loopCtx) })
 	go m.connectLoop(loopCtx, cfg, adopted, m.loopDone)
 }
 
@@ -197,7 +225,7 @@ func (m *MSNClient) password() (string, error) {
 	if m.meta.EncryptedPassword == "" {
 		return "", errors.New("no stored password")
 	}
-	return decryptPassword(m.connector.Config.credentialsKey, m.meta.EncryptedPassword)
+	return decryptPassword(m.connector.Config.credentialsKey, m.login.ID, m.meta.EncryptedPassword)
 }
 
 // connectLoop signs in, waits for the session to end and signs in again
@@ -215,7 +243,7 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 	// The refresh re-sends online presence, so it lives no longer than
 	// this loop.
 	defer m.startPresenceRefresh(m.refreshEvery)()
-	failures := 0
+	failures := reconnectFailures{stableFor: m.stableSession}
 	for {
 		if sess == nil {
 			m.sendState(status.StateConnecting, "", nil)
@@ -238,9 +266,9 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 					m.sendState(status.StateBadCredentials, ErrCodeSignedInElsewhere, err)
 					return
 				}
-				failures++
-				delay := m.backoff(failures)
-				m.log.Warn().Err(err).Int("failures", failures).Stringer("retry_in", delay).Msg("Failed to connect to MSN")
+				n := failures.failed()
+				delay := m.backoff(n)
+				m.log.Warn().Err(err).Int("failures", n).Stringer("retry_in", delay).Msg("Failed to connect to MSN")
 				m.sendState(status.StateTransientDisconnect, ErrCodeConnectFailed, err)
 				if !sleepCtx(ctx, delay) {
 					return
@@ -248,20 +276,26 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 				continue
 			}
 		}
-		failures = 0
-		m.setSession(sess)
+		connectedAt := time.Now()
+		// Work of this session (event handling, contact syncs) ends with
+		// it: a stale session never writes over a newer one.
+		sessCtx, endSession := context.WithCancel(ctx)
+		m.setSession(sessCtx, sess)
 		m.sendState(status.StateConnected, "", nil)
-		go m.syncAfterConnect(ctx, sess)
-		go m.afterSignIn(ctx, sess)
+		syncSess := sess
+		m.bg.Go(func() { m.syncAfterConnect(sessCtx, syncSess) })
+		m.bg.Go(func() { m.afterSignIn(sessCtx, syncSess) })
 
 		select {
 		case <-ctx.Done():
-			m.setSession(nil)
+			endSession()
+			m.setSession(ctx, nil)
 			_ = sess.client.Close()
 			return
 		case <-sess.done:
 		}
-		m.setSession(nil)
+		endSession()
+		m.setSession(ctx, nil)
 		reason := sess.reason()
 		sess = nil
 		switch reason.Reason {
@@ -276,9 +310,11 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 		default:
 			m.sendState(status.StateTransientDisconnect, ErrCodeDisconnected, reason.Err)
 		}
-		m.log.Warn().Err(reason.Err).Int("reason", int(reason.Reason)).Msg("Disconnected from MSN, reconnecting")
-		failures = 1
-		if !sleepCtx(ctx, m.backoff(failures)) {
+		n := failures.ended(time.Since(connectedAt))
+		delay := m.backoff(n)
+		m.log.Warn().Err(reason.Err).Int("reason", int(reason.Reason)).Int("failures", n).Stringer("retry_in", delay).
+			Msg("Disconnected from MSN, reconnecting")
+		if !sleepCtx(ctx, delay) {
 			return
 		}
 	}
@@ -298,15 +334,16 @@ func dialSession(ctx context.Context, cfg msnclient.Config) (*session, error) {
 }
 
 // setSession makes sess the current session (nil: offline) and attaches
-// the event handler.
-func (m *MSNClient) setSession(sess *session) {
+// the event handler, whose work lives no longer than ctx.
+func (m *MSNClient) setSession(ctx context.Context, sess *session) {
 	m.mu.Lock()
-	m.sess = sess
-	m.loggedIn.Store(sess != nil)
+	m.sess, m.sessCtx = sess, ctx
+	close(m.sessChanged)
+	m.sessChanged = make(chan struct{})
 	m.mu.Unlock()
 	if sess != nil {
 		m.presence.restart()
-		sess.attach(func(evt any) { m.handleEvent(sess, evt) })
+		sess.attach(func(evt any) { m.handleEvent(ctx, sess, evt) })
 	} else {
 		m.typing.stopAll()
 	}
@@ -343,25 +380,38 @@ func (m *MSNClient) Disconnect() {
 			m.log.Warn().Msg("Connect loop did not stop in time")
 		}
 	}
+	if !m.bg.Wait(5 * time.Second) {
+		m.log.Warn().Msg("Background work of the login did not stop in time")
+	}
 	m.typing.stopAll()
 	m.presence.stop()
 	m.connector.waitAvatars(5 * time.Second)
-	m.loggedIn.Store(false)
 }
 
-// IsLoggedIn implements bridgev2.NetworkAPI.
+// IsLoggedIn implements bridgev2.NetworkAPI. bridgev2 asks whether the
+// login can be used, not whether it is connected this instant: it is true
+// unless the credentials are missing or were rejected (or the account was
+// signed in elsewhere, which needs the user to act). Messages sent while
+// reconnecting wait for the session (see waitConnected).
 func (m *MSNClient) IsLoggedIn() bool {
-	return m.loggedIn.Load()
+	return !m.credsProblem.Load()
 }
 
 // LogoutRemote implements bridgev2.NetworkAPI: it signs out of MSN and
 // forgets the stored password and our tables' data of the login.
 func (m *MSNClient) LogoutRemote(ctx context.Context) {
+	m.credsProblem.Store(true)
+	// Disconnect stops the connect loop and waits for the login's
+	// background work (contact syncs), so nothing writes rows back after
+	// they are deleted below.
 	m.Disconnect()
+	m.side.reset()
 	m.connector.metrics.LoginRemoved(string(m.login.ID))
 	m.meta.EncryptedPassword = ""
-	if err := m.login.Save(ctx); err != nil {
-		m.log.Err(err).Msg("Failed to clear stored password")
+	if m.connector.Bridge != nil { // nil outside a running bridge (tests)
+		if err := m.login.Save(ctx); err != nil {
+			m.log.Err(err).Msg("Failed to clear stored password")
+		}
 	}
 	if err := m.connector.DB.Contact.DeleteAll(ctx, string(m.login.ID)); err != nil {
 		m.log.Err(err).Msg("Failed to delete contact snapshot")
@@ -396,20 +446,10 @@ func (m *MSNClient) sendState(evt status.BridgeStateEvent, code status.BridgeSta
 	if code == ErrCodeSignedInElsewhere || code == ErrCodeBadCredentials || code == ErrCodeNoCredentials {
 		state.UserAction = status.UserActionRelogin
 	}
-	m.stateSink(state)
-}
-
-// backoffDelay is the wait before reconnect attempt n (1-based): 2 s
-// doubling up to 5 min, with ±20% jitter.
-func backoffDelay(n int) time.Duration {
-	const base, maxDelay = 2 * time.Second, 5 * time.Minute
-	d := base
-	for i := 1; i < n && d < maxDelay; i++ {
-		d *= 2
+	if evt == status.StateBadCredentials {
+		m.credsProblem.Store(true)
 	}
-	d = min(d, maxDelay)
-	jitter := time.Duration((rand.Float64()*0.4 - 0.2) * float64(d))
-	return d + jitter
+	m.stateSink(state)
 }
 
 // sleepCtx waits d or until ctx is done; it reports whether d elapsed.
@@ -434,6 +474,14 @@ func (m *MSNClient) markRequestNotified(email string) bool {
 	}
 	m.notified[email] = true
 	return true
+}
+
+// unmarkRequestNotified forgets that a contact request was shown (its
+// notice could not be queued).
+func (m *MSNClient) unmarkRequestNotified(email string) {
+	m.notifiedMu.Lock()
+	defer m.notifiedMu.Unlock()
+	delete(m.notified, email)
 }
 
 // currentSession returns the connected session, nil when offline.

@@ -48,8 +48,8 @@ func TestConnectLoop(t *testing.T) {
 	m.Connect(context.Background())
 	expectState(t, states, status.StateConnected, "")
 	m.Disconnect()
-	if m.IsLoggedIn() {
-		t.Error("logged in after Disconnect")
+	if m.currentSession() != nil {
+		t.Error("still connected after Disconnect")
 	}
 }
 

@@ -199,7 +199,7 @@ func (c *Connector) runContactCommand(ce *commands.Event, name string, action fu
 	}
 	replyPlain(ce, done, email)
 	if name == "add-contact" || name == "accept" || name == "remove-contact" {
-		go m.syncContacts(m.log.WithContext(m.backgroundCtx()), m.currentSession())
+		m.syncContactsNow()
 	}
 }
 

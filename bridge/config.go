@@ -270,7 +270,9 @@ func (srv *ServerConfig) serviceURL(configured, path string) string {
 	return u.Scheme + "://" + u.Host + path
 }
 
-func upgradeConfig(helper up.Helper) {
+// upgradeConfig upgrades the network section; it returns the credentials
+// key it generated ("" when the config had one).
+func upgradeConfig(helper up.Helper) (generatedKey string) {
 	helper.Copy(up.List, "servers")
 	helper.Copy(up.Str, "displayname_template")
 	helper.Copy(up.Bool, "presence", "enabled")
@@ -291,10 +293,12 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Int, "contact_groups", "refresh_interval_seconds")
 	upgradeLoginRate(helper)
 	if key, ok := helper.Get(up.Str, "credentials_key"); !ok || key == "generate" {
-		helper.Set(up.Str, generateCredentialsKey(), "credentials_key")
+		generatedKey = generateCredentialsKey()
+		helper.Set(up.Str, generatedKey, "credentials_key")
 	} else {
 		helper.Copy(up.Str, "credentials_key")
 	}
+	return generatedKey
 }
 
 // generateCredentialsKey returns a new random 256-bit key, base64-encoded.

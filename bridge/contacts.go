@@ -12,6 +12,18 @@ import (
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
 )
 
+// syncContactsNow syncs the contact list of the current session in the
+// background, tied to the session.
+func (m *MSNClient) syncContactsNow() {
+	m.mu.Lock()
+	sess, ctx := m.sess, m.sessCtx
+	m.mu.Unlock()
+	if sess == nil {
+		return
+	}
+	m.bg.Go(func() { m.syncContacts(ctx, sess) })
+}
+
 // syncAfterConnect runs the work that follows a successful sign-in.
 func (m *MSNClient) syncAfterConnect(ctx context.Context, sess *session) {
 	m.syncContacts(ctx, sess)
@@ -75,6 +87,11 @@ func (m *MSNClient) storeContactSnapshot(ctx context.Context, sess *session, log
 	m.contactDBMu.Lock()
 	defer m.contactDBMu.Unlock()
 	contacts = sess.client.Contacts()
+	if ctx.Err() != nil || m.currentSession() != sess {
+		// The session ended: its list is stale, and a newer session (or
+		// a logout) owns the stored snapshot now.
+		return contacts, map[string]bool{}, nil
+	}
 	rows := make([]*database.Contact, 0, len(contacts))
 	current = make(map[string]bool, len(contacts))
 	for _, c := range contacts {

@@ -29,14 +29,19 @@ type PortalMetadata struct {
 	Participants []string `json:"participants,omitempty"`
 }
 
-// GhostMetadata is the connector's data of one ghost.
-type GhostMetadata struct {
-	FriendlyName string `json:"friendly_name,omitempty"`
-}
+// GhostMetadata is the connector's data of one ghost: nothing, the
+// friendly name lives in the ghost's own name and the contact snapshot.
+// (Rows written by older versions may hold a "friendly_name" that is
+// ignored.)
+type GhostMetadata struct{}
 
-// MessageMetadata is the connector's data of one message: nothing yet, MSN
-// messages carry no extra data worth keeping.
-type MessageMetadata struct{}
+// MessageMetadata is the connector's data of one message.
+type MessageMetadata struct {
+	// Snippet is the start of the message text, quoted when a Matrix user
+	// replies to it (MSN has no replies; in encrypted rooms the bridge
+	// cannot read the replied-to event from the homeserver).
+	Snippet string `json:"snippet,omitempty"`
+}
 
 // GetDBMetaTypes implements bridgev2.NetworkConnector.
 func (c *Connector) GetDBMetaTypes() database.MetaTypes {

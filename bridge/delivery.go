@@ -152,15 +152,19 @@ func (m *MSNClient) handleUnreachable(ctx context.Context, evt *msnclient.Partic
 	if br == nil {
 		return
 	}
-	portal, err := br.GetExistingPortalByKey(ctx, pk)
-	if err != nil || portal == nil || portal.MXID == "" {
-		m.log.Debug().Err(err).Msg("Group room not there yet, not telling it about the unreachable participant")
-		return
-	}
-	content := &event.MessageEventContent{MsgType: event.MsgNotice, Body: text}
-	if _, err := br.Bot.SendMessage(ctx, portal.MXID, event.EventMessage, &event.Content{Parsed: content}, nil); err != nil {
-		m.log.Err(err).Msg("Failed to send unreachable-participant notice")
-	}
+	// The notice is homeserver I/O: it goes to the side-work goroutine, so
+	// a slow homeserver does not hold up the messages behind it.
+	m.side.add(func(ctx context.Context) {
+		portal, err := br.GetExistingPortalByKey(ctx, pk)
+		if err != nil || portal == nil || portal.MXID == "" {
+			m.log.Debug().Err(err).Msg("Group room not there yet, not telling it about the unreachable participant")
+			return
+		}
+		content := &event.MessageEventContent{MsgType: event.MsgNotice, Body: text}
+		if _, err := br.Bot.SendMessage(ctx, portal.MXID, event.EventMessage, &event.Content{Parsed: content}, nil); err != nil {
+			m.log.Err(err).Msg("Failed to send unreachable-participant notice")
+		}
+	})
 }
 
 // unreachableText says who did not get the group's messages, and why.

@@ -22,6 +22,13 @@ import (
 // once MSN acknowledged it. Failures come back as message statuses with a
 // reason the user can read.
 func (m *MSNClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
+	if msg.Event != nil && !m.connector.claimMatrixEvent(msg.Event.ID) {
+		// Handled already: it reached the bridge both from the homeserver
+		// and from the catch-up of a new DM. The first handling reports
+		// the status; this one saves and reports nothing.
+		m.log.Debug().Stringer("event_id", msg.Event.ID).Msg("Ignoring Matrix message handled already")
+		return &bridgev2.MatrixMessageResponse{Pending: true}, nil
+	}
 	start := time.Now()
 	resp, reason, err := m.sendMatrixMessage(ctx, msg)
 	if err != nil {
@@ -44,7 +51,10 @@ func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 		return nil, ReasonUnsupported, bridgev2.ErrUnsupportedMessageType
 	}
 	text := matrixToMSN(ctx, content)
-	if content.MsgType == event.MsgEmote {
+	snippet := quoteSnippet(text.Text)
+	if content.MsgType == event.MsgEmote && msg.OrigSender == nil {
+		// A relayed emote was already formatted by the relay templates
+		// with the Matrix sender's name ("* Sender waves").
 		text.Text = "* " + m.ownName() + " " + text.Text
 	}
 	if msg.ReplyTo != nil {
@@ -57,7 +67,10 @@ func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 		return nil, ReasonTooLong, userError(fmt.Errorf("message too long: %d > %d", n, limit),
 			fmt.Sprintf("The message is too long for MSN (%d characters, the limit is %d). Split it into shorter messages.", n, limit))
 	}
-	cl, _ := m.client()
+	cl, err := m.waitConnected(ctx)
+	if err != nil {
+		return nil, FailureReason(err), m.sendFailure(err)
+	}
 	cv, err := m.conversationFor(ctx, msg.Portal)
 	if err != nil {
 		return nil, FailureReason(err), m.sendFailure(err)
@@ -79,6 +92,7 @@ func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 			ID:        m.msgIDs.New(),
 			SenderID:  m.selfUserID(),
 			Timestamp: time.Now(),
+			Metadata:  &MessageMetadata{Snippet: snippet},
 		},
 	}, "", nil
 }
@@ -114,29 +128,35 @@ func (m *MSNClient) ownName() string {
 }
 
 // replyQuote quotes the replied-to message as text, as MSN has no replies.
+// The text comes from the bridge's message database (the snippet kept when
+// the message was bridged), never from the homeserver: in encrypted rooms
+// the bridge could not read the event there.
 func (m *MSNClient) replyQuote(ctx context.Context, msg *bridgev2.MatrixMessage) string {
 	name := "message"
-	if ghost, err := m.connector.Bridge.GetExistingGhostByID(ctx, msg.ReplyTo.SenderID); err == nil && ghost != nil && ghost.Name != "" {
-		name = ghost.Name
-	} else if m.IsThisUser(ctx, msg.ReplyTo.SenderID) {
+	if m.IsThisUser(ctx, msg.ReplyTo.SenderID) {
 		name = m.ownName()
-	}
-	quoted := ""
-	if evt, err := m.connector.Bridge.Bot.GetEvent(ctx, msg.Portal.MXID, msg.ReplyTo.MXID); err == nil && evt != nil {
-		if err := evt.Content.ParseRaw(evt.Type); err == nil {
-			if c := evt.Content.AsMessage(); c != nil {
-				quoted = c.Body
-			}
+	} else if m.connector.Bridge != nil {
+		if ghost, err := m.connector.Bridge.GetExistingGhostByID(ctx, msg.ReplyTo.SenderID); err == nil && ghost != nil && ghost.Name != "" {
+			name = ghost.Name
 		}
 	}
-	quoted = strings.ReplaceAll(strings.TrimSpace(quoted), "\n", " ")
-	if r := []rune(quoted); len(r) > 80 {
-		quoted = string(r[:80]) + "…"
+	quoted := ""
+	if meta, ok := msg.ReplyTo.Metadata.(*MessageMetadata); ok {
+		quoted = meta.Snippet
 	}
 	if quoted == "" {
 		return fmt.Sprintf("> (in reply to %s)\n", name)
 	}
 	return fmt.Sprintf("> %s: %s\n", name, quoted)
+}
+
+// quoteSnippet is the start of a message as a one-line quote.
+func quoteSnippet(text string) string {
+	quoted := strings.Join(strings.Fields(text), " ")
+	if r := []rune(quoted); len(r) > 80 {
+		quoted = string(r[:80]) + "…"
+	}
+	return quoted
 }
 
 // HandleMatrixTyping implements bridgev2.TypingHandlingNetworkAPI. MSN
@@ -211,7 +231,7 @@ func describeSendError(err error) string {
 	case errors.Is(err, msnclient.ErrContactOffline):
 		return "The contact is offline, so the message was not delivered (offline messages need MSNP13 or later, and this login uses an older protocol version)."
 	case errors.Is(err, msnclient.ErrNotConnected):
-		return "Not connected to MSN right now; the message was not sent."
+		return "Not connected to MSN right now (the bridge is reconnecting); the message was not sent. Send it again once the bridge is back online."
 	case errors.Is(err, msnclient.ErrNotDelivered):
 		return "The MSN server did not deliver the message (it refused it, or it could not be sent)."
 	case errors.Is(err, msnclient.ErrTimeout), errors.Is(err, context.DeadlineExceeded):

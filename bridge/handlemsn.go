@@ -24,22 +24,23 @@ import (
 const incomingTypingTimeout = 6 * time.Second
 
 // handleEvent receives the events of the current session, in order.
-func (m *MSNClient) handleEvent(sess *session, evt any) {
-	ctx := m.log.WithContext(m.backgroundCtx())
+// Only what orders messages runs here; homeserver and database work that
+// can wait (profiles, stored presence, notices) goes to m.side.
+func (m *MSNClient) handleEvent(ctx context.Context, sess *session, evt any) {
 	switch evt := evt.(type) {
 	case *msnclient.Connected:
 		m.log.Info().Int("protocol", evt.Version).Msg("Connected to MSN")
 		m.setOwnName(ctx, sess.client.FriendlyName())
-		go m.syncOwnPicture(ctx, sess.client, nil)
+		m.bg.Go(func() { m.syncOwnPicture(ctx, sess.client, nil) }) // tied to the session (logout waits)
 	case *msnclient.Disconnected:
 		// The connect loop reacts through session.done.
 	case *msnclient.ContactPresence:
 		m.handlePresence(ctx, evt)
 	case *msnclient.PersonalMessage:
 		m.presence.update(evt.Email, func(p *contactPresence) { p.PSM = evt.Message })
-		m.storePresence(ctx, evt.Email, "", evt.Message, true)
+		m.side.setPresence(evt.Email, storedPresence{PSM: evt.Message, HasPSM: true})
 	case *msnclient.ContactListChanged:
-		go m.syncContacts(ctx, sess)
+		m.bg.Go(func() { m.syncContacts(ctx, sess) })
 	case *msnclient.ContactRequest:
 		m.notifyContactRequest(ctx, evt.Email, evt.FriendlyName, evt.Message)
 	case *msnclient.OwnProfile:
@@ -115,7 +116,7 @@ func (m *MSNClient) handleMessage(ctx context.Context, evt *msnclient.MessageRec
 		m.rememberName(evt.From, evt.FromName)
 	}
 	received := time.Now()
-	m.login.QueueRemoteEvent(&simplevent.Message[*msnclient.MessageReceived]{
+	m.queueRemote(&simplevent.Message[*msnclient.MessageReceived]{
 		EventMeta: simplevent.EventMeta{
 			Type:         bridgev2.RemoteEventMessage,
 			LogContext:   m.logContext(evt.From),
@@ -136,8 +137,9 @@ func (m *MSNClient) handleMessage(ctx context.Context, evt *msnclient.MessageRec
 func (m *MSNClient) convertMessage(_ context.Context, _ *bridgev2.Portal, _ bridgev2.MatrixAPI, evt *msnclient.MessageReceived) (*bridgev2.ConvertedMessage, error) {
 	return &bridgev2.ConvertedMessage{
 		Parts: []*bridgev2.ConvertedMessagePart{{
-			Type:    event.EventMessage,
-			Content: msnToMatrix(evt.Message, m.connector.Config.EmoticonsToEmoji),
+			Type:       event.EventMessage,
+			Content:    msnToMatrix(evt.Message, m.connector.Config.EmoticonsToEmoji),
+			DBMetadata: &MessageMetadata{Snippet: quoteSnippet(evt.Message.Text)},
 		}},
 	}, nil
 }
@@ -150,7 +152,7 @@ func (m *MSNClient) handleTyping(ctx context.Context, evt *msnclient.Typing) {
 	if err != nil {
 		return
 	}
-	m.login.QueueRemoteEvent(&simplevent.Typing{
+	m.queueRemote(&simplevent.Typing{
 		EventMeta: simplevent.EventMeta{
 			Type:       bridgev2.RemoteEventTyping,
 			LogContext: m.logContext(evt.From),
@@ -213,7 +215,7 @@ func (m *MSNClient) handleNotice(ctx context.Context, ce msnclient.ConversationE
 
 // queueLocalMessage bridges content made by the bridge (not an MSN text).
 func (m *MSNClient) queueLocalMessage(pk networkid.PortalKey, from string, fromSelf bool, content *event.MessageEventContent) {
-	m.login.QueueRemoteEvent(&simplevent.Message[*event.MessageEventContent]{
+	m.queueRemote(&simplevent.Message[*event.MessageEventContent]{
 		EventMeta: simplevent.EventMeta{
 			Type:         bridgev2.RemoteEventMessage,
 			LogContext:   m.logContext(from),
@@ -295,7 +297,7 @@ func (m *MSNClient) leaveChange(evt *msnclient.ParticipantLeft) (networkid.Porta
 }
 
 func (m *MSNClient) queueMemberChange(pk networkid.PortalKey, who string, members *bridgev2.ChatMemberList) {
-	m.login.QueueRemoteEvent(&simplevent.ChatInfoChange{
+	m.queueRemote(&simplevent.ChatInfoChange{
 		EventMeta: simplevent.EventMeta{
 			Type:         bridgev2.RemoteEventChatInfoChange,
 			LogContext:   m.logContext(who),
@@ -311,29 +313,31 @@ func (m *MSNClient) queueMemberChange(pk networkid.PortalKey, who string, member
 func (m *MSNClient) handlePresence(ctx context.Context, evt *msnclient.ContactPresence) {
 	if evt.FriendlyName != "" {
 		m.rememberName(evt.Email, evt.FriendlyName)
-		m.updateGhostName(ctx, evt.Email, evt.FriendlyName)
+		m.side.setName(evt.Email, evt.FriendlyName)
 	}
 	m.presence.update(evt.Email, func(p *contactPresence) { p.Status = evt.Status })
-	m.storePresence(ctx, evt.Email, evt.Status, "", false)
+	m.side.setPresence(evt.Email, storedPresence{Status: evt.Status, HasStatus: true})
 	m.updateContactAvatar(evt)
 }
 
 // storePresence keeps a contact's last status or personal message in the
 // contact snapshot.
-func (m *MSNClient) storePresence(ctx context.Context, email string, status msnclient.Status, psm string, isPSM bool) {
+func (m *MSNClient) storePresence(ctx context.Context, email string, p storedPresence) {
 	if m.connector.DB == nil {
 		return
 	}
 	m.contactDBMu.Lock()
 	defer m.contactDBMu.Unlock()
-	var err error
-	if isPSM {
-		err = m.connector.DB.Contact.UpdatePSM(ctx, string(m.login.ID), email, psm)
-	} else {
-		err = m.connector.DB.Contact.UpdateStatus(ctx, string(m.login.ID), email, string(status))
+	loginID := string(m.login.ID)
+	if p.HasStatus {
+		if err := m.connector.DB.Contact.UpdateStatus(ctx, loginID, email, string(p.Status)); err != nil {
+			m.log.Err(err).Msg("Failed to store contact presence")
+		}
 	}
-	if err != nil {
-		m.log.Err(err).Msg("Failed to store contact presence")
+	if p.HasPSM {
+		if err := m.connector.DB.Contact.UpdatePSM(ctx, loginID, email, p.PSM); err != nil {
+			m.log.Err(err).Msg("Failed to store contact personal message")
+		}
 	}
 }
 
@@ -351,19 +355,26 @@ func datacastText(id int) string {
 
 // setOwnName records our MSN friendly name (shown in emotes and the login
 // list), possibly changed from another endpoint.
-func (m *MSNClient) setOwnName(ctx context.Context, name string) {
+func (m *MSNClient) setOwnName(_ context.Context, name string) {
 	if name == "" {
 		return
 	}
 	m.profileMu.Lock()
-	defer m.profileMu.Unlock()
-	if name == m.login.RemoteProfile.Name {
-		return
-	}
+	changed := name != m.login.RemoteProfile.Name
 	m.login.RemoteProfile.Name = name
+	m.profileMu.Unlock()
+	if changed {
+		m.side.setOwnName(name)
+	}
+}
+
+// saveOwnName stores the login's profile (our friendly name).
+func (m *MSNClient) saveOwnName(ctx context.Context, _ string) {
 	if m.connector.Bridge == nil {
 		return // not running in a bridge (tests)
 	}
+	m.profileMu.Lock()
+	defer m.profileMu.Unlock()
 	if err := m.login.Save(ctx); err != nil {
 		m.log.Err(err).Msg("Failed to save own profile")
 	}
@@ -380,7 +391,10 @@ func (m *MSNClient) notifyContactRequest(ctx context.Context, email, name, messa
 	if !m.markRequestNotified(email) {
 		return
 	}
-	m.sendManagementNotice(ctx, contactRequestNotice(email, name, message, m.meta.Email))
+	notice := contactRequestNotice(email, name, message, m.meta.Email)
+	if !m.side.add(func(ctx context.Context) { m.sendManagementNotice(ctx, notice) }) {
+		m.unmarkRequestNotified(email) // announced at the next contact sync
+	}
 }
 
 // contactRequestNotice builds the contact request notice. The name and

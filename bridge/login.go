@@ -124,12 +124,15 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 		return nil, err
 	}
 	loginID := makeUserLoginID(email)
+	if err := pl.checkRelogin(loginID); err != nil {
+		return nil, err
+	}
 	prev := pl.existingMeta(ctx, loginID)
 	machineGUID := prev.MachineGUID
 	if machineGUID == "" {
 		machineGUID = msnp.NewGUID()
 	}
-	encrypted, err := encryptPassword(pl.connector.Config.credentialsKey, password)
+	encrypted, err := encryptPassword(pl.connector.Config.credentialsKey, loginID, password)
 	if err != nil {
 		return nil, fmt.Errorf("store password: %w", err)
 	}

@@ -233,7 +233,7 @@ func (m *MSNClient) handleOfflineWaiting(ctx context.Context, sess *session, evt
 	if m.connector.DB == nil || m.connector.Bridge == nil {
 		return
 	}
-	go func() {
+	m.bg.Go(func() { // tied to the session: logout waits for it before deleting rows
 		start := time.Now()
 		res, err := m.offlineReceiver().run(ctx, sess.client, evt)
 		log := m.log.Info()
@@ -243,7 +243,7 @@ func (m *MSNClient) handleOfflineWaiting(ctx context.Context, sess *session, evt
 		log.Bool("initial", evt.Initial).Int("listed", res.Listed).Int("bridged", res.Bridged).
 			Int("already_bridged", res.AlreadyBridged).Int("failed", res.Failed).Int("deleted", res.Deleted).
 			Int("requests", res.Requests).Dur("took", time.Since(start)).Msg("Offline messages handled")
-	}()
+	})
 }
 
 // queueOfflineMessage queues one offline message into the sender's DM

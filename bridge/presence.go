@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 	"time"
 
@@ -67,10 +68,27 @@ func (m *MSNClient) setGhostPresence(ctx context.Context, email string, p contac
 		return err
 	}
 	presence, msg := matrixPresence(p)
-	err = intent.Matrix.SetPresence(ctx, mautrix.ReqPresence{Presence: presence, StatusMsg: msg})
+	err = putPresence(ctx, intent.Matrix.Client, presence, msg)
 	if err != nil {
 		m.log.Debug().Err(err).Str("contact", email).Msg("Failed to set ghost presence")
 	}
+	return err
+}
+
+// presenceRequest is the body of a presence update. Unlike
+// mautrix.ReqPresence it always has status_msg: an empty one clears the
+// previous status message ("Away", an old personal message), which the
+// homeserver would otherwise keep.
+type presenceRequest struct {
+	Presence  event.Presence `json:"presence"`
+	StatusMsg string         `json:"status_msg"`
+}
+
+// putPresence sets the presence of cli's user, always with its status
+// message.
+func putPresence(ctx context.Context, cli *mautrix.Client, presence event.Presence, statusMsg string) error {
+	u := cli.BuildClientURL("v3", "presence", cli.UserID, "status")
+	_, err := cli.MakeRequest(ctx, http.MethodPut, u, presenceRequest{Presence: presence, StatusMsg: statusMsg}, nil)
 	return err
 }
 
@@ -89,7 +107,7 @@ func (m *MSNClient) startPresenceRefresh(every time.Duration) (stop func()) {
 		timer   *time.Timer
 	)
 	tick := func() {
-		if m.IsLoggedIn() {
+		if m.currentSession() != nil { // connected now (IsLoggedIn is about credentials)
 			m.presence.refresh()
 		}
 		mu.Lock()

@@ -47,6 +47,14 @@ func (m *MSNClient) CreateChatWithGhost(ctx context.Context, ghost *bridgev2.Gho
 	if err != nil {
 		return nil, err
 	}
+	// The room that invited the ghost may already hold the first message,
+	// sent before it was a portal: bridge it once the portal is set up.
+	portal, err := m.connector.Bridge.GetPortalByKey(ctx, resp.Chat.PortalKey)
+	if err != nil {
+		return nil, fmt.Errorf("get portal of %s: %w", ghost.ID, err)
+	}
+	resp.Chat.Portal = portal
+	m.catchUpNewDM(m.log.WithContext(m.backgroundCtx()), portal, ghost)
 	return resp.Chat, nil
 }
 

@@ -76,7 +76,7 @@ func deadAddr(t *testing.T) string {
 // a running bridge, recording its bridge states.
 func testClient(t *testing.T, c *Connector, password string) (*MSNClient, chan status.BridgeState) {
 	t.Helper()
-	sealed, err := encryptPassword(c.Config.credentialsKey, password)
+	sealed, err := encryptPassword(c.Config.credentialsKey, makeUserLoginID(testEmail), password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +94,10 @@ func testClient(t *testing.T, c *Connector, password string) (*MSNClient, chan s
 	return m, states
 }
 
-// expectState waits for a state with the event (and code, when not empty),
-// skipping others.
+// expectState waits for the next state with the event (and code, when not
+// empty). Only CONNECTING may come before it; any other state in between
+// fails the test, so an unexpected disconnect or error state is never
+// skipped unnoticed.
 func expectState(t *testing.T, states chan status.BridgeState, evt status.BridgeStateEvent, code status.BridgeStateErrorCode) status.BridgeState {
 	t.Helper()
 	deadline := time.After(testTimeout)
@@ -104,6 +106,9 @@ func expectState(t *testing.T, states chan status.BridgeState, evt status.Bridge
 		case s := <-states:
 			if s.StateEvent == evt && (code == "" || s.Error == code) {
 				return s
+			}
+			if s.StateEvent != status.StateConnecting {
+				t.Fatalf("got state %s %s while waiting for %s %s", s.StateEvent, s.Error, evt, code)
 			}
 		case <-deadline:
 			t.Fatalf("no %s %s state", evt, code)

@@ -27,12 +27,11 @@ type GroupPortalQuery struct {
 func newGroupPortal(_ *dbutil.QueryHelper[*GroupPortal]) *GroupPortal { return &GroupPortal{} }
 
 const (
-	groupPortalColumns       = "login_id, participants, portal_id, created_at"
-	getGroupPortalQuery      = "SELECT " + groupPortalColumns + " FROM msn_group_portal WHERE login_id=$1 AND participants=$2"
-	getGroupPortalByIDQuery  = "SELECT " + groupPortalColumns + " FROM msn_group_portal WHERE login_id=$1 AND portal_id=$2"
-	insertGroupPortalQuery   = "INSERT INTO msn_group_portal (" + groupPortalColumns + ") VALUES ($1, $2, $3, $4) ON CONFLICT (login_id, participants) DO NOTHING"
-	deleteGroupPortalsQuery  = "DELETE FROM msn_group_portal WHERE login_id=$1"
-	deleteGroupPortalIDQuery = "DELETE FROM msn_group_portal WHERE login_id=$1 AND portal_id=$2"
+	groupPortalColumns      = "login_id, participants, portal_id, created_at"
+	getGroupPortalQuery     = "SELECT " + groupPortalColumns + " FROM msn_group_portal WHERE login_id=$1 AND participants=$2"
+	getGroupPortalByIDQuery = "SELECT " + groupPortalColumns + " FROM msn_group_portal WHERE login_id=$1 AND portal_id=$2"
+	insertGroupPortalQuery  = "INSERT INTO msn_group_portal (" + groupPortalColumns + ") VALUES ($1, $2, $3, $4) ON CONFLICT (login_id, participants) DO NOTHING"
+	deleteGroupPortalsQuery = "DELETE FROM msn_group_portal WHERE login_id=$1"
 )
 
 // ParticipantKey is the canonical form of a participant set: lower-cased,
@@ -88,14 +87,6 @@ func (q *GroupPortalQuery) GetOrInsert(ctx context.Context, g *GroupPortal) (*Gr
 		return nil, fmt.Errorf("save group portal %s of %s: %w", g.PortalID, g.LoginID, err)
 	}
 	return q.Get(ctx, g.LoginID, g.Participants)
-}
-
-// Delete removes the mapping of one group portal.
-func (q *GroupPortalQuery) Delete(ctx context.Context, loginID, portalID string) error {
-	if err := q.Exec(ctx, deleteGroupPortalIDQuery, loginID, portalID); err != nil {
-		return fmt.Errorf("delete group portal %s of %s: %w", portalID, loginID, err)
-	}
-	return nil
 }
 
 // DeleteAll removes every mapping of a login.

@@ -125,6 +125,7 @@ func TestBridge(t *testing.T) {
 		{"Login", w.mustLogin},
 		{"ContactsInSpace", w.testContactsInSpace},
 		{"IncomingMessage", w.testIncomingMessage},
+		{"NewDM", w.testNewDM},
 		{"Reply", w.testReply},
 		{"Formatting", w.testFormatting},
 		{"LongMessage", w.testLongMessage},

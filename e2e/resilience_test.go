@@ -13,16 +13,31 @@ import (
 
 func (w *world) testReconnect(t *testing.T) {
 	w.srv.DropConnections(meEmail)
+	// A message sent while the bridge reconnects waits for the session and
+	// is delivered, instead of being refused as "not logged in".
+	held := "sent while the bridge reconnects"
+	cursor := w.user.Cursor()
+	bobCursor := w.bob.cursor()
+	sent, err := w.user.SendText(w.ctx, w.bobRoom, held)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(w.ctx, msgTimeout)
 	defer cancel()
 	if err := w.srv.WaitOnline(ctx, meEmail); err != nil {
 		t.Fatalf("bridge did not reconnect: %v", err)
 	}
+	if _, err := w.bob.waitText(w.ctx, bobCursor, meEmail, held); err != nil {
+		t.Error(err)
+	}
+	if err := w.waitSuccess(cursor, w.bobRoom, sent.EventID); err != nil {
+		t.Error(err)
+	}
 	// bob may try while the bridge is still signing in again: retry until
 	// the server accepts the conversation.
 	text := "still there after the drop?"
-	cursor := w.user.Cursor()
-	err := eventually(w.ctx, msgTimeout, func() error {
+	cursor = w.user.Cursor()
+	err = eventually(w.ctx, msgTimeout, func() error {
 		return w.bob.send(w.ctx, msnclient.TextMessage{Text: text}, meEmail)
 	})
 	if err != nil {

@@ -17,14 +17,16 @@ var (
 )
 
 func main() {
+	connector := bridge.NewConnector()
 	m := mxmain.BridgeMain{
 		Name:        "mautrix-msn",
 		URL:         "https://github.com/mautrix-msn/mautrix-msn",
 		Description: "A Matrix-MSN Messenger puppeting bridge.",
 		Version:     "0.1.0",
-		Connector:   bridge.NewConnector(),
+		Connector:   connector,
 	}
 	m.PostInit = func() {
+		connector.ConfigPath = m.ConfigPath
 		// The homeserver version check can be skipped for servers that
 		// advertise an old spec version but work (e.g. some Dendrite builds).
 		if os.Getenv("MAUTRIX_MSN_IGNORE_UNSUPPORTED_SERVER") == "true" {
