@@ -39,10 +39,10 @@ func (c *Connector) maxMessageLength() int {
 
 // roomFeatures describes honestly what an MSN conversation supports: plain
 // text with whole-message formatting, replies only as quoted text, typing;
-// no media, edits, reactions, redactions or read receipts.
+// files to one contact; no edits, reactions, redactions or read receipts.
 func (c *Connector) roomFeatures() *event.RoomFeatures {
 	return &event.RoomFeatures{
-		ID: "net.mautrix-msn.capabilities.2026_11_25",
+		ID: "net.mautrix-msn.capabilities.2026_12_03",
 		Formatting: event.FormattingFeatureMap{
 			// MSN formats a whole message at once: uniform formatting is kept,
 			// mixed formatting becomes plain text.
@@ -53,6 +53,7 @@ func (c *Connector) roomFeatures() *event.RoomFeatures {
 			event.FmtTextForegroundColor: event.CapLevelPartialSupport,
 			event.FmtInlineLink:          event.CapLevelPartialSupport,
 		},
+		File:                c.fileFeatures(),
 		MaxTextLength:       c.maxMessageLength(),
 		Reply:               event.CapLevelPartialSupport,
 		Thread:              event.CapLevelUnsupported,

@@ -194,6 +194,8 @@ func (m *MSNClient) Connect(ctx context.Context) {
 	cfg := srv.clientConfig(m.meta.Email, password, m.meta.MachineGUID)
 	cfg.SwitchboardIdleTimeout = m.connector.Config.switchboardIdleTimeout()
 	cfg.MaxPictureSize = m.connector.Config.Pictures.maxSize()
+	cfg.MaxFileSize = m.connector.Config.maxFileSize()
+	cfg.P2PTimeout = m.connector.Config.fileOfferTimeout()
 	cfg.EndpointName = m.connector.Config.EndpointName
 	logger := m.log.With().Str("component", "msnclient").Logger()
 	cfg.Logger = &logger

@@ -75,6 +75,9 @@ type Config struct {
 	CredentialsKey                string         `yaml:"credentials_key"`
 	Metrics                       MetricsConfig  `yaml:"metrics"`
 	Pictures                      PicturesConfig `yaml:"pictures"`
+	MaxFileSize                   int64          `yaml:"max_file_size"`
+	FileOfferTimeoutSeconds       int            `yaml:"file_offer_timeout_seconds"`
+	MediaFallback                 bool           `yaml:"media_fallback"`
 	ContactGroups                 GroupsConfig   `yaml:"contact_groups"`
 
 	// LoginRate caps sign-ins per second (loginrate.go).
@@ -282,6 +285,9 @@ func upgradeConfig(helper up.Helper) (generatedKey string) {
 	helper.Copy(up.Bool, "emoticons_to_emoji")
 	helper.Copy(up.Int, "pictures", "max_size")
 	helper.Copy(up.Int, "pictures", "max_concurrent_fetches")
+	helper.Copy(up.Int, "max_file_size")
+	helper.Copy(up.Int, "file_offer_timeout_seconds")
+	helper.Copy(up.Bool, "media_fallback")
 	helper.Copy(up.Bool, "metrics", "enabled")
 	helper.Copy(up.Str, "metrics", "listen")
 	helper.Copy(up.Bool, "contact_groups", "spaces")

@@ -41,6 +41,9 @@ type Connector struct {
 
 	avatarMu sync.Mutex
 	avatars  *avatarFetcher // see avatar.go
+
+	media       mediaDownloader // see media.go; nil: the bridge bot
+	publicMedia publicMedia     // see media.go; nil: the bridge's Matrix connector
 }
 
 var (

@@ -45,6 +45,8 @@ func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 	content := msg.Content
 	switch content.MsgType {
 	case event.MsgText, event.MsgNotice, event.MsgEmote:
+	case event.MsgImage, event.MsgFile, event.MsgVideo, event.MsgAudio, event.MessageType(event.CapMsgSticker):
+		return m.sendMatrixFile(ctx, msg)
 	default:
 		return nil, ReasonUnsupported, bridgev2.ErrUnsupportedMessageType
 	}

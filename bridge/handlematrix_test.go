@@ -54,8 +54,8 @@ func TestUnsupportedAndTooLongMessages(t *testing.T) {
 		}}
 	}
 	ctx := context.Background()
-	if _, err := m.HandleMatrixMessage(ctx, msg(event.MsgImage, "x.png")); !errors.Is(err, bridgev2.ErrUnsupportedMessageType) {
-		t.Errorf("image: %v", err)
+	if _, err := m.HandleMatrixMessage(ctx, msg(event.MsgLocation, "geo:1,2")); !errors.Is(err, bridgev2.ErrUnsupportedMessageType) {
+		t.Errorf("location: %v", err)
 	}
 	_, err := m.HandleMatrixMessage(ctx, msg(event.MsgText, "01234567890"))
 	var st bridgev2.MessageStatus
@@ -101,8 +101,8 @@ func TestUnknownMessageNotice(t *testing.T) {
 	if what, ok := unknownMessageNotice(incomplete); !ok || what != "sent a message that arrived incomplete and could not be shown" {
 		t.Errorf("incomplete message notice = %q %v", what, ok)
 	}
-	if what, ok := unknownMessageNotice(&msnclient.UnknownMessage{ContentType: "text/x-msmsgsinvite; charset=UTF-8"}); !ok || !strings.Contains(what, "file") {
-		t.Errorf("file invitation notice = %q %v", what, ok)
+	if what, ok := unknownMessageNotice(&msnclient.UnknownMessage{ContentType: "text/x-msmsgsinvite; charset=UTF-8"}); !ok || !strings.Contains(what, "invitation") {
+		t.Errorf("invitation notice = %q %v", what, ok)
 	}
 	if what, ok := unknownMessageNotice(&msnclient.UnknownMessage{ContentType: "application/x-msnmsgrp2p"}); ok {
 		t.Errorf("P2P data shown as %q", what)

@@ -54,7 +54,7 @@ func (m *MSNClient) handleEvent(ctx context.Context, sess *session, evt any) {
 	case *msnclient.Nudge:
 		m.handleNudge(ctx, evt)
 	case *msnclient.Datacast:
-		m.handleNotice(ctx, evt.ConversationEvent, evt.From, datacastText(evt.ID))
+		m.handleDatacast(ctx, evt)
 	case *msnclient.UnknownMessage:
 		if what, ok := unknownMessageNotice(evt); ok {
 			if evt.Err != nil {
@@ -64,6 +64,10 @@ func (m *MSNClient) handleEvent(ctx context.Context, sess *session, evt any) {
 			return
 		}
 		m.log.Debug().Str("from", evt.From).Str("content_type", evt.ContentType).Msg("Ignoring unsupported MSN message")
+	case *msnclient.FileReceived:
+		m.handleFileReceived(ctx, evt)
+	case *msnclient.FileFailed:
+		m.handleFileFailed(ctx, evt)
 	case *msnclient.ParticipantJoined:
 		m.handleJoin(ctx, evt)
 	case *msnclient.ParticipantLeft:
@@ -190,7 +194,8 @@ func unknownMessageNotice(evt *msnclient.UnknownMessage) (string, bool) {
 	case errors.Is(evt.Err, msnclient.ErrIncompleteMessage):
 		return "sent a message that arrived incomplete and could not be shown", true
 	case strings.HasPrefix(evt.ContentType, "text/x-msmsgsinvite"):
-		return "tried to send you a file, which the bridge cannot receive yet", true
+		// File offers are FileFailed events: this is another application.
+		return "sent an invitation (voice, video or an application) that the bridge cannot accept", true
 	}
 	return "", false
 }

@@ -63,6 +63,14 @@ type Config struct {
 	DisplayPicture []byte        // our display picture (PNG) from login on; see SetDisplayPictureData
 	P2PTimeout     time.Duration // a whole P2P transfer; default 2m
 
+	// Files contacts send are accepted up to MaxFileSize bytes (default
+	// DefaultMaxFileSize) and streamed into anonymous temporary files in
+	// TempDir (default os.TempDir()); a transfer with no data for
+	// FileStallTimeout (default DefaultFileStallTimeout) fails.
+	MaxFileSize      int64
+	TempDir          string
+	FileStallTimeout time.Duration
+
 	Logger *zerolog.Logger // nil: no logging
 }
 

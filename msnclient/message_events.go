@@ -25,6 +25,10 @@ func (sb *sbConn) handleMessage(cmd *msnp.Command) {
 		sb.s.c.handleP2P(sb, from, payload)
 		return
 	}
+	if isLegacyInvite(payload) {
+		sb.s.c.handleLegacyInvite(sb, from, payload)
+		return
+	}
 	evt := messageEvent(from, msnp.DecodeParam(cmd.Arg(1)), from == sb.self, payload)
 	if evt == nil {
 		return

@@ -48,6 +48,7 @@ func (c *Client) p2pApps() *p2pState {
 			Logger:      c.log.With().Str("component", "p2p").Logger(),
 		})
 		c.p2p = &p2pState{m: m, objects: p2p.NewObjects(m), route: make(map[string]*sbConn)}
+		m.HandleInvites(p2p.EUFGUIDFile, c.handleFileInvite)
 	})
 	return c.p2p
 }

@@ -1,12 +1,14 @@
 package p2p
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,6 +81,15 @@ type Answer struct {
 	Receive bool
 	MaxSize int64
 	OnData  func(data []byte, err error)
+
+	// Sink, with Receive, streams the data: each chunk is written to it as
+	// it arrives instead of being held in memory, OnData then gets nil
+	// data, and MaxSize is not capped by the manager's MaxDataSize (a
+	// file). A write error ends the call. StallTimeout bounds the wait for
+	// the next chunk (0: the call timeout); the whole call is then bounded
+	// by the manager's life only.
+	Sink         io.Writer
+	StallTimeout time.Duration
 }
 
 // Offer is an invitation we send to give data to a peer (a file).
@@ -89,6 +100,11 @@ type Offer struct {
 	Data      []byte
 	DataPrep  bool
 	DataFlags uint32
+
+	// Reader, when set, is read for the data instead of Data: Size bytes,
+	// a chunk at a time (a file, never held in memory whole).
+	Reader io.Reader
+	Size   int64
 }
 
 // InviteHandler answers an invitation from peer. It runs in its own
@@ -130,6 +146,7 @@ type link struct {
 type assembly struct {
 	first   Header
 	buf     []byte
+	got     uint64 // bytes received (written to the call's sink when streaming)
 	expires time.Time
 	call    *call // data of this call; nil for MSNSLP
 }
@@ -144,6 +161,9 @@ type call struct {
 	maxSize   int64
 	dataPrep  bool
 	prepSeen  bool
+	sink      io.Writer     // streaming receive; see Answer.Sink
+	started   bool          // the streamed data message began (one per call)
+	progress  chan struct{} // a chunk was written to sink
 
 	resp chan *SLPMessage // responses to our INVITE; nil when the peer invited
 	data chan []byte      // the complete data message
@@ -321,17 +341,22 @@ func (m *Manager) handlePacket(peer string, pkt *Packet) {
 	if a == nil {
 		return // more chunks to come
 	}
-	go m.sendAck(peer, a.first)
-	if a.first.SessionID == 0 {
-		slp, err := ParseSLP(a.buf)
-		if err != nil {
-			m.log.Warn().Err(err).Str("peer", peer).Msg("Dropping malformed MSNSLP message")
-			return
-		}
-		m.handleSLP(peer, slp)
+	if a.first.SessionID != 0 {
+		// Ack before the call learns of its data: the BYE that may follow
+		// then reaches the sender after the ack, as it expects.
+		go func() {
+			m.sendAck(peer, a.first)
+			m.deliverData(peer, a)
+		}()
 		return
 	}
-	m.deliverData(peer, a)
+	go m.sendAck(peer, a.first)
+	slp, err := ParseSLP(a.buf)
+	if err != nil {
+		m.log.Warn().Err(err).Str("peer", peer).Msg("Dropping malformed MSNSLP message")
+		return
+	}
+	m.handleSLP(peer, slp)
 }
 
 func (l *link) callBySession(sid uint32) *call {
@@ -362,7 +387,7 @@ func (m *Manager) assembleLocked(l *link, pkt *Packet) (*assembly, error) {
 	for id, a := range l.inbound {
 		if now.After(a.expires) {
 			delete(l.inbound, id)
-			m.log.Warn().Str("peer", l.peer).Uint32("id", id).Uint64("got", uint64(len(a.buf))).Uint64("total", a.first.TotalSize).
+			m.log.Warn().Str("peer", l.peer).Uint32("id", id).Uint64("got", a.got).Uint64("total", a.first.TotalSize).
 				Msg("P2P message did not arrive whole in time, dropped")
 			if a.call != nil {
 				a.call.failWith(ErrTimeout)
@@ -382,6 +407,12 @@ func (m *Manager) assembleLocked(l *link, pkt *Packet) (*assembly, error) {
 				return nil, fmt.Errorf("data for unknown session %d", h.SessionID)
 			}
 			limit = c.maxSize
+			if c.sink != nil {
+				if c.started {
+					return nil, fmt.Errorf("%w: a second data message on streamed session %d", ErrBadPacket, h.SessionID)
+				}
+				c.started = true
+			}
 		}
 		if h.TotalSize > uint64(limit) {
 			if c != nil {
@@ -403,16 +434,31 @@ func (m *Manager) assembleLocked(l *link, pkt *Packet) (*assembly, error) {
 			a.call.failWith(err)
 		}
 		return nil, err
-	case h.Offset != uint64(len(a.buf)):
+	case h.Offset != a.got || uint64(len(pkt.Data)) > h.TotalSize-h.Offset:
 		delete(l.inbound, h.Identifier)
-		err := fmt.Errorf("%w: chunk at offset %d, expected %d", ErrBadPacket, h.Offset, len(a.buf))
+		err := fmt.Errorf("%w: chunk of %d bytes at offset %d, expected offset %d of %d", ErrBadPacket, len(pkt.Data), h.Offset, a.got, h.TotalSize)
 		if a.call != nil {
 			a.call.failWith(err)
 		}
 		return nil, err
 	}
-	a.buf = append(a.buf, pkt.Data...)
-	if uint64(len(a.buf)) < h.TotalSize {
+	if c := a.call; c != nil && c.sink != nil {
+		if _, err := c.sink.Write(pkt.Data); err != nil {
+			delete(l.inbound, h.Identifier)
+			err = fmt.Errorf("p2p: store received data: %w", err)
+			c.failWith(err)
+			return nil, err
+		}
+		a.expires = now.Add(m.cfg.CallTimeout)
+		select {
+		case c.progress <- struct{}{}:
+		default:
+		}
+	} else {
+		a.buf = append(a.buf, pkt.Data...)
+	}
+	a.got += uint64(len(pkt.Data))
+	if a.got < h.TotalSize {
 		return nil, nil
 	}
 	delete(l.inbound, h.Identifier)
@@ -424,7 +470,7 @@ func (m *Manager) assembleLocked(l *link, pkt *Packet) (*assembly, error) {
 // m.mu must be held.
 func (m *Manager) isDataPrepLocked(a *assembly) bool {
 	c := a.call
-	if c.dataPrep && !c.prepSeen && a.first.TotalSize == 4 && a.first.Flags == FlagNormal &&
+	if c.dataPrep && c.sink == nil && !c.prepSeen && a.first.TotalSize == 4 && a.first.Flags == FlagNormal &&
 		binary.LittleEndian.Uint32(a.buf) == 0 {
 		c.prepSeen = true
 		return true
@@ -537,6 +583,12 @@ func (m *Manager) sendAck(peer string, acked Header) {
 // sendMessage sends one message in chunks; with waitAck it returns once the
 // peer acknowledged it.
 func (m *Manager) sendMessage(ctx context.Context, peer string, sessionID, flags, footer uint32, data []byte, waitAck bool) error {
+	return m.sendStream(ctx, peer, sessionID, flags, footer, bytes.NewReader(data), uint64(len(data)), waitAck)
+}
+
+// sendStream sends one message of total bytes read from r, in chunks; with
+// waitAck it returns once the peer acknowledged it.
+func (m *Manager) sendStream(ctx context.Context, peer string, sessionID, flags, footer uint32, r io.Reader, total uint64, waitAck bool) error {
 	id := m.nextID(peer)
 	var acked chan struct{}
 	if waitAck {
@@ -553,20 +605,30 @@ func (m *Manager) sendMessage(ctx context.Context, peer string, sessionID, flags
 		}()
 	}
 	unique := randUint32()
-	total := uint64(len(data))
 	buf := make([]byte, 0, 160+HeaderSize+m.cfg.ChunkSize+FooterSize)
+	chunk := make([]byte, m.cfg.ChunkSize)
 	for off := uint64(0); off == 0 || off < total; {
 		n := min(uint64(m.cfg.ChunkSize), total-off)
+		if _, err := io.ReadFull(r, chunk[:n]); err != nil {
+			return fmt.Errorf("read data at %d of %d: %w", off, total, err)
+		}
 		pkt := Packet{
 			Header: Header{
 				SessionID: sessionID, Identifier: id, Offset: off, TotalSize: total,
 				MessageSize: uint32(n), Flags: flags, AckSessionID: unique,
 			},
-			Data:   data[off : off+n],
+			Data:   chunk[:n],
 			Footer: footer,
 		}
 		buf = AppendEnvelope(buf[:0], peer, pkt.AppendPacket(nil))
 		if err := m.cfg.Send(ctx, peer, buf); err != nil {
+			if acked != nil && off+n == total {
+				select {
+				case <-acked: // the last chunk arrived: the peer acked it
+					return nil
+				default:
+				}
+			}
 			return fmt.Errorf("send P2P chunk at %d of %d: %w", off, total, err)
 		}
 		off += n
@@ -585,6 +647,11 @@ func (m *Manager) sendMessage(ctx context.Context, peer string, sessionID, flags
 	case <-t.C:
 		return fmt.Errorf("%w: no ack of message %d", ErrTimeout, id)
 	case <-ctx.Done():
+		select {
+		case <-acked: // the ack won the race with the end of ctx
+			return nil
+		default:
+		}
 		return ctx.Err()
 	}
 }
@@ -644,6 +711,9 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 	if ans.Receive {
 		m.mu.Lock()
 		c.receiving, c.dataPrep, c.maxSize = true, ans.DataPrep, m.limit(ans.MaxSize)
+		if ans.Sink != nil {
+			c.sink, c.progress, c.maxSize = ans.Sink, make(chan struct{}, 1), ans.MaxSize
+		}
 		m.mu.Unlock()
 	}
 	if err := m.sendSLPCtx(ctx, peer, newSLPResponse(slp, 200, "OK", SLPSessionReq, sessionBody), true); err != nil {
@@ -654,7 +724,17 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 		return
 	}
 	if ans.Receive {
-		data, err := m.waitData(ctx, c)
+		var data []byte
+		if ans.Sink != nil {
+			err = m.waitStream(c, ans.StallTimeout)
+			m.endStream(peer, c)
+			if err != nil {
+				// Tell the sender we gave up, so that it stops sending.
+				m.sendBye(peer, c)
+			}
+		} else {
+			data, err = m.waitData(ctx, c)
+		}
 		if ans.OnData != nil {
 			ans.OnData(data, err)
 		}
@@ -759,6 +839,44 @@ func (m *Manager) waitData(ctx context.Context, c *call) ([]byte, error) {
 	}
 }
 
+// waitStream waits for a streamed data message to be complete, as long
+// as chunks keep coming: stall bounds the wait for the next one.
+func (m *Manager) waitStream(c *call, stall time.Duration) error {
+	if stall <= 0 {
+		stall = m.cfg.CallTimeout
+	}
+	t := time.NewTimer(stall)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.data:
+			return nil
+		case err := <-c.fail:
+			return err
+		case <-c.progress:
+			t.Reset(stall)
+		case <-t.C:
+			return fmt.Errorf("%w: no data for %s", ErrTimeout, stall)
+		case <-m.ctx.Done():
+			return ErrStopped
+		}
+	}
+}
+
+// endStream detaches a streamed call from its sink: chunks still coming
+// are dropped, never written to a sink its owner is closing.
+func (m *Manager) endStream(peer string, c *call) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c.receiving, c.sink = false, nil
+	l := m.linkLocked(peer)
+	for id, a := range l.inbound {
+		if a.call == c {
+			delete(l.inbound, id)
+		}
+	}
+}
+
 // sendBye closes a call with BYE, in the background.
 func (m *Manager) sendBye(peer string, c *call) {
 	go func() {
@@ -801,22 +919,43 @@ func (m *Manager) Request(ctx context.Context, peer string, req Request) ([]byte
 // Offer invites peer to a session and, once accepted, sends it the data.
 // It returns when the peer acknowledged the data; the peer closes the
 // session (or we do, when it does not within the ack timeout).
+//
+// The answer is awaited for the call timeout at most; the data, once
+// accepted, is sent for as long as ctx allows and the peer does not close
+// the session (a cancelled transfer fails with ErrClosed).
 func (m *Manager) Offer(ctx context.Context, peer string, o Offer) error {
 	peer = strings.ToLower(peer)
-	ctx, cancel := m.callContext(ctx)
-	defer cancel()
 	c := &call{}
 	defer m.removeCall(peer, c)
-	if err := m.invite(ctx, peer, o.EUFGUID, o.AppID, o.Context, c); err != nil {
+	ictx, icancel := m.callContext(ctx)
+	err := m.invite(ictx, peer, o.EUFGUID, o.AppID, o.Context, c)
+	icancel()
+	if err != nil {
 		return err
 	}
-	if o.DataPrep {
-		if err := m.sendMessage(ctx, peer, c.sessionID, FlagNormal, o.AppID, make([]byte, 4), true); err != nil {
-			return fmt.Errorf("data preparation: %w", err)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(m.ctx, func() { cancel(ErrStopped) })
+	defer stop()
+	go func() {
+		select {
+		case <-c.bye:
+			cancel(ErrClosed)
+		case err := <-c.fail:
+			cancel(err)
+		case <-ctx.Done():
 		}
-	}
-	if err := m.sendMessage(ctx, peer, c.sessionID, o.DataFlags, o.AppID, o.Data, true); err != nil {
-		return fmt.Errorf("send data: %w", err)
+	}()
+	if err := m.offerData(ctx, peer, c, o); err != nil {
+		select {
+		case <-c.bye: // the peer ended it
+		default:
+			m.sendBye(peer, c) // tell the peer we gave up
+		}
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+			return fmt.Errorf("%w (%w)", cause, err)
+		}
+		return err
 	}
 	t := time.NewTimer(m.cfg.AckTimeout)
 	defer t.Stop()
@@ -825,6 +964,23 @@ func (m *Manager) Offer(ctx context.Context, peer string, o Offer) error {
 	case <-t.C:
 		m.sendBye(peer, c)
 	case <-ctx.Done():
+	}
+	return nil
+}
+
+// offerData sends the data of an accepted offer.
+func (m *Manager) offerData(ctx context.Context, peer string, c *call, o Offer) error {
+	if o.DataPrep {
+		if err := m.sendMessage(ctx, peer, c.sessionID, FlagNormal, o.AppID, make([]byte, 4), true); err != nil {
+			return fmt.Errorf("data preparation: %w", err)
+		}
+	}
+	r, size := io.Reader(bytes.NewReader(o.Data)), int64(len(o.Data))
+	if o.Reader != nil {
+		r, size = o.Reader, o.Size
+	}
+	if err := m.sendStream(ctx, peer, c.sessionID, o.DataFlags, o.AppID, r, uint64(size), true); err != nil {
+		return fmt.Errorf("send data: %w", err)
 	}
 	return nil
 }

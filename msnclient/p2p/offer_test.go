@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"testing"
 	"time"
 )
@@ -99,4 +100,85 @@ func TestObjectsBetweenManagers(t *testing.T) {
 	if err != nil || !bytes.Equal(got, pic) {
 		t.Fatalf("fetched %d bytes: %v", len(got), err)
 	}
+}
+
+// TestOfferNoAnswer: an offer the peer does not answer fails with
+// ErrTimeout after the call timeout, and leaves no call behind.
+func TestOfferNoAnswer(t *testing.T) {
+	mine, theirs := connectedManagers(t)
+	mine.cfg.CallTimeout = 300 * time.Millisecond
+	theirs.HandleInvites(fileGUID, func(ctx context.Context, _ string, _ *Invite) Answer {
+		<-ctx.Done() // a user who never clicks
+		return Answer{}
+	})
+	err := mine.Offer(context.Background(), buddy, Offer{EUFGUID: fileGUID, AppID: 2, Data: []byte("x")})
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("got %v, want ErrTimeout", err)
+	}
+	waitIdle(t, mine)
+}
+
+// TestStreamReceive: a streamed receive writes every chunk to the sink,
+// holds nothing in memory and hands OnData no data.
+func TestStreamReceive(t *testing.T) {
+	mine, theirs := connectedManagers(t)
+	var sink bytes.Buffer
+	done := make(chan error, 1)
+	theirs.HandleInvites(fileGUID, func(context.Context, string, *Invite) Answer {
+		return Answer{Accept: true, Receive: true, MaxSize: 50_000, Sink: &sink, OnData: func(d []byte, err error) {
+			if d != nil {
+				err = errors.New("data handed over in memory")
+			}
+			done <- err
+		}}
+	})
+	data := bytes.Repeat([]byte("abcdefg"), 7000)
+	theirs.cfg.MaxDataSize = 1000 // streamed calls are capped by MaxSize, not by it
+	if err := mine.Offer(context.Background(), buddy, Offer{EUFGUID: fileGUID, AppID: 2, Reader: bytes.NewReader(data), Size: int64(len(data)), DataFlags: FlagFileData}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(sink.Bytes(), data) {
+		t.Fatalf("sink has %d bytes, want %d", sink.Len(), len(data))
+	}
+	waitIdle(t, mine)
+	waitIdle(t, theirs)
+}
+
+// TestStreamStall: a sender that stops halfway makes the receiver give up
+// after the stall timeout with ErrTimeout and close the session, which
+// ends the sender's offer too.
+func TestStreamStall(t *testing.T) {
+	mine, theirs := connectedManagers(t)
+	done := make(chan error, 1)
+	theirs.HandleInvites(fileGUID, func(context.Context, string, *Invite) Answer {
+		return Answer{Accept: true, Receive: true, MaxSize: 10_000, Sink: io.Discard, StallTimeout: 300 * time.Millisecond,
+			OnData: func(_ []byte, err error) { done <- err }}
+	})
+	// The reader yields half the data, then blocks as a stalled peer.
+	stalled := make(chan struct{})
+	t.Cleanup(func() { close(stalled) })
+	r := io.MultiReader(bytes.NewReader(make([]byte, 5000)), blockingReader(stalled))
+	offered := make(chan error, 1)
+	go func() {
+		offered <- mine.Offer(context.Background(), buddy, Offer{EUFGUID: fileGUID, AppID: 2, Reader: r, Size: 10_000, DataFlags: FlagFileData})
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("receiver got %v, want ErrTimeout", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the receiver did not give up")
+	}
+	waitIdle(t, theirs)
+}
+
+type blockingReader chan struct{}
+
+func (b blockingReader) Read([]byte) (int, error) {
+	<-b
+	return 0, io.EOF
 }
