@@ -64,6 +64,8 @@ type MSNClient struct {
 	stateSink func(status.BridgeState)
 	// queueRemote hands remote events to bridgev2 (tests replace it).
 	queueRemote func(bridgev2.RemoteEvent)
+	// saveLogin stores the login row (tests replace it).
+	saveLogin func(context.Context) error
 	// backoff is the reconnect delay before attempt n (tests shorten it).
 	backoff func(n int) time.Duration
 	// stableSession is how long a session must stay up to reset the
@@ -144,6 +146,7 @@ func newMSNClient(c *Connector, login *bridgev2.UserLogin, meta *UserLoginMetada
 		}
 	}
 	m.queueRemote = func(evt bridgev2.RemoteEvent) { login.QueueRemoteEvent(evt) }
+	m.saveLogin = login.Save
 	m.side = newSideWork(m.log)
 	m.side.applyName = m.updateGhostName
 	m.side.storePresence = m.storePresence
@@ -164,10 +167,23 @@ func (m *MSNClient) adoptSession(sess *session) {
 // Connect implements bridgev2.NetworkAPI. It returns at once; a goroutine
 // signs in and keeps the session up.
 func (m *MSNClient) Connect(ctx context.Context) {
+	if m.startConnectLoop() {
+		// Saved outside m.mu: no lock is held during database I/O.
+		m.profileMu.Lock()
+		defer m.profileMu.Unlock()
+		if err := m.saveLogin(ctx); err != nil {
+			m.log.Err(err).Msg("Failed to save new machine GUID")
+		}
+	}
+}
+
+// startConnectLoop starts the connect loop unless it runs already. It
+// reports whether it gave the login a new machine GUID that must be saved.
+func (m *MSNClient) startConnectLoop() (newGUID bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.loopCancel != nil {
-		return
+		return false
 	}
 	m.credsProblem.Store(false)
 	adopted := m.adopted
@@ -187,9 +203,7 @@ func (m *MSNClient) Connect(ctx context.Context) {
 	}
 	if m.meta.MachineGUID == "" {
 		m.meta.MachineGUID = msnp.NewGUID()
-		if err := m.login.Save(ctx); err != nil {
-			m.log.Err(err).Msg("Failed to save new machine GUID")
-		}
+		newGUID = true
 	}
 	cfg := srv.clientConfig(m.meta.Email, password, m.meta.MachineGUID)
 	cfg.SwitchboardIdleTimeout = m.connector.Config.switchboardIdleTimeout()
@@ -205,6 +219,7 @@ func (m *MSNClient) Connect(ctx context.Context) {
 	m.loopDone = make(chan struct{})
 	m.bg.Go(func() { m.side.run(loopCtx) })
 	go m.connectLoop(loopCtx, cfg, adopted, m.loopDone)
+	return newGUID
 }
 
 func (m *MSNClient) closeAdopted(sess *session) {

@@ -130,3 +130,45 @@ func TestPresenceRefreshStopsWithConnectLoop(t *testing.T) {
 	}
 	rec.none(t, 5*every)
 }
+
+// A login without a machine GUID gets one on Connect and saves it; the
+// client's lock is not held during that database write, so the bridge
+// stopping the login meanwhile (Disconnect) is not held up by it.
+func TestConnectSavesMachineGUIDWithoutLock(t *testing.T) {
+	_, c := testServer(t)
+	m, states := testClient(t, c, testPassword)
+	m.meta.MachineGUID = ""
+	saving, release := make(chan struct{}), make(chan struct{})
+	m.saveLogin = func(context.Context) error {
+		close(saving)
+		<-release
+		return nil
+	}
+	connected := make(chan struct{})
+	go func() {
+		m.Connect(context.Background())
+		close(connected)
+	}()
+	select {
+	case <-saving:
+	case <-time.After(testTimeout):
+		t.Fatal("the new machine GUID was never saved")
+	}
+	if m.meta.MachineGUID == "" {
+		t.Fatal("no machine GUID given")
+	}
+	locked := make(chan struct{})
+	go func() {
+		m.currentSession() // takes the client's lock
+		close(locked)
+	}()
+	select {
+	case <-locked:
+	case <-time.After(2 * time.Second):
+		t.Error("the client's lock is held while the login is saved")
+	}
+	close(release)
+	<-connected
+	expectState(t, states, status.StateConnecting, "")
+	expectState(t, states, status.StateConnected, "")
+}
