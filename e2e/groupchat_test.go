@@ -69,7 +69,7 @@ func (w *world) testGroupChatFromMatrix(t *testing.T) {
 // inviting dave, who is offline, is reported and changes nothing.
 func (w *world) testInviteIntoDM(t *testing.T) {
 	if w.bobRoom == "" {
-		t.Skip("no DM with bob")
+		t.Fatal("no DM with bob: run it after TestBridge/IncomingMessage, which creates it")
 	}
 	// Make sure a switchboard with bob is up, as when chatting.
 	w.reply(t, w.bobRoom, "one moment, I'll get carol", w.bob)
