@@ -104,9 +104,25 @@ func (c *Client) handleP2P(sb *sbConn, from string, payload []byte) {
 			delete(st.route, peer)
 		}
 	}
-	st.route[from] = sb
+	if movesRoute(payload) {
+		st.route[from] = sb
+	}
 	st.routeMu.Unlock()
 	st.m.HandleMessage(from, payload)
+}
+
+// movesRoute reports whether a P2P message moves the peer's route to the
+// switchboard it came on. Acknowledgements do not: they answer what we
+// sent on that switchboard and can arrive after the peer has started a new
+// call on another one (Pidgin and WLM keep one P2P link per contact, not
+// per switchboard), where our answers must then go.
+func movesRoute(payload []byte) bool {
+	env, err := p2p.ParseEnvelope(payload)
+	if err != nil {
+		return false
+	}
+	h, err := p2p.ParseHeader(env.Body)
+	return err == nil && !h.IsAck()
 }
 
 // FetchDisplayPicture fetches a contact's display picture over P2P, as

@@ -42,3 +42,24 @@ func TestCapabilitiesAskForP2PVersion1(t *testing.T) {
 		}
 	}
 }
+
+// TestMovesRoute: a late acknowledgement on an old switchboard must not
+// pull our answers away from the switchboard the peer's new call is on
+// (seen under load: the 200 OK to a new INVITE went to the old
+// switchboard, where the peer was not listening for it).
+func TestMovesRoute(t *testing.T) {
+	packet := func(flags uint32) []byte {
+		body := make([]byte, 48+4) // header (48 bytes, little-endian) and footer
+		body[28] = byte(flags)     // Flags at offset 28
+		return append([]byte("MIME-Version: 1.0\r\nContent-Type: application/x-msnmsgrp2p\r\nP2P-Dest: me@example.com\r\n\r\n"), body...)
+	}
+	if movesRoute(packet(0x02)) {
+		t.Error("an acknowledgement moved the route")
+	}
+	if !movesRoute(packet(0x00)) {
+		t.Error("an MSNSLP message (an INVITE) did not move the route")
+	}
+	if movesRoute([]byte("MIME-Version: 1.0\r\nContent-Type: application/x-msnmsgrp2p\r\n\r\nshort")) {
+		t.Error("a malformed packet moved the route")
+	}
+}
