@@ -58,20 +58,35 @@ func (m *MSNClient) HandleMatrixMembership(ctx context.Context, msg *bridgev2.Ma
 		return nil, m.sendFailure(err)
 	}
 	portal := msg.Portal
+	sessCtx := m.sessionContext()
 	if contact, isDM := dmContact(portal.ID); isDM {
 		if normalizeEmail(contact) == invitee {
 			return nil, nil // the DM's own contact
 		}
-		go m.dmToGroup(portal, contact, invitee, ghost)
+		m.bg.Go(func() { m.dmToGroup(sessCtx, portal, contact, invitee, ghost) })
 		return nil, nil
 	}
-	go m.inviteToGroup(portal, invitee, ghost)
+	m.bg.Go(func() { m.inviteToGroup(sessCtx, portal, invitee, ghost) })
 	return nil, nil
 }
 
+// sessionContext is the context of the current MSN session: work started
+// with it stops when the session ends, before a logout deletes the login's
+// rows.
+func (m *MSNClient) sessionContext() context.Context {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sessCtx == nil {
+		ctx, cancel := context.WithCancel(m.backgroundCtx())
+		cancel() // no session: nothing may start
+		return ctx
+	}
+	return m.sessCtx
+}
+
 // inviteToGroup brings invitee into a group portal's conversation.
-func (m *MSNClient) inviteToGroup(portal *bridgev2.Portal, invitee string, ghost *bridgev2.Ghost) {
-	ctx, cancel := context.WithTimeout(m.log.WithContext(m.backgroundCtx()), groupInviteTimeout)
+func (m *MSNClient) inviteToGroup(parent context.Context, portal *bridgev2.Portal, invitee string, ghost *bridgev2.Ghost) {
+	ctx, cancel := context.WithTimeout(m.log.WithContext(parent), groupInviteTimeout)
 	defer cancel()
 	parts, err := m.groupParticipants(ctx, portal.PortalKey)
 	if err == nil && slices.Contains(parts, invitee) {
@@ -94,8 +109,8 @@ func (m *MSNClient) inviteToGroup(portal *bridgev2.Portal, invitee string, ghost
 // dmToGroup brings invitee into the conversation with contact, which then
 // continues as a group chat in the group portal of {contact, invitee}; the
 // DM stays one-to-one.
-func (m *MSNClient) dmToGroup(dm *bridgev2.Portal, contact, invitee string, ghost *bridgev2.Ghost) {
-	ctx, cancel := context.WithTimeout(m.log.WithContext(m.backgroundCtx()), groupInviteTimeout)
+func (m *MSNClient) dmToGroup(parent context.Context, dm *bridgev2.Portal, contact, invitee string, ghost *bridgev2.Ghost) {
+	ctx, cancel := context.WithTimeout(m.log.WithContext(parent), groupInviteTimeout)
 	defer cancel()
 	cl, err := m.client()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/database"
@@ -67,4 +68,29 @@ func TestHandleMatrixMembershipIgnoresOthers(t *testing.T) {
 
 func ghostOf(email string) *bridgev2.Ghost {
 	return &bridgev2.Ghost{Ghost: &database.Ghost{ID: makeUserID(email)}}
+}
+
+// TestInviteWorkEndsWithSession: the work an invite starts (calling the
+// person in, up to 90 s) runs on the session's context, tracked as the
+// login's background work, so it stops when the session ends and a logout
+// never finds it writing after the login's rows are gone.
+func TestInviteWorkEndsWithSession(t *testing.T) {
+	srv, c := testServer(t)
+	m, states := testClient(t, c, testPassword)
+	if err := m.sessionContext().Err(); err == nil {
+		t.Fatal("invite work could start without a session")
+	}
+	m.Connect(context.Background())
+	expectState(t, states, status.StateConnecting, "")
+	expectState(t, states, status.StateConnected, "")
+	ctx := m.sessionContext()
+	if ctx.Err() != nil {
+		t.Fatal("the session's context is already done")
+	}
+	srv.DropConnections(testEmail)
+	select {
+	case <-ctx.Done():
+	case <-time.After(testTimeout):
+		t.Fatal("invite work outlives the session it was started in")
+	}
 }

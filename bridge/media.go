@@ -120,36 +120,10 @@ func (m *MSNClient) sendMatrixFile(ctx context.Context, msg *bridgev2.MatrixMess
 		return nil, FailureReason(err), m.sendFailure(fmt.Errorf("find conversation participants: %w", err))
 	}
 	name, caption := mediaName(content)
-	var sendErr error
-	err = m.connector.mediaSource().DownloadMediaToFile(ctx, content.URL, content.File, false, func(f *os.File) error {
-		st, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		if st.Size() > m.connector.Config.maxFileSize() {
-			sendErr = userError(fmt.Errorf("file of %d bytes over the limit", st.Size()),
-				fmt.Sprintf("The file is too large for MSN (%s, the limit is %s).", formatBytes(st.Size()), formatBytes(m.connector.Config.maxFileSize())))
-			return nil
-		}
-		var preview []byte
-		if content.MsgType == event.MsgImage || content.MsgType == event.MessageType(event.CapMsgSticker) {
-			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				return err
-			}
-			preview = imagePreview(f, st.Size())
-		}
-		m.typing.stop(msg.Portal.PortalKey)
-		for _, contact := range contacts {
-			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				return err
-			}
-			if err := cl.SendFile(ctx, contact, msnclient.File{Name: name, Size: st.Size(), Reader: f, Preview: preview}); err != nil {
-				sendErr = &contactFileError{contact: contact, err: err, group: len(contacts) > 1}
-				return nil
-			}
-		}
-		return nil
-	})
+	sendErr := m.checkAnnouncedSize(content)
+	if sendErr == nil {
+		err = m.downloadAndSend(ctx, msg, cl, contacts, name, &sendErr)
+	}
 	if err != nil {
 		return nil, ReasonUnsupported, userError(fmt.Errorf("download media: %w", err), "The bridge could not download the file from Matrix.")
 	}
@@ -171,6 +145,57 @@ func (m *MSNClient) sendMatrixFile(ctx context.Context, msg *bridgev2.MatrixMess
 		}
 	}
 	return m.mediaResponse(), "", nil
+}
+
+// downloadAndSend downloads the Matrix media to a temporary file and offers
+// it to each contact; a file the contacts did not get is set in sendErr,
+// err is a download failure.
+func (m *MSNClient) downloadAndSend(ctx context.Context, msg *bridgev2.MatrixMessage, cl *msnclient.Client, contacts []string, name string, sendErr *error) error {
+	content := msg.Content
+	return m.connector.mediaSource().DownloadMediaToFile(ctx, content.URL, content.File, false, func(f *os.File) error {
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if limit := m.connector.Config.maxFileSize(); st.Size() > limit {
+			*sendErr = tooLargeError(st.Size(), limit)
+			return nil
+		}
+		var preview []byte
+		if content.MsgType == event.MsgImage || content.MsgType == event.MessageType(event.CapMsgSticker) {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+			preview = imagePreview(f, st.Size())
+		}
+		m.typing.stop(msg.Portal.PortalKey)
+		for _, contact := range contacts {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+			if err := cl.SendFile(ctx, contact, msnclient.File{Name: name, Size: st.Size(), Reader: f, Preview: preview}); err != nil {
+				*sendErr = &contactFileError{contact: contact, err: err, group: len(contacts) > 1}
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// checkAnnouncedSize refuses a file whose size, as the Matrix event
+// announces it, is over the limit, before anything is downloaded. The size
+// is checked again on the downloaded file, as the announcement may lie.
+func (m *MSNClient) checkAnnouncedSize(content *event.MessageEventContent) error {
+	limit := m.connector.Config.maxFileSize()
+	if content.Info == nil || int64(content.Info.Size) <= limit {
+		return nil
+	}
+	return tooLargeError(int64(content.Info.Size), limit)
+}
+
+func tooLargeError(size, limit int64) error {
+	return userError(fmt.Errorf("file of %d bytes over the limit", size),
+		fmt.Sprintf("The file is too large for MSN (%s, the limit is %s).", formatBytes(size), formatBytes(limit)))
 }
 
 // contactFileError is a file one contact of the conversation did not get.

@@ -250,3 +250,27 @@ func TestMediaName(t *testing.T) {
 		}
 	}
 }
+
+// TestMatrixFileOverLimitNotDownloaded: a file whose event announces a
+// size over network.max_file_size is refused with the limit named, before
+// the bridge downloads any of it (the media here cannot be downloaded: a
+// download attempt would give another error).
+func TestMatrixFileOverLimitNotDownloaded(t *testing.T) {
+	_, c := testServer(t)
+	c.Config.MaxFileSize = 1000
+	c.media = &mediaBot{media: map[id.ContentURIString][]byte{}}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	m, states := testClient(t, c, testPassword)
+	m.Connect(ctx)
+	expectState(t, states, status.StateConnecting, "")
+	expectState(t, states, status.StateConnected, "")
+	_, err := m.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgFile, Body: "big.bin", URL: "mxc://x/big", Info: &event.FileInfo{Size: 1001}},
+		Portal:  testPortal(makeDMPortalKey("friend@example.com", m.login.ID)),
+	}})
+	var he *humanError
+	if !errors.As(err, &he) || !strings.Contains(he.human, "too large") {
+		t.Fatalf("status %v, want a refusal naming the size limit", err)
+	}
+}
