@@ -88,7 +88,7 @@ func (m *MSNClient) handleFileReceived(ctx context.Context, evt *msnclient.FileR
 		return
 	}
 	closeFile := func(context.Context, *bridgev2.Portal) { _ = evt.File.Close() }
-	m.login.QueueRemoteEvent(&simplevent.Message[*msnclient.FileReceived]{
+	res := m.login.QueueRemoteEvent(&simplevent.Message[*msnclient.FileReceived]{
 		EventMeta: simplevent.EventMeta{
 			Type:           bridgev2.RemoteEventMessage,
 			LogContext:     m.logContext(evt.From),
@@ -102,6 +102,13 @@ func (m *MSNClient) handleFileReceived(ctx context.Context, evt *msnclient.FileR
 		ID:                 m.msgIDs.New(),
 		ConvertMessageFunc: convertReceivedFile,
 	})
+	if !res.Queued {
+		// Handled already, or dropped before the callbacks that close it
+		// (no portal, the portal could not be created): close the
+		// temporary file here so it does not hold disk space until a
+		// restart. Closing twice is harmless.
+		_ = evt.File.Close()
+	}
 }
 
 // convertReceivedFile uploads a received file and makes its message.
