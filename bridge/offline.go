@@ -315,7 +315,13 @@ func (m *MSNClient) sendOffline(ctx context.Context, msg *bridgev2.MatrixMessage
 	if err != nil || !cl.CanSendOfflineMessages() {
 		return nil, false, nil
 	}
-	if err := cl.SendOfflineMessage(ctx, contact, text); err != nil {
+	statusText := offlineStoredMessage
+	var partly *msnclient.PartlyStoredError
+	if err := cl.SendOfflineMessage(ctx, contact, text); errors.As(err, &partly) {
+		// Not a failure to resend: the first parts would arrive twice.
+		m.log.Warn().Err(err).Str("to", contact).Msg("Only part of an offline message was stored")
+		statusText = fmt.Sprintf("The contact is offline: only the first %d of %d parts of the message were stored on the MSN server; the rest could not be. Send only the missing end again.", partly.Stored, partly.Total)
+	} else if err != nil {
 		return nil, true, fmt.Errorf("%w: %w", errOfflineNotStored, err)
 	}
 	m.log.Debug().Str("to", contact).Msg("Stored a Matrix message as an MSN offline message")
@@ -331,9 +337,12 @@ func (m *MSNClient) sendOffline(ctx context.Context, msg *bridgev2.MatrixMessage
 			ctx := m.log.WithContext(m.backgroundCtx())
 			m.connector.Bridge.Matrix.SendMessageStatus(ctx, &bridgev2.MessageStatus{
 				Status:  event.MessageStatusSuccess,
-				Message: offlineStoredMessage,
+				Message: statusText,
 			}, bridgev2.StatusEventInfoFromEvent(msg.Event))
-			if first {
+			switch {
+			case partly != nil:
+				m.sendPortalNotice(ctx, msg.Portal, &event.MessageEventContent{MsgType: event.MsgNotice, Body: statusText})
+			case first:
 				m.sendPortalNotice(ctx, msg.Portal, offlineNotice(m.contactName(contact)))
 			}
 		},

@@ -259,11 +259,50 @@ func (c *Client) storeOffline(ctx context.Context, s *session, to, text string) 
 	if len(parts) > maxOfflineParts {
 		return fmt.Errorf("send offline message: text too long (%d parts, limit %d)", len(parts), maxOfflineParts)
 	}
-	hc, err := c.http()
+	cl, err := c.offlineStore(s)
 	if err != nil {
 		return fmt.Errorf("send offline message: %w", err)
 	}
-	cl, err := oim.New(oim.Config{
+	ctx = c.log.WithContext(ctx)
+	runID := oim.NewRunID()
+	for i, part := range parts {
+		if err := cl.Store(ctx, oim.Message{To: to, Text: part, RunID: runID, Sequence: i + 1}); err != nil {
+			if i > 0 {
+				return &PartlyStoredError{Stored: i, Total: len(parts), Err: err}
+			}
+			return fmt.Errorf("send offline message: %w", err)
+		}
+	}
+	return nil
+}
+
+// PartlyStoredError is an offline message of several parts of which only
+// the first Stored reached the server: sending it again would deliver
+// those twice.
+type PartlyStoredError struct {
+	Stored, Total int
+	Err           error
+}
+
+func (e *PartlyStoredError) Error() string {
+	return fmt.Sprintf("send offline message: stored %d of %d parts: %v", e.Stored, e.Total, e.Err)
+}
+
+func (e *PartlyStoredError) Unwrap() error { return e.Err }
+
+// offlineStore returns the session's OIM store client, made on first use.
+func (c *Client) offlineStore(s *session) (*oim.Client, error) {
+	s.mu.Lock()
+	cl := s.oim
+	s.mu.Unlock()
+	if cl != nil {
+		return cl, nil
+	}
+	hc, err := c.http()
+	if err != nil {
+		return nil, err
+	}
+	cl, err = oim.New(oim.Config{
 		HTTPClient:   hc,
 		URL:          c.cfg.OIMURL,
 		Email:        c.cfg.Email,
@@ -277,19 +316,14 @@ func (c *Client) storeOffline(ctx context.Context, s *session, to, text string) 
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("send offline message: %w", err)
+		return nil, err
 	}
-	ctx = c.log.WithContext(ctx)
-	runID := oim.NewRunID()
-	for i, part := range parts {
-		if err := cl.Store(ctx, oim.Message{To: to, Text: part, RunID: runID, Sequence: i + 1}); err != nil {
-			if i > 0 {
-				return fmt.Errorf("send offline message (stored %d of %d parts): %w", i, len(parts), err)
-			}
-			return fmt.Errorf("send offline message: %w", err)
-		}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.oim == nil {
+		s.oim = cl
 	}
-	return nil
+	return s.oim, nil
 }
 
 // sendUUM sends text with MSNP18 UUM, which Escargot stores as an offline

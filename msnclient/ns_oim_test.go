@@ -1,6 +1,7 @@
 package msnclient_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -210,5 +211,66 @@ func TestOfflineMessageBadInput(t *testing.T) {
 	}
 	if err := alice.SendOfflineMessage(ctxT(t), "bob@example.com\r\nOUT", "x"); err == nil {
 		t.Fatal("offline message to an address with CR/LF succeeded")
+	}
+}
+
+// TestOfflineLockKeyKeptForSession: the lock key answered for the OIM
+// store is reused for the session's next offline messages, so only the
+// first message pays the challenge round trip (the server requires the
+// key, as Microsoft's did).
+func TestOfflineLockKeyKeptForSession(t *testing.T) {
+	srv := oimServer(t, msntest.Options{Microsoft: true})
+	alice := nsConnect(t, config(srv, "alice@example.com", 15))
+	for i := range 3 {
+		if err := alice.SendOfflineMessage(ctxT(t), "bob@example.com", fmt.Sprintf("message %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 3 stored messages and one refused request carrying the challenge.
+	if n := srv.OfflineServiceCalls("Store"); n != 4 {
+		t.Fatalf("%d store requests for 3 messages, want 4 (one challenge)", n)
+	}
+}
+
+// TestOfflinePartlyStored: when a later part of a long offline message
+// fails, the error says how many parts the server already has, so the
+// bridge does not report it as a plain failure the user would resend
+// (which would deliver those parts twice).
+func TestOfflinePartlyStored(t *testing.T) {
+	srv := oimServer(t, msntest.Options{})
+	alice := nsConnect(t, config(srv, "alice@example.com", 13))
+	// A first message answers the lock key challenge (2 requests), so the
+	// parts of the next one are one request each.
+	if err := alice.SendOfflineMessage(ctxT(t), "bob@example.com", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	release := srv.HoldOfflineService("Store")
+	ctx, cancel := context.WithCancel(ctxT(t))
+	done := make(chan error, 1)
+	go func() {
+		done <- alice.SendOfflineMessage(ctx, "bob@example.com", strings.Repeat("long offline text ", 150))
+	}()
+	waitCalls := func(n int) {
+		deadline := time.Now().Add(testTimeout)
+		for srv.OfflineServiceCalls("Store") < n || srv.HeldRequests("Store") == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("no store request")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitCalls(3)
+	release()                                 // the first part goes through
+	release = srv.HoldOfflineService("Store") // the second waits
+	defer release()
+	waitCalls(4)
+	cancel() // and fails
+	err := <-done
+	var partly *msnclient.PartlyStoredError
+	if !errors.As(err, &partly) || partly.Stored != 1 || partly.Total < 2 {
+		t.Fatalf("send = %v, want 1 part stored of several", err)
+	}
+	if got := srv.OfflineMessages("bob@example.com"); len(got) != 2 {
+		t.Fatalf("server holds %d messages, want 2 (hi and one part)", len(got))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/oim"
 )
 
 // session is one logged-in (or logging-in) notification-server connection.
@@ -34,6 +35,10 @@ type session struct {
 	// web holds the offline message service tickets (ns_oim.go), guarded
 	// by mu.
 	web webTickets
+	// oim stores offline messages (ns_oim.go), made on first use and kept
+	// for the session so that the answered lock key is reused. Guarded by
+	// mu.
+	oim *oim.Client
 
 	refreshing   bool // an address book refetch is running (guarded by mu)
 	refreshAgain bool // another one was asked for meanwhile
