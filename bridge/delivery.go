@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/event"
 
@@ -35,7 +36,7 @@ type unconfirmedKey struct {
 // acknowledgement may still arrive. The zero value is ready to use.
 type deliveryTracker struct {
 	mu     sync.Mutex
-	events map[unconfirmedKey]*event.Event
+	events map[unconfirmedKey]unconfirmedSend
 	order  []unconfirmedKey // oldest first
 	// sendStatus sends a message status to Matrix; nil uses the bridge's
 	// Matrix connector (tests replace it).
@@ -43,30 +44,41 @@ type deliveryTracker struct {
 	// sendNotice posts a bridge notice into a portal; nil uses the bridge
 	// bot (tests replace it).
 	sendNotice func(ctx context.Context, pk networkid.PortalKey, text string)
+	// saveMessage stores the message row of a send confirmed late; nil
+	// uses the bridge's database (tests replace it).
+	saveMessage func(ctx context.Context, msg *database.Message) error
 }
 
-func (d *deliveryTracker) add(k unconfirmedKey, evt *event.Event) {
-	if evt == nil {
+// unconfirmedSend is a Matrix message whose acknowledgement may still
+// arrive, with the row to store for it then (bridgev2 stored none, as the
+// send returned an error), so that replies to it find it.
+type unconfirmedSend struct {
+	evt *event.Event
+	row *database.Message
+}
+
+func (d *deliveryTracker) add(k unconfirmedKey, send unconfirmedSend) {
+	if send.evt == nil {
 		return
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.events == nil {
-		d.events = make(map[unconfirmedKey]*event.Event)
+		d.events = make(map[unconfirmedKey]unconfirmedSend)
 	}
 	for len(d.order) >= maxUnconfirmed {
 		delete(d.events, d.order[0])
 		d.order = d.order[1:]
 	}
-	d.events[k] = evt
+	d.events[k] = send
 	d.order = append(d.order, k)
 }
 
-func (d *deliveryTracker) take(k unconfirmedKey) *event.Event {
+func (d *deliveryTracker) take(k unconfirmedKey) unconfirmedSend {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	evt := d.events[k]
-	if evt != nil {
+	send, ok := d.events[k]
+	if ok {
 		delete(d.events, k)
 		for i, o := range d.order {
 			if o == k {
@@ -75,24 +87,31 @@ func (d *deliveryTracker) take(k unconfirmedKey) *event.Event {
 			}
 		}
 	}
-	return evt
+	return send
 }
 
 // rememberUnconfirmed keeps the event of a send whose acknowledgement may
-// still arrive.
-func (m *MSNClient) rememberUnconfirmed(cl *msnclient.Client, msg *bridgev2.MatrixMessage, err error) {
+// still arrive, with the message row to store if it does.
+func (m *MSNClient) rememberUnconfirmed(cl *msnclient.Client, msg *bridgev2.MatrixMessage, row *database.Message, err error) {
 	var unconfirmed *msnclient.UnconfirmedError
-	if cl != nil && errors.As(err, &unconfirmed) && unconfirmed.Late {
-		m.delivery.add(unconfirmedKey{client: cl, id: unconfirmed.ID}, msg.Event)
+	if cl != nil && errors.As(err, &unconfirmed) && unconfirmed.Late && msg.Event != nil {
+		row.MXID = msg.Event.ID
+		row.Room = msg.Portal.PortalKey
+		row.SenderMXID = msg.Event.Sender
+		m.delivery.add(unconfirmedKey{client: cl, id: unconfirmed.ID}, unconfirmedSend{evt: msg.Event, row: row})
 	}
 }
 
 // handleLateAck updates the Matrix status of a message whose send had
 // reported it as not confirmed.
 func (m *MSNClient) handleLateAck(ctx context.Context, sess *session, evt *msnclient.MessageAcknowledged) {
-	mxEvt := m.delivery.take(unconfirmedKey{client: sess.client, id: evt.ID})
+	send := m.delivery.take(unconfirmedKey{client: sess.client, id: evt.ID})
+	mxEvt := send.evt
 	if mxEvt == nil {
 		return
+	}
+	if evt.Delivered {
+		m.saveLateMessage(ctx, send.row)
 	}
 	st := &bridgev2.MessageStatus{Status: event.MessageStatusSuccess}
 	if !evt.Delivered {
@@ -110,6 +129,23 @@ func (m *MSNClient) handleLateAck(ctx context.Context, sess *session, evt *msncl
 		m.delivery.sendStatus(ctx, st, info)
 	} else if br := m.connector.Bridge; br != nil && br.Matrix != nil {
 		br.Matrix.SendMessageStatus(ctx, st, info)
+	}
+}
+
+// saveLateMessage stores the row of a message confirmed after its send had
+// returned, as bridgev2 does for a send that succeeds at once.
+func (m *MSNClient) saveLateMessage(ctx context.Context, row *database.Message) {
+	if row == nil {
+		return
+	}
+	var err error
+	if m.delivery.saveMessage != nil {
+		err = m.delivery.saveMessage(ctx, row)
+	} else if br := m.connector.Bridge; br != nil && br.DB != nil {
+		err = br.DB.Message.Insert(ctx, row)
+	}
+	if err != nil {
+		m.log.Err(err).Stringer("event_id", row.MXID).Msg("Failed to store a message confirmed late")
 	}
 }
 

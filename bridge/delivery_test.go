@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/bridgev2/status"
 	"maunium.net/go/mautrix/event"
@@ -45,6 +46,11 @@ func TestLateAckUpdatesMatrixStatus(t *testing.T) {
 		statuses <- st
 		infos <- info
 	}
+	saved := make(chan *database.Message, 4)
+	m.delivery.saveMessage = func(_ context.Context, row *database.Message) error {
+		saved <- row
+		return nil
+	}
 	m.Connect(ctx)
 	expectState(t, states, status.StateConnected, "")
 
@@ -80,6 +86,17 @@ func TestLateAckUpdatesMatrixStatus(t *testing.T) {
 		}
 	case <-time.After(testTimeout):
 		t.Fatal("the late acknowledgement never updated the Matrix status")
+	}
+	// The message is stored like one confirmed at once, so replies to it
+	// find it and quote it.
+	select {
+	case row := <-saved:
+		meta, _ := row.Metadata.(*MessageMetadata)
+		if row.MXID != "$slow" || row.Room != makeDMPortalKey("friend@example.com", m.login.ID) || meta == nil || meta.Snippet != "slow" {
+			t.Errorf("stored %+v (%+v), want the row of $slow in the DM", row, meta)
+		}
+	default:
+		t.Error("the message confirmed late has no message row")
 	}
 }
 

@@ -83,18 +83,21 @@ func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 			}
 			return resp, "", nil
 		}
-		m.rememberUnconfirmed(cl, msg, err)
+		m.rememberUnconfirmed(cl, msg, m.sentMessageRow(snippet), err)
 		return nil, FailureReason(err), m.sendFailure(fmt.Errorf("send message: %w", err))
 	}
 	m.markOfflineMode(msg.Portal.PortalKey, false)
-	return &bridgev2.MatrixMessageResponse{
-		DB: &database.Message{
-			ID:        m.msgIDs.New(),
-			SenderID:  m.selfUserID(),
-			Timestamp: time.Now(),
-			Metadata:  &MessageMetadata{Snippet: snippet},
-		},
-	}, "", nil
+	return &bridgev2.MatrixMessageResponse{DB: m.sentMessageRow(snippet)}, "", nil
+}
+
+// sentMessageRow is the message row of a text sent to MSN.
+func (m *MSNClient) sentMessageRow(snippet string) *database.Message {
+	return &database.Message{
+		ID:        m.msgIDs.New(),
+		SenderID:  m.selfUserID(),
+		Timestamp: time.Now(),
+		Metadata:  &MessageMetadata{Snippet: snippet},
+	}
 }
 
 // conversationFor returns the MSN conversation of a portal.
