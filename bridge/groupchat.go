@@ -269,7 +269,6 @@ func (m *MSNClient) CreateGroup(ctx context.Context, params *bridgev2.GroupCreat
 	}
 	joined, failed := m.startGroupConversation(ctx, cl, parts, pk)
 	if len(joined) < 2 {
-		m.convs.remove(joined)
 		return nil, bridgev2.RespError(mautrix.MUnknown.WithMessage("A group chat needs two people who can be reached, but these could not: %s", failedSummary(failed)))
 	}
 	if len(failed) > 0 {
@@ -305,14 +304,15 @@ func (m *MSNClient) startGroupConversation(ctx context.Context, cl *msnclient.Cl
 	for _, p := range parts {
 		ictx, cancel := context.WithTimeout(ctx, groupInviteTimeout)
 		if cv == nil {
-			// The first reachable participant opens the switchboard (its
-			// events belong to the group portal from now on); the others
-			// are called into it one by one.
+			// The first reachable participant opens the switchboard; the
+			// others are called into it one by one.
 			cv = cl.Conversation(p)
-			m.convs.set([]string{p}, pk)
+			// Only the joins of this conversation follow p into the
+			// group portal: p's messages from a set of one are p's DM.
+			done := m.convs.settingUp([]string{p}, pk)
+			defer done()
 			if err := cv.Invite(ictx, p); err != nil {
 				failed[p] = err
-				m.convs.remove([]string{p})
 				cv = nil
 				cancel()
 				continue
@@ -328,7 +328,7 @@ func (m *MSNClient) startGroupConversation(ctx context.Context, cl *msnclient.Cl
 		}
 		cancel()
 	}
-	if len(joined) > 0 {
+	if len(joined) >= 2 {
 		m.convs.set(joined, pk)
 	}
 	return joined, failed
