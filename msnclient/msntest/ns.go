@@ -46,6 +46,7 @@ type nsSession struct {
 	synDone     bool
 	gone        bool
 	loginSeq    uint64 // login order, for stable endpoint lists
+	circ        circleSession // MSNP18 circle state (circles.go)
 }
 
 func (s *Server) serveNS(conn net.Conn, dispatch bool) {
