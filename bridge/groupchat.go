@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
@@ -246,6 +247,7 @@ func (m *MSNClient) CreateGroup(ctx context.Context, params *bridgev2.GroupCreat
 	if err != nil {
 		return nil, err
 	}
+	bridged := false
 	if params.RoomID != "" {
 		// Bridge the room before anyone joins on MSN: joins queue events
 		// that would otherwise create a room of their own.
@@ -254,21 +256,17 @@ func (m *MSNClient) CreateGroup(ctx context.Context, params *bridgev2.GroupCreat
 				portal.MXID.URI(m.connector.Bridge.Matrix.ServerName()).MatrixToURL()))
 		}
 		if portal.MXID == "" {
-			if err := m.ensureBotPower(ctx, params.RoomID); err != nil {
+			if err := m.bridgeRoom(ctx, portal, params.RoomID); err != nil {
 				return nil, err
 			}
-			err = portal.UpdateMatrixRoomID(ctx, params.RoomID, bridgev2.UpdateMatrixRoomIDParams{
-				FailIfMXIDSet:  true,
-				ChatInfo:       info,
-				ChatInfoSource: m.login,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("bridge the room: %w", err)
-			}
+			bridged = true
 		}
 	}
 	joined, failed := m.startGroupConversation(ctx, cl, parts, pk)
 	if len(joined) < 2 {
+		if bridged {
+			m.unbridgeRoom(ctx, portal, params.RoomID)
+		}
 		return nil, bridgev2.RespError(mautrix.MUnknown.WithMessage("A group chat needs two people who can be reached, but these could not: %s", failedSummary(failed)))
 	}
 	if len(failed) > 0 {
@@ -283,6 +281,11 @@ func (m *MSNClient) CreateGroup(ctx context.Context, params *bridgev2.GroupCreat
 		if portal.MXID != "" {
 			m.queueMemberChange(pk, normalizeEmail(m.meta.Email), gone)
 		}
+	}
+	if bridged {
+		// Members and name now that the conversation stands (bridging
+		// left them out, so that a failure had nothing to undo).
+		portal.UpdateInfo(ctx, info, m.login, nil, time.Time{})
 	}
 	resp := &bridgev2.CreateChatResponse{PortalKey: pk, Portal: portal, PortalInfo: info}
 	if len(failed) > 0 {
@@ -366,4 +369,48 @@ func (m *MSNClient) ensureBotPower(ctx context.Context, roomID id.RoomID) error 
 		return fmt.Errorf("give the bridge bot power in the room: %w", err)
 	}
 	return nil
+}
+
+// bridgeRoom makes roomID, a room the user made, the Matrix room of portal
+// (bridge info and capabilities only: members and name follow once the
+// MSN side stands, see unbridgeRoom).
+func (m *MSNClient) bridgeRoom(ctx context.Context, portal *bridgev2.Portal, roomID id.RoomID) error {
+	if err := m.ensureBotPower(ctx, roomID); err != nil {
+		return err
+	}
+	err := portal.UpdateMatrixRoomID(ctx, roomID, bridgev2.UpdateMatrixRoomIDParams{
+		FailIfMXIDSet:  true,
+		ChatInfoSource: m.login,
+	})
+	if err != nil {
+		return fmt.Errorf("bridge the room: %w", err)
+	}
+	return nil
+}
+
+// unbridgeRoom undoes bridgeRoom after the MSN side could not be created:
+// the room is no portal any more, loses the bridge's state events and
+// leaves the login's space, and stays the user's as it was.
+func (m *MSNClient) unbridgeRoom(ctx context.Context, portal *bridgev2.Portal, roomID id.RoomID) {
+	log := zerolog.Ctx(ctx)
+	if err := portal.RemoveMXID(ctx); err != nil {
+		log.Err(err).Msg("Failed to unbridge the room")
+	}
+	br := m.connector.Bridge
+	stateKey := string(br.ID)
+	if br.Config.NoBridgeInfoStateKey {
+		stateKey = ""
+	} else if idp, ok := br.Matrix.(bridgev2.MatrixConnectorWithBridgeIdentifier); ok {
+		stateKey = idp.GetUniqueBridgeID()
+	}
+	for _, evtType := range []event.Type{event.StateBridge, event.StateHalfShotBridge, event.StateBeeperRoomFeatures} {
+		if _, err := br.Bot.SendState(ctx, roomID, evtType, stateKey, &event.Content{Raw: map[string]any{}}, time.Now()); err != nil {
+			log.Warn().Err(err).Stringer("event_type", evtType).Msg("Failed to clear bridge state of the unbridged room")
+		}
+	}
+	if space, err := m.login.GetSpaceRoom(ctx); err == nil && space != "" {
+		if _, err := br.Bot.SendState(ctx, space, event.StateSpaceChild, roomID.String(), &event.Content{Raw: map[string]any{}}, time.Now()); err != nil {
+			log.Warn().Err(err).Msg("Failed to take the unbridged room out of the space")
+		}
+	}
 }

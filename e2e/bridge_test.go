@@ -140,6 +140,7 @@ func TestBridge(t *testing.T) {
 		{"Commands", w.testCommands},
 		{"ContactGroups", w.testContactGroups},
 		{"GroupChatFromMatrix", w.testGroupChatFromMatrix},
+		{"GroupChatFromMatrixFails", w.testGroupChatFromMatrixFails},
 		{"InviteIntoDM", w.testInviteIntoDM},
 		{"ContactPicture", w.testContactPicture},
 		{"UserPicture", w.testUserPicture},
