@@ -66,6 +66,7 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 		c.addCommands(proc)
 	}
 	c.watchEncryptedEvents(br)
+	c.watchCircleLeaves(br)
 	fixGreeting(br)
 }
 

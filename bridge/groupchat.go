@@ -44,6 +44,11 @@ const groupInviteTimeout = 90 * time.Second
 // Only invites of contacts' ghosts do something on MSN: there is no way to
 // remove someone from a switchboard, and leaving is not bridged.
 func (m *MSNClient) HandleMatrixMembership(ctx context.Context, msg *bridgev2.MatrixMembershipChange) (*bridgev2.MatrixMembershipResult, error) {
+	if msg.Portal != nil {
+		if id, ok := circleOfPortal(msg.Portal.ID); ok {
+			return m.handleCircleMembership(ctx, msg, id)
+		}
+	}
 	if msg.Type != bridgev2.Invite {
 		return nil, nil
 	}

@@ -79,6 +79,9 @@ func (m *MSNClient) handleEvent(ctx context.Context, sess *session, evt any) {
 	case *msnclient.ParticipantUnreachable:
 		m.handleUnreachable(ctx, evt)
 	default:
+		if m.handleCircleEvent(ctx, sess, evt) {
+			return
+		}
 		m.log.Debug().Type("event_type", evt).Msg("Unhandled MSN event")
 	}
 }

@@ -1,0 +1,628 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mau.fi/util/ptr"
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/matrix"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/bridgev2/simplevent"
+	"maunium.net/go/mautrix/event"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
+)
+
+// MSNP18 circles (Windows Live "Groups") as persistent group portals: one
+// portal per circle and login ("circle:<id>", Receiver = the login), named
+// after the circle, with every member as a ghost. Circles carry text,
+// typing and nudges; their members' presence inside the circle goes to the
+// ghosts of members who are not contacts (contacts have their own).
+
+// circlePortalPrefix starts the PortalID of every circle portal.
+const circlePortalPrefix = "circle:"
+
+// circleMemberLimit bounds the members shown in a circle's room: a circle
+// with more (hostile or broken) still works, the rest are left out.
+const circleMemberLimit = 500
+
+// errCircleNoConversation: circles have no switchboard (no files, no
+// invitations by CAL).
+var errCircleNoConversation = errors.New("a circle has no switchboard conversation")
+
+// makeCirclePortalKey is the key of a login's circle portal.
+func makeCirclePortalKey(id msnclient.CircleID, login networkid.UserLoginID) networkid.PortalKey {
+	return networkid.PortalKey{ID: networkid.PortalID(circlePortalPrefix + string(id)), Receiver: login}
+}
+
+// isCirclePortalID reports whether id is a circle portal.
+func isCirclePortalID(id networkid.PortalID) bool {
+	return strings.HasPrefix(string(id), circlePortalPrefix)
+}
+
+// circleOfPortal returns the circle of a circle portal ID.
+func circleOfPortal(id networkid.PortalID) (msnclient.CircleID, bool) {
+	if !isCirclePortalID(id) {
+		return "", false
+	}
+	cid, err := msnclient.ParseCircleID(strings.TrimPrefix(string(id), circlePortalPrefix))
+	return cid, err == nil
+}
+
+// circleState is the bridge's circle bookkeeping of one login.
+type circleState struct {
+	mu sync.Mutex
+	// creating counts circles being created from Matrix; while one is,
+	// the rooms of newly joined circles wait (parked), so that the circle
+	// made for an existing Matrix room gets that room, not a new one.
+	creating int
+	parked   []func()
+	// invited are the pending invitations already announced.
+	invited map[msnclient.CircleID]bool
+	// leaveAsked are the circles whose room the user left, waiting for
+	// leave-circle to confirm.
+	leaveAsked map[msnclient.CircleID]bool
+}
+
+// circles returns the login's circle state, created on first use.
+func (m *MSNClient) circles() *circleState {
+	m.circlesOnce.Do(func() {
+		m.circleSt = &circleState{invited: make(map[msnclient.CircleID]bool), leaveAsked: make(map[msnclient.CircleID]bool)}
+	})
+	return m.circleSt
+}
+
+// handleCircleEvent handles the circle events of the session; it reports
+// whether evt was one.
+func (m *MSNClient) handleCircleEvent(ctx context.Context, sess *session, evt any) bool {
+	switch evt := evt.(type) {
+	case *msnclient.CircleJoined:
+		m.circleJoined(ctx, sess, evt)
+	case *msnclient.CircleUpdated:
+		m.circleUpdated(evt)
+	case *msnclient.CircleRemoved:
+		m.circleRemoved(evt)
+	case *msnclient.CircleInvitation:
+		m.circleInvitation(ctx, evt)
+	case *msnclient.CircleMessage:
+		m.circleMessage(sess, evt)
+	case *msnclient.CircleTyping:
+		m.circleTyping(sess, evt)
+	case *msnclient.CircleNudge:
+		if m.circleUsable(sess, evt.ID, "nudge") {
+			m.queueLocalMessage(makeCirclePortalKey(evt.ID, m.login.ID), evt.From, evt.FromSelf, &event.MessageEventContent{
+				MsgType: event.MsgEmote,
+				Body:    nudgeText(evt.FromSelf),
+			})
+		}
+	case *msnclient.CircleMemberPresence:
+		m.circlePresence(sess, evt)
+	case *msnclient.CircleMemberJoined:
+		m.circleMemberChange(sess, evt.ID, evt.Email, event.MembershipJoin)
+	case *msnclient.CircleMemberLeft:
+		m.circleMemberChange(sess, evt.ID, evt.Email, event.MembershipLeave)
+	default:
+		return false
+	}
+	return true
+}
+
+// circleUsable reports whether events of circle id can be bridged: the
+// user is in it (not only invited, not left). Others are dropped with a log.
+func (m *MSNClient) circleUsable(sess *session, id msnclient.CircleID, what string) bool {
+	c, ok := sess.client.Circle(id)
+	if ok && !c.Pending() {
+		return true
+	}
+	m.log.Warn().Str("circle_id", string(id)).Str("what", what).Msg("Dropping circle event: the user is not in this circle")
+	return false
+}
+
+// circleJoined creates or updates the portal of a circle the user is in.
+func (m *MSNClient) circleJoined(ctx context.Context, sess *session, evt *msnclient.CircleJoined) {
+	st := m.circles()
+	st.mu.Lock()
+	delete(st.invited, evt.Circle.ID)
+	delete(st.leaveAsked, evt.Circle.ID)
+	st.mu.Unlock()
+	circle, members := evt.Circle, evt.Members
+	queue := func() {
+		m.queueRemote(&simplevent.ChatResync{
+			EventMeta: simplevent.EventMeta{
+				Type:         bridgev2.RemoteEventChatResync,
+				LogContext:   func(c zerolog.Context) zerolog.Context { return c.Str("circle_id", string(circle.ID)) },
+				PortalKey:    makeCirclePortalKey(circle.ID, m.login.ID),
+				CreatePortal: true,
+				Timestamp:    time.Now(),
+			},
+			ChatInfo: m.circleChatInfo(ctx, sess.client, circle, members),
+		})
+	}
+	if members == nil {
+		// The address book could not be read at join time: fetch it off
+		// the event goroutine, then set the room up.
+		m.bg.Go(func() {
+			fctx, cancel := context.WithTimeout(ctx, commandTimeout)
+			defer cancel()
+			var err error
+			if members, err = sess.client.CircleMembers(fctx, circle.ID); err != nil {
+				m.log.Warn().Err(err).Str("circle_id", string(circle.ID)).Msg("Failed to fetch circle members; the room shows the user only")
+			}
+			m.parkOrRun(queue)
+		})
+		return
+	}
+	m.parkOrRun(queue)
+}
+
+// parkOrRun runs fn now, or once no circle is being created from Matrix.
+func (m *MSNClient) parkOrRun(fn func()) {
+	st := m.circles()
+	st.mu.Lock()
+	if st.creating > 0 {
+		st.parked = append(st.parked, fn)
+		st.mu.Unlock()
+		return
+	}
+	st.mu.Unlock()
+	fn()
+}
+
+// startCreatingCircle parks new circle rooms until the returned function
+// is called.
+func (m *MSNClient) startCreatingCircle() (done func()) {
+	st := m.circles()
+	st.mu.Lock()
+	st.creating++
+	st.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			st.mu.Lock()
+			st.creating--
+			var run []func()
+			if st.creating == 0 {
+				run, st.parked = st.parked, nil
+			}
+			st.mu.Unlock()
+			for _, fn := range run {
+				fn()
+			}
+		})
+	}
+}
+
+// circleName is the room name of a circle.
+func circleName(c msnclient.Circle) string {
+	if name := cleanLine(c.Name); name != "" {
+		return name
+	}
+	return "MSN group"
+}
+
+// circleChatInfo is the portal info of a circle: its name and, when
+// members is not nil, every member (accepted ones joined, invited ones
+// invited) with the user.
+func (m *MSNClient) circleChatInfo(ctx context.Context, cl *msnclient.Client, c msnclient.Circle, members []msnclient.CircleMember) *bridgev2.ChatInfo {
+	info := &bridgev2.ChatInfo{
+		Name:        ptr.Ptr(circleName(c)),
+		Type:        ptr.Ptr(database.RoomTypeDefault),
+		CanBackfill: false,
+	}
+	list := &bridgev2.ChatMemberList{MemberMap: bridgev2.ChatMemberMap{}}
+	list.MemberMap.Set(m.selfMember())
+	if members != nil {
+		list.IsFull = len(members) <= circleMemberLimit
+		self := normalizeEmail(m.meta.Email)
+		for i, mem := range members {
+			if i >= circleMemberLimit {
+				m.log.Warn().Str("circle_id", string(c.ID)).Int("members", len(members)).Msg("Circle has more members than the room shows")
+				break
+			}
+			email := normalizeEmail(mem.Email)
+			if email == self || !validEmail(email) {
+				continue
+			}
+			membership := event.MembershipJoin
+			if mem.State != msnclient.CircleAccepted {
+				membership = event.MembershipInvite
+			}
+			name := m.friendlyName(ctx, email)
+			if name == "" {
+				name = mem.Name
+				m.rememberName(email, mem.Name)
+			}
+			list.MemberMap.Set(m.chatMemberWithName(email, name, membership))
+			m.circleMemberStatus(cl, email, mem.Status, "", false)
+		}
+	}
+	info.Members = list
+	return info
+}
+
+// circleMemberStatus shows a circle member's presence on its ghost, unless
+// the member is a contact, whose presence comes from the contact list.
+func (m *MSNClient) circleMemberStatus(cl *msnclient.Client, email string, status msnclient.Status, psm string, hasPSM bool) {
+	if c, ok := cl.Contact(email); ok && c.Lists&msnclient.ListForward != 0 {
+		return
+	}
+	m.presence.update(email, func(p *contactPresence) {
+		p.Status = status
+		if hasPSM {
+			p.PSM = psm
+		}
+	})
+}
+
+func (m *MSNClient) circleUpdated(evt *msnclient.CircleUpdated) {
+	if evt.Circle.Pending() {
+		return
+	}
+	m.queueRemote(&simplevent.ChatInfoChange{
+		EventMeta: simplevent.EventMeta{
+			Type:      bridgev2.RemoteEventChatInfoChange,
+			PortalKey: makeCirclePortalKey(evt.Circle.ID, m.login.ID),
+			Timestamp: time.Now(),
+		},
+		ChatInfoChange: &bridgev2.ChatInfoChange{ChatInfo: &bridgev2.ChatInfo{Name: ptr.Ptr(circleName(evt.Circle))}},
+	})
+}
+
+// circleRemoved deletes the room of a circle the user is no longer in
+// (left, declined, removed by an admin or from another client).
+func (m *MSNClient) circleRemoved(evt *msnclient.CircleRemoved) {
+	st := m.circles()
+	st.mu.Lock()
+	delete(st.invited, evt.ID)
+	delete(st.leaveAsked, evt.ID)
+	st.mu.Unlock()
+	m.queueRemote(&simplevent.ChatDelete{
+		EventMeta: simplevent.EventMeta{
+			Type:      bridgev2.RemoteEventChatDelete,
+			PortalKey: makeCirclePortalKey(evt.ID, m.login.ID),
+			Timestamp: time.Now(),
+		},
+		OnlyForMe: true,
+	})
+}
+
+// circleInvitation tells the user in the management room about a pending
+// invitation, once per circle and client, with the commands to answer.
+func (m *MSNClient) circleInvitation(_ context.Context, evt *msnclient.CircleInvitation) {
+	st := m.circles()
+	st.mu.Lock()
+	if st.invited[evt.Circle.ID] {
+		st.mu.Unlock()
+		return
+	}
+	st.invited[evt.Circle.ID] = true
+	st.mu.Unlock()
+	inviter := evt.Inviter
+	if inviter == "" {
+		inviter = evt.Circle.Inviter
+	}
+	notice := circleInvitationNotice(evt.Circle, inviter, m.meta.Email)
+	if !m.side.add(func(ctx context.Context) { m.sendManagementNotice(ctx, notice) }) {
+		st.mu.Lock()
+		delete(st.invited, evt.Circle.ID)
+		st.mu.Unlock()
+	}
+}
+
+// circleInvitationNotice builds the invitation notice. The circle's name
+// is remote text: escaped, never parsed as Markdown.
+func circleInvitationNotice(c msnclient.Circle, inviter, account string) *event.MessageEventContent {
+	name := circleName(c)
+	who := "Someone"
+	if inviter = normalizeEmail(inviter); validEmail(inviter) {
+		who = inviter
+	}
+	body := fmt.Sprintf("%s invited you to the MSN group %q (on %s).", who, name, account)
+	formatted := html.EscapeString(body)
+	accept, decline := "accept-circle "+string(c.ID), "decline-circle "+string(c.ID)
+	body += fmt.Sprintf("\n\nUse `%s` to join it, or `%s` to decline.", accept, decline)
+	formatted += fmt.Sprintf("<br><br>Use <code>%s</code> to join it, or <code>%s</code> to decline.",
+		html.EscapeString(accept), html.EscapeString(decline))
+	return &event.MessageEventContent{MsgType: event.MsgNotice, Body: body, Format: event.FormatHTML, FormattedBody: formatted}
+}
+
+func (m *MSNClient) circleMessage(sess *session, evt *msnclient.CircleMessage) {
+	if !m.circleUsable(sess, evt.ID, "message") {
+		return
+	}
+	if evt.FromName != "" && !evt.FromSelf {
+		m.rememberName(evt.From, evt.FromName)
+	}
+	received := time.Now()
+	m.queueRemote(&simplevent.Message[*msnclient.CircleMessage]{
+		EventMeta: simplevent.EventMeta{
+			Type:         bridgev2.RemoteEventMessage,
+			LogContext:   m.logContext(evt.From),
+			PortalKey:    makeCirclePortalKey(evt.ID, m.login.ID),
+			Sender:       m.sender(evt.From, evt.FromSelf),
+			CreatePortal: true,
+			Timestamp:    received,
+			PostHandleFunc: func(context.Context, *bridgev2.Portal) {
+				m.connector.metrics.MessageBridged(ToMatrix, time.Since(received))
+			},
+		},
+		Data: evt,
+		ID:   m.msgIDs.New(),
+		ConvertMessageFunc: func(_ context.Context, _ *bridgev2.Portal, _ bridgev2.MatrixAPI, evt *msnclient.CircleMessage) (*bridgev2.ConvertedMessage, error) {
+			return &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{
+				Type:       event.EventMessage,
+				Content:    msnToMatrix(evt.Message, m.connector.Config.EmoticonsToEmoji),
+				DBMetadata: &MessageMetadata{Snippet: quoteSnippet(evt.Message.Text)},
+			}}}, nil
+		},
+	})
+}
+
+func (m *MSNClient) circleTyping(sess *session, evt *msnclient.CircleTyping) {
+	if normalizeEmail(evt.From) == normalizeEmail(m.meta.Email) || !m.circleUsable(sess, evt.ID, "typing") {
+		return
+	}
+	m.queueRemote(&simplevent.Typing{
+		EventMeta: simplevent.EventMeta{
+			Type:       bridgev2.RemoteEventTyping,
+			LogContext: m.logContext(evt.From),
+			PortalKey:  makeCirclePortalKey(evt.ID, m.login.ID),
+			Sender:     m.sender(evt.From, false),
+		},
+		Timeout: incomingTypingTimeout,
+		Type:    bridgev2.TypingTypeText,
+	})
+}
+
+func (m *MSNClient) circlePresence(sess *session, evt *msnclient.CircleMemberPresence) {
+	email := normalizeEmail(evt.Email)
+	if email == normalizeEmail(m.meta.Email) || !validEmail(email) {
+		return
+	}
+	if c, ok := sess.client.Contact(email); !ok || c.Lists&msnclient.ListForward == 0 {
+		if evt.Name != "" && evt.Name != email {
+			m.rememberName(email, evt.Name)
+			m.side.setName(email, evt.Name)
+		}
+	}
+	m.circleMemberStatus(sess.client, email, evt.Status, evt.PSM, true)
+}
+
+// circleMemberChange shows someone joining or leaving a circle.
+func (m *MSNClient) circleMemberChange(sess *session, id msnclient.CircleID, email string, membership event.Membership) {
+	email = normalizeEmail(email)
+	if email == normalizeEmail(m.meta.Email) || !validEmail(email) || !m.circleUsable(sess, id, "member change") {
+		return
+	}
+	members := &bridgev2.ChatMemberList{MemberMap: bridgev2.ChatMemberMap{}}
+	members.MemberMap.Set(m.chatMember(email, membership))
+	m.queueMemberChange(makeCirclePortalKey(id, m.login.ID), email, members)
+}
+
+// circleInfo is GetChatInfo of a circle portal: from the live session, or
+// nothing new while offline.
+func (m *MSNClient) circleInfo(ctx context.Context, portal *bridgev2.Portal, id msnclient.CircleID) (*bridgev2.ChatInfo, error) {
+	cl, err := m.client()
+	if err != nil {
+		return &bridgev2.ChatInfo{Type: ptr.Ptr(database.RoomTypeDefault)}, nil
+	}
+	c, ok := cl.Circle(id)
+	if !ok || c.Pending() {
+		return nil, fmt.Errorf("not in circle %s", id)
+	}
+	fctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	members, err := cl.CircleMembers(fctx, id)
+	if err != nil {
+		m.log.Warn().Err(err).Str("circle_id", string(id)).Msg("Failed to fetch circle members")
+		members = nil
+	}
+	return m.circleChatInfo(ctx, cl, c, members), nil
+}
+
+// sendCircleMatrixMessage sends a Matrix message to a circle: text,
+// notices and emotes as in a DM; circles carry no files.
+func (m *MSNClient) sendCircleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage, id msnclient.CircleID) (*bridgev2.MatrixMessageResponse, string, error) {
+	switch msg.Content.MsgType {
+	case event.MsgText, event.MsgNotice, event.MsgEmote:
+	case event.MsgImage, event.MsgFile, event.MsgVideo, event.MsgAudio, event.MessageType(event.CapMsgSticker):
+		return nil, ReasonUnsupported, userError(errors.New("file to a circle"),
+			"MSN groups (circles) carry only text: files cannot be sent to a group. Send it to each person in a private chat instead.")
+	default:
+		return nil, ReasonUnsupported, bridgev2.ErrUnsupportedMessageType
+	}
+	text, snippet, reason, err := m.matrixText(ctx, msg)
+	if err != nil {
+		return nil, reason, err
+	}
+	cl, err := m.waitConnected(ctx)
+	if err != nil {
+		return nil, FailureReason(err), m.sendFailure(err)
+	}
+	m.typing.stop(msg.Portal.PortalKey)
+	if err := cl.SendCircleMessage(ctx, id, text); err != nil {
+		return nil, FailureReason(err), m.circleSendFailure(err)
+	}
+	return &bridgev2.MatrixMessageResponse{DB: m.sentMessageRow(snippet)}, "", nil
+}
+
+// circleSendFailure turns a circle send error into a message status.
+func (m *MSNClient) circleSendFailure(err error) error {
+	switch {
+	case errors.Is(err, msnclient.ErrUnknownCircle):
+		return userError(err, "You are no longer in this MSN group, so the message was not sent.")
+	case errors.Is(err, msnclient.ErrCirclesUnsupported):
+		return userError(err, "MSN groups (circles) need MSNP18, and this login now uses an older protocol version; the message was not sent.")
+	case errors.Is(err, msnclient.ErrCircleTicketRejected):
+		return userError(err, "The MSN server refused the bridge's access to this group; the message was not sent. Try again after reconnect.")
+	}
+	return m.sendFailure(fmt.Errorf("send circle message: %w", err))
+}
+
+func (m *MSNClient) sendCircleTyping(ctx context.Context, id msnclient.CircleID) error {
+	cl, err := m.client()
+	if err != nil {
+		return err
+	}
+	return cl.SendCircleTyping(ctx, id)
+}
+
+func (m *MSNClient) sendCircleNudge(ctx context.Context, id msnclient.CircleID) error {
+	cl, err := m.client()
+	if err != nil {
+		return err
+	}
+	if err := cl.SendCircleNudge(ctx, id); err != nil {
+		return fmt.Errorf("send nudge: %w", err)
+	}
+	return nil
+}
+
+// handleCircleMembership is HandleMatrixMembership of a circle portal:
+// inviting a ghost invites that person to the circle. (Leaving is watched
+// on the Matrix side, see watchCircleLeaves: bridgev2 drops the user's own
+// leaves unless bridge_matrix_leave is on.)
+func (m *MSNClient) handleCircleMembership(_ context.Context, msg *bridgev2.MatrixMembershipChange, id msnclient.CircleID) (*bridgev2.MatrixMembershipResult, error) {
+	if msg.Type != bridgev2.Invite {
+		return nil, nil
+	}
+	ghost, ok := msg.Target.(*bridgev2.Ghost)
+	if !ok {
+		return nil, nil
+	}
+	invitee := normalizeEmail(parseUserID(ghost.ID))
+	if !validEmail(invitee) || invitee == normalizeEmail(m.meta.Email) {
+		return nil, userError(fmt.Errorf("cannot invite %q", invitee), "That is not an MSN address you can invite.")
+	}
+	cl, err := m.client()
+	if err != nil {
+		return nil, m.sendFailure(err)
+	}
+	portal := msg.Portal
+	sessCtx := m.sessionContext()
+	m.bg.Go(func() {
+		ctx, cancel := context.WithTimeout(m.log.WithContext(sessCtx), commandTimeout)
+		defer cancel()
+		if err := cl.InviteToCircle(ctx, id, invitee, ""); err != nil {
+			m.log.Warn().Err(err).Str("invitee", invitee).Msg("Failed to invite someone to a circle")
+			m.revokeInvite(ctx, portal, ghost, "Could not be invited to the MSN group")
+			m.roomNotice(ctx, portal, fmt.Sprintf("Could not invite %s to this MSN group: %s.", invitee, describeCircleError(err)))
+			return
+		}
+		m.roomNotice(ctx, portal, fmt.Sprintf("Invited %s to this MSN group; they join once they accept.", invitee))
+	})
+	return nil, nil
+}
+
+// describeCircleError explains a circle failure in words.
+func describeCircleError(err error) string {
+	switch {
+	case errors.Is(err, msnclient.ErrCirclesUnsupported):
+		return "MSN groups (circles) need MSNP18"
+	case errors.Is(err, msnclient.ErrCircleNotAllowed):
+		return "only the group's administrators may invite people"
+	case errors.Is(err, msnclient.ErrUnknownCircle):
+		return "you are not in that group"
+	case errors.Is(err, msnclient.ErrCircleTicketRejected):
+		return "the MSN server refused the bridge's access to the group"
+	}
+	return describeCommandError(err)
+}
+
+// leaveCircle leaves a circle on MSN; its room goes away with the
+// CircleRemoved event that follows.
+func (m *MSNClient) leaveCircle(ctx context.Context, id msnclient.CircleID) error {
+	cl, err := m.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	if err := cl.LeaveCircle(ctx, id); err != nil {
+		return err
+	}
+	st := m.circles()
+	st.mu.Lock()
+	delete(st.leaveAsked, id)
+	st.mu.Unlock()
+	return nil
+}
+
+// circleRoomLeft handles the user leaving a circle's Matrix room: the
+// circle is left at once when the config says so, otherwise the user is
+// asked to confirm with leave-circle.
+func (m *MSNClient) circleRoomLeft(ctx context.Context, portal *bridgev2.Portal, id msnclient.CircleID) {
+	name := portal.Name
+	if name == "" {
+		name = string(id)
+	}
+	if m.connector.Config.Circles.LeaveOnRoomLeave {
+		text := fmt.Sprintf("You left the room of the MSN group %q, so the bridge left the group on MSN (%s).", name, m.meta.Email)
+		if err := m.leaveCircle(ctx, id); err != nil {
+			m.log.Err(err).Str("circle_id", string(id)).Msg("Failed to leave circle after the room was left")
+			text = fmt.Sprintf("You left the room of the MSN group %q, but leaving the group on MSN failed: %s. Use `leave-circle %s` to try again.",
+				name, describeCircleError(err), id)
+		}
+		m.sendManagementNotice(ctx, plainNotice(text))
+		return
+	}
+	st := m.circles()
+	st.mu.Lock()
+	st.leaveAsked[id] = true
+	st.mu.Unlock()
+	m.sendManagementNotice(ctx, plainNotice(fmt.Sprintf(
+		"You left the room of the MSN group %q, but you are still in the group on MSN (%s). "+
+			"To leave the group, confirm with `leave-circle %s`. Otherwise its room comes back at your next sign-in.",
+		name, m.meta.Email, id)))
+}
+
+// plainNotice is a notice of plain text (its backticks shown as code).
+func plainNotice(text string) *event.MessageEventContent {
+	return &event.MessageEventContent{MsgType: event.MsgNotice, Body: text}
+}
+
+// watchCircleLeaves notices the user leaving a circle's room. bridgev2
+// hands the user's own leaves to the connector only with
+// bridge_matrix_leave, which would apply to every room; circles need them
+// always.
+func (c *Connector) watchCircleLeaves(br *bridgev2.Bridge) {
+	mx, ok := br.Matrix.(*matrix.Connector)
+	if !ok || mx.EventProcessor == nil {
+		return
+	}
+	mx.EventProcessor.PrependHandler(event.StateMember, func(ctx context.Context, evt *event.Event) {
+		content, ok := evt.Content.Parsed.(*event.MemberEventContent)
+		if !ok || content.Membership != event.MembershipLeave || evt.StateKey == nil || *evt.StateKey != evt.Sender.String() ||
+			evt.Sender == br.Bot.GetMXID() || br.IsGhostMXID(evt.Sender) {
+			return
+		}
+		go c.circleRoomLeft(zerolog.Ctx(ctx).WithContext(c.backgroundCtx()), evt)
+	})
+}
+
+// circleRoomLeft finds the login whose circle room evt left.
+func (c *Connector) circleRoomLeft(ctx context.Context, evt *event.Event) {
+	portal, err := c.Bridge.GetPortalByMXID(ctx, evt.RoomID)
+	if err != nil || portal == nil {
+		return
+	}
+	id, ok := circleOfPortal(portal.ID)
+	if !ok {
+		return
+	}
+	login := c.Bridge.GetCachedUserLoginByID(portal.Receiver)
+	if login == nil || login.UserMXID != evt.Sender {
+		return
+	}
+	if m, ok := login.Client.(*MSNClient); ok {
+		m.circleRoomLeft(ctx, portal, id)
+	}
+}
