@@ -31,7 +31,7 @@ func (s *Server) CreateCircle(name, admin string) (string, error) {
 		return "", fmt.Errorf("msntest: empty circle name")
 	}
 	c := s.circles.create(name, a.email)
-	s.notifyCircleChangedLocked(c, a.email)
+	s.circleAcceptedLocked(c, a)
 	return c.id, nil
 }
 
