@@ -21,8 +21,9 @@ func (c *Connector) GetCapabilities() *bridgev2.NetworkGeneralCapabilities {
 			},
 			GroupCreation: map[string]bridgev2.GroupTypeCapabilities{
 				groupTypeSwitchboard: {
-					TypeDescription: "an MSN group conversation (switchboard)",
-					Participants:    bridgev2.GroupFieldCapability{Allowed: true, Required: true, MinLength: 2, MaxLength: maxSwitchboardInvitees},
+					TypeDescription: "an MSN group: a circle (Windows Live group) on MSNP18, a group conversation (switchboard) below",
+					Name:            bridgev2.GroupFieldCapability{Allowed: true, MaxLength: maxCircleNameLength},
+					Participants:    bridgev2.GroupFieldCapability{Allowed: true, Required: true, MinLength: 1, MaxLength: maxCircleInvitees},
 				},
 			},
 		},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"go.mau.fi/util/ptr"
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/matrix"
@@ -625,4 +626,91 @@ func (c *Connector) circleRoomLeft(ctx context.Context, evt *event.Event) {
 	if m, ok := login.Client.(*MSNClient); ok {
 		m.circleRoomLeft(ctx, portal, id)
 	}
+}
+
+// maxCircleInvitees bounds the people invited when a circle is created.
+const maxCircleInvitees = 100
+
+// maxCircleNameLength bounds a circle's name (Windows Live Messenger
+// allowed about as much).
+const maxCircleNameLength = 64
+
+// createCircleGroup is CreateGroup on MSNP18: it creates a circle named
+// after params (or its members), invites the participants, and bridges
+// params.RoomID to it when set. People who could not be invited are
+// reported as failed participants; the circle stays with the others.
+func (m *MSNClient) createCircleGroup(ctx context.Context, cl *msnclient.Client, params *bridgev2.GroupCreateParams, parts []string) (*bridgev2.CreateChatResponse, error) {
+	switch {
+	case len(parts) < 1:
+		return nil, bridgev2.RespError(mautrix.MInvalidParam.WithMessage("An MSN group needs at least one other person"))
+	case len(parts) > maxCircleInvitees:
+		return nil, bridgev2.RespError(mautrix.MInvalidParam.WithMessage("At most %d people can be invited to a new MSN group at once", maxCircleInvitees))
+	}
+	name := ""
+	if params.Name != nil {
+		name = cleanLine(params.Name.Name)
+	}
+	if name == "" {
+		names := make([]string, 0, len(parts))
+		for _, p := range parts {
+			n := cleanLine(m.friendlyName(ctx, p))
+			if n == "" {
+				n = p
+			}
+			names = append(names, n)
+		}
+		name = groupName(names)
+	}
+	if r := []rune(name); len(r) > maxCircleNameLength {
+		if params.Name != nil && params.Name.Name != "" {
+			return nil, bridgev2.RespError(mautrix.MInvalidParam.WithMessage("An MSN group name has at most %d characters", maxCircleNameLength))
+		}
+		name = strings.TrimSpace(string(r[:maxCircleNameLength-1])) + "…"
+	}
+	// The circle's room must be params.RoomID, not one made for the
+	// circle's join event: new circle rooms wait until it is bridged.
+	done := m.startCreatingCircle()
+	defer done()
+	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	circle, err := cl.CreateCircle(cctx, name, nil)
+	if err != nil {
+		return nil, bridgev2.RespError(mautrix.MUnknown.WithMessage("Failed to create the MSN group: %s", describeCircleError(err)))
+	}
+	pk := makeCirclePortalKey(circle.ID, m.login.ID)
+	portal, err := m.connector.Bridge.GetPortalByKey(ctx, pk)
+	if err != nil {
+		return nil, fmt.Errorf("get circle portal: %w", err)
+	}
+	bridged := false
+	if params.RoomID != "" && portal.MXID == "" {
+		if err := m.bridgeRoom(ctx, portal, params.RoomID); err != nil {
+			return nil, fmt.Errorf("created the MSN group %q, but %w", name, err)
+		}
+		bridged = true
+	}
+	failed := make(map[string]error)
+	info := m.circleChatInfo(ctx, cl, circle, nil)
+	for _, p := range parts {
+		ictx, cancel := context.WithTimeout(ctx, commandTimeout)
+		err := cl.InviteToCircle(ictx, circle.ID, p, "")
+		cancel()
+		if err != nil {
+			failed[p] = err
+			continue
+		}
+		info.Members.MemberMap.Set(m.chatMemberWithName(p, m.friendlyName(ctx, p), event.MembershipInvite))
+	}
+	if bridged {
+		portal.UpdateInfo(ctx, info, m.login, nil, time.Time{})
+	}
+	resp := &bridgev2.CreateChatResponse{PortalKey: pk, Portal: portal, PortalInfo: info}
+	if len(failed) > 0 {
+		resp.FailedParticipants = make(map[networkid.UserID]*bridgev2.CreateChatFailedParticipant, len(failed))
+		for email, err := range failed {
+			resp.FailedParticipants[makeUserID(email)] = &bridgev2.CreateChatFailedParticipant{Reason: describeCircleError(err)}
+		}
+	}
+	m.log.Info().Str("circle_id", string(circle.ID)).Int("invited", len(parts)-len(failed)).Msg("Created a circle from Matrix")
+	return resp, nil
 }

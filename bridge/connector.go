@@ -76,6 +76,7 @@ func (c *Connector) addCommands(proc *commands.Processor) {
 	proc.AddHandlers(c.commandHandlers()...)
 	proc.AddHandlers(c.groupCommandHandlers()...)
 	proc.AddHandlers(c.chatCommandHandlers()...)
+	proc.AddHandlers(c.circleCommandHandlers()...)
 	proc.AddHandlers(unsupportedCommandHandlers()...)
 	proc.AddHandler(c.encryptCommand())
 }

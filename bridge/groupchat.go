@@ -214,8 +214,9 @@ func (m *MSNClient) roomNotice(ctx context.Context, portal *bridgev2.Portal, tex
 }
 
 // CreateGroup implements bridgev2.GroupCreatingNetworkAPI (the create-group
-// command and the provisioning API): it starts a switchboard conversation
-// with the participants. Contacts who cannot be reached are reported as
+// command and the provisioning API): on MSNP18 it creates a circle and
+// invites the participants (see createCircleGroup); below, it starts a
+// switchboard conversation with the participants. Contacts who cannot be reached are reported as
 // failed participants; the conversation goes on with the others.
 func (m *MSNClient) CreateGroup(ctx context.Context, params *bridgev2.GroupCreateParams) (*bridgev2.CreateChatResponse, error) {
 	cl, err := m.client()
@@ -234,6 +235,9 @@ func (m *MSNClient) CreateGroup(ctx context.Context, params *bridgev2.GroupCreat
 		}
 	}
 	slices.Sort(parts)
+	if cl.SupportsCircles() {
+		return m.createCircleGroup(ctx, cl, params, parts)
+	}
 	switch {
 	case len(parts) < 2:
 		return nil, bridgev2.RespError(mautrix.MInvalidParam.WithMessage("A group chat needs at least two other people; start a direct chat instead"))
