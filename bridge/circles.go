@@ -252,8 +252,10 @@ func (m *MSNClient) circleChatInfo(ctx context.Context, cl *msnclient.Client, c 
 // circleMemberStatus shows a circle member's presence on its ghost, unless
 // the member is a contact, whose presence comes from the contact list.
 func (m *MSNClient) circleMemberStatus(cl *msnclient.Client, email string, status msnclient.Status, psm string, hasPSM bool) {
-	if c, ok := cl.Contact(email); ok && c.Lists&msnclient.ListForward != 0 {
-		return
+	if cl != nil {
+		if c, ok := cl.Contact(email); ok && c.Lists&msnclient.ListForward != 0 {
+			return
+		}
 	}
 	m.presence.update(email, func(p *contactPresence) {
 		p.Status = status

@@ -13,11 +13,12 @@ import (
 	"maunium.net/go/mautrix/bridgev2/status"
 )
 
-// CreateGroup refuses what cannot be an MSN group conversation before
-// anything is sent: fewer than two other people (yourself does not count),
+// CreateGroup (below MSNP18) refuses what cannot be an MSN group
+// conversation before anything is sent: fewer than two other people (yourself does not count),
 // addresses that are not MSN addresses, more people than fit.
 func TestCreateGroupRefusesBadParticipants(t *testing.T) {
 	_, c := testServer(t)
+	c.Config.Servers[0].ProtocolVersions = []int{15} // no circles: a switchboard chat
 	m, states := testClient(t, c, testPassword)
 	m.Connect(context.Background())
 	expectState(t, states, status.StateConnected, "")
