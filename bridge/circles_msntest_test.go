@@ -1,0 +1,217 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/status"
+	"maunium.net/go/mautrix/event"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
+)
+
+// circleInbox collects what an MSN peer receives in circles.
+type circleInbox struct {
+	mu   sync.Mutex
+	evts []any
+	ch   chan struct{}
+}
+
+func (b *circleInbox) handle(evt any) {
+	switch evt.(type) {
+	case *msnclient.CircleMessage, *msnclient.CircleNudge, *msnclient.CircleTyping, *msnclient.CircleJoined:
+		b.mu.Lock()
+		b.evts = append(b.evts, evt)
+		b.mu.Unlock()
+		select {
+		case b.ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (b *circleInbox) wait(t *testing.T, what string, match func(any) bool) {
+	t.Helper()
+	deadline := time.After(testTimeout)
+	for {
+		b.mu.Lock()
+		for _, e := range b.evts {
+			if match(e) {
+				b.mu.Unlock()
+				return
+			}
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.ch:
+		case <-deadline:
+			t.Fatalf("peer never got %s", what)
+		}
+	}
+}
+
+// waitEvent waits for a queued remote event that match accepts.
+func (r remoteRecorder) waitEvent(t *testing.T, what string, match func(bridgev2.RemoteEvent) bool) bridgev2.RemoteEvent {
+	t.Helper()
+	deadline := time.After(testTimeout)
+	for {
+		select {
+		case evt := <-r:
+			if match(evt) {
+				return evt
+			}
+		case <-deadline:
+			t.Fatalf("no %s", what)
+			return nil
+		}
+	}
+}
+
+// circleSetup puts a circle "Book club" on the server (bob is its Admin;
+// me and zed, who is not my contact, are members) and connects bob and me.
+func circleSetup(t *testing.T) (context.Context, *MSNClient, remoteRecorder, *msnclient.Client, *circleInbox, msnclient.CircleID) {
+	t.Helper()
+	srv, c := testServer(t)
+	c.DB = testDB(t)
+	if err := srv.AddAccount("bob@example.com", "pw", "Bob Builder"); err != nil {
+		t.Fatal(err)
+	}
+	_ = srv.AddContact(testEmail, "bob@example.com", 1|2|8)
+	_ = srv.AddContact("bob@example.com", testEmail, 1|2|8)
+	if err := srv.AddAccount("zed@example.com", "pw", "Zed Stranger"); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := srv.CreateCircle("Book club", "bob@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{testEmail, "zed@example.com"} {
+		if err := srv.AddCircleMember(raw, who, "Member"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, err := msnclient.ParseCircleID(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*testTimeout)
+	t.Cleanup(cancel)
+	box := &circleInbox{ch: make(chan struct{}, 1)}
+	bob := msnclient.NewClient(c.Config.Servers[0].clientConfig("bob@example.com", "pw", msnp.NewGUID()), box.handle)
+	if err := bob.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bob.Close() })
+	m, states := testClient(t, c, testPassword)
+	events := make(remoteRecorder, 200)
+	m.queueRemote = func(evt bridgev2.RemoteEvent) { events <- evt }
+	m.Connect(ctx)
+	expectState(t, states, status.StateConnected, "")
+	return ctx, m, events, bob, box, id
+}
+
+// At login a circle becomes its portal with its name and every member
+// (zed, not a contact, with the circle's name for him); messages cross
+// both ways, with formatting, and nudges too.
+func TestCircleRoundTrip(t *testing.T) {
+	ctx, m, events, bob, box, id := circleSetup(t)
+	pk := makeCirclePortalKey(id, m.login.ID)
+
+	evt := events.waitEvent(t, "resync of the circle's portal", func(e bridgev2.RemoteEvent) bool {
+		return e.GetType() == bridgev2.RemoteEventChatResync && e.GetPortalKey() == pk
+	})
+	info, err := evt.(bridgev2.RemoteChatResyncWithInfo).GetChatInfo(ctx, nil)
+	if err != nil || info == nil || info.Name == nil || *info.Name != "Book club" {
+		t.Fatalf("circle info %+v, %v", info, err)
+	}
+	for _, who := range []string{"bob@example.com", "zed@example.com", testEmail} {
+		if mem, ok := info.Members.MemberMap[makeUserID(who)]; !ok || mem.Membership != event.MembershipJoin {
+			t.Errorf("%s is not a joined member: %+v", who, info.Members.MemberMap)
+		}
+	}
+	if zed := info.Members.MemberMap[makeUserID("zed@example.com")]; zed.UserInfo == nil || !strings.Contains(*zed.UserInfo.Name, "Zed Stranger") {
+		t.Errorf("zed's ghost info = %+v", zed.UserInfo)
+	}
+
+	// MSN to Matrix.
+	if err := bob.SendCircleMessage(ctx, id, msnclient.TextMessage{Text: "hello all"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := events.waitMessage(t, "bob@example.com"); got != pk {
+		t.Errorf("bob's circle message went to %v, want %v", got, pk)
+	}
+
+	// Matrix to MSN, formatted.
+	resp, err := m.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgText, Body: "**welcome**", Format: event.FormatHTML, FormattedBody: "<b>welcome</b>"},
+		Portal:  testPortal(pk),
+	}})
+	if err != nil || resp == nil || resp.DB == nil {
+		t.Fatalf("send to circle: %v", err)
+	}
+	box.wait(t, "the formatted circle message", func(e any) bool {
+		msg, ok := e.(*msnclient.CircleMessage)
+		return ok && msg.ID == id && msg.From == testEmail && msg.Message.Text == "welcome" && msg.Message.Format.Bold
+	})
+	if err := m.sendNudge(ctx, testPortal(pk)); err != nil {
+		t.Fatal(err)
+	}
+	box.wait(t, "the nudge", func(e any) bool {
+		n, ok := e.(*msnclient.CircleNudge)
+		return ok && n.ID == id && n.From == testEmail
+	})
+
+	// Files do not go to circles: the status says why.
+	_, err = m.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgFile, Body: "a.txt"},
+		Portal:  testPortal(pk),
+	}})
+	var st bridgev2.MessageStatus
+	if !errors.As(err, &st) || !strings.Contains(st.Message, "only text") {
+		t.Errorf("file to a circle: %v", err)
+	}
+}
+
+// A message for a circle the user is not in is dropped (not bridged into
+// a room), and a Matrix message to a circle the user left fails with why.
+func TestCircleLeftDropsMessages(t *testing.T) {
+	ctx, m, events, _, _, id := circleSetup(t)
+	pk := makeCirclePortalKey(id, m.login.ID)
+	events.waitEvent(t, "resync of the circle's portal", func(e bridgev2.RemoteEvent) bool {
+		return e.GetType() == bridgev2.RemoteEventChatResync && e.GetPortalKey() == pk
+	})
+	cl, err := m.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.LeaveCircle(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	events.waitEvent(t, "deletion of the circle's portal", func(e bridgev2.RemoteEvent) bool {
+		return e.GetType() == bridgev2.RemoteEventChatDelete && e.GetPortalKey() == pk
+	})
+	sess := m.currentSession()
+	m.handleEvent(ctx, sess, &msnclient.CircleMessage{ID: id, From: "bob@example.com", Message: msnclient.TextMessage{Text: "late"}})
+	m.handleEvent(ctx, sess, &msnclient.CircleMessage{ID: "00000000-0000-0000-0009-00000000dead", From: "bob@example.com", Message: msnclient.TextMessage{Text: "never"}})
+	select {
+	case evt := <-events:
+		if evt.GetType() == bridgev2.RemoteEventMessage {
+			t.Errorf("a message for a circle the user is not in was bridged to %v", evt.GetPortalKey())
+		}
+	case <-time.After(300 * time.Millisecond):
+	}
+	_, err = m.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgText, Body: "anyone?"},
+		Portal:  testPortal(pk),
+	}})
+	var st bridgev2.MessageStatus
+	if !errors.As(err, &st) || st.Status != event.MessageStatusFail || !strings.Contains(st.Message, "no longer in") {
+		t.Errorf("message to a left circle: %v (%+v)", err, st)
+	}
+}
