@@ -147,6 +147,15 @@ type CircleMemberPresence struct {
 	MSNObject    string
 }
 
+// CircleJoinFailed is sent when circles could not be joined: ID is empty
+// when authentication failed for all of them (the circle ticket was
+// rejected twice, ErrCircleTicketRejected), else the circle concerned.
+// Contacts and one-to-one conversations are not affected.
+type CircleJoinFailed struct {
+	ID  CircleID
+	Err error
+}
+
 // CircleMemberJoined is sent when someone joined a circle's roster.
 type CircleMemberJoined struct {
 	ID    CircleID

@@ -65,6 +65,7 @@ func (c *Client) fetchList(ctx context.Context, s *session) (map[string]*Contact
 	if err != nil {
 		return nil, nil, "", err
 	}
+	c.noteCircleResult(s, book) // ns_circles.go
 	contacts := make(map[string]*Contact)
 	get := func(email string) *Contact {
 		email, err := checkEmail(email)
@@ -140,6 +141,7 @@ func (o *abOps) load(ctx context.Context) error {
 			return fmt.Errorf("initial ADL: %w", err)
 		}
 	}
+	c.syncCircles(ctx, s) // MSNP18: join the circles, after the initial ADL
 	return nil
 }
 
@@ -364,6 +366,7 @@ func (c *Client) handleNOT(s *session, cmd *msnp.Command) {
 	}
 	if ok && s.d.addressBook {
 		c.scheduleRefresh(s)
+		c.handleCircleNOT(s, cmd.Payload)
 	}
 }
 
@@ -438,6 +441,7 @@ func (c *Client) refreshListCtx(ctx context.Context, s *session) error {
 		s.emit(&ContactListChanged{})
 	}
 	c.emitPendingRequests()
+	c.syncCircles(ctx, s)
 	return nil
 }
 
