@@ -179,6 +179,7 @@ func (c *Connector) cmdAnswerCircle(ce *commands.Event) {
 	ctx, cancel := context.WithTimeout(ce.Ctx, commandTimeout)
 	defer cancel()
 	if accept {
+		m.circles().forgetLeft(circle.ID)
 		if err := cl.AcceptCircleInvitation(ctx, circle.ID); err != nil {
 			replyPlain(ce, "Failed to join the MSN group %q: %s", circleName(circle), describeCircleError(err))
 			return

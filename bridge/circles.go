@@ -71,12 +71,47 @@ type circleState struct {
 	// leaveAsked are the circles whose room the user left, waiting for
 	// leave-circle to confirm.
 	leaveAsked map[msnclient.CircleID]bool
+	// left are the circles the user left (or was removed from) in this
+	// client's life: their late events are dropped.
+	left map[msnclient.CircleID]time.Time
+}
+
+// staleRejoinWindow: a circle announced as joined this soon after it was
+// removed is taken for a stale address book read (msnclient may apply one
+// fetched before the leave) and ignored, unless the user accepted an
+// invitation to it since.
+const staleRejoinWindow = time.Minute
+
+// wasAnnounced reports whether the invitation to id was announced.
+func (st *circleState) wasAnnounced(id msnclient.CircleID) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.invited[id]
+}
+
+// forgetLeft clears the left mark of id (the user joined it again).
+func (st *circleState) forgetLeft(id msnclient.CircleID) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	delete(st.left, id)
+}
+
+// hasLeft reports whether the user left circle id.
+func (st *circleState) hasLeft(id msnclient.CircleID) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	_, ok := st.left[id]
+	return ok
 }
 
 // circles returns the login's circle state, created on first use.
 func (m *MSNClient) circles() *circleState {
 	m.circlesOnce.Do(func() {
-		m.circleSt = &circleState{invited: make(map[msnclient.CircleID]bool), leaveAsked: make(map[msnclient.CircleID]bool)}
+		m.circleSt = &circleState{
+			invited:    make(map[msnclient.CircleID]bool),
+			leaveAsked: make(map[msnclient.CircleID]bool),
+			left:       make(map[msnclient.CircleID]time.Time),
+		}
 	})
 	return m.circleSt
 }
@@ -120,7 +155,7 @@ func (m *MSNClient) handleCircleEvent(ctx context.Context, sess *session, evt an
 // user is in it (not only invited, not left). Others are dropped with a log.
 func (m *MSNClient) circleUsable(sess *session, id msnclient.CircleID, what string) bool {
 	c, ok := sess.client.Circle(id)
-	if ok && !c.Pending() {
+	if ok && !c.Pending() && !m.circles().hasLeft(id) {
 		return true
 	}
 	m.log.Warn().Str("circle_id", string(id)).Str("what", what).Msg("Dropping circle event: the user is not in this circle")
@@ -131,8 +166,14 @@ func (m *MSNClient) circleUsable(sess *session, id msnclient.CircleID, what stri
 func (m *MSNClient) circleJoined(ctx context.Context, sess *session, evt *msnclient.CircleJoined) {
 	st := m.circles()
 	st.mu.Lock()
+	if at, ok := st.left[evt.Circle.ID]; ok && time.Since(at) < staleRejoinWindow {
+		st.mu.Unlock()
+		m.log.Warn().Str("circle_id", string(evt.Circle.ID)).Msg("Ignoring circle joined right after it was left (stale address book)")
+		return
+	}
 	delete(st.invited, evt.Circle.ID)
 	delete(st.leaveAsked, evt.Circle.ID)
+	delete(st.left, evt.Circle.ID)
 	st.mu.Unlock()
 	circle, members := evt.Circle, evt.Members
 	queue := func() {
@@ -286,6 +327,7 @@ func (m *MSNClient) circleRemoved(evt *msnclient.CircleRemoved) {
 	st.mu.Lock()
 	delete(st.invited, evt.ID)
 	delete(st.leaveAsked, evt.ID)
+	st.left[evt.ID] = time.Now()
 	st.mu.Unlock()
 	m.queueRemote(&simplevent.ChatDelete{
 		EventMeta: simplevent.EventMeta{
@@ -445,6 +487,9 @@ func (m *MSNClient) sendCircleMatrixMessage(ctx context.Context, msg *bridgev2.M
 	text, snippet, reason, err := m.matrixText(ctx, msg)
 	if err != nil {
 		return nil, reason, err
+	}
+	if m.circles().hasLeft(id) {
+		return nil, ReasonUnsupported, m.circleSendFailure(fmt.Errorf("left circle %s: %w", id, msnclient.ErrUnknownCircle))
 	}
 	cl, err := m.waitConnected(ctx)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
 )
 
 // circleInbox collects what an MSN peer receives in circles.
@@ -76,6 +77,11 @@ func (r remoteRecorder) waitEvent(t *testing.T, what string, match func(bridgev2
 // circleSetup puts a circle "Book club" on the server (bob is its Admin;
 // me and zed, who is not my contact, are members) and connects bob and me.
 func circleSetup(t *testing.T) (context.Context, *MSNClient, remoteRecorder, *msnclient.Client, *circleInbox, msnclient.CircleID) {
+	ctx, m, events, bob, box, id, _ := circleSetupSrv(t)
+	return ctx, m, events, bob, box, id
+}
+
+func circleSetupSrv(t *testing.T) (context.Context, *MSNClient, remoteRecorder, *msnclient.Client, *circleInbox, msnclient.CircleID, *msntest.Server) {
 	t.Helper()
 	srv, c := testServer(t)
 	c.DB = testDB(t)
@@ -113,7 +119,7 @@ func circleSetup(t *testing.T) (context.Context, *MSNClient, remoteRecorder, *ms
 	m.queueRemote = func(evt bridgev2.RemoteEvent) { events <- evt }
 	m.Connect(ctx)
 	expectState(t, states, status.StateConnected, "")
-	return ctx, m, events, bob, box, id
+	return ctx, m, events, bob, box, id, srv
 }
 
 // At login a circle becomes its portal with its name and every member
@@ -213,5 +219,43 @@ func TestCircleLeftDropsMessages(t *testing.T) {
 	var st bridgev2.MessageStatus
 	if !errors.As(err, &st) || st.Status != event.MessageStatusFail || !strings.Contains(st.Message, "no longer in") {
 		t.Errorf("message to a left circle: %v (%+v)", err, st)
+	}
+}
+
+// An invitation that arrives while signed in is announced once; accepting
+// it sets up the circle's portal.
+func TestCircleInvitationAccepted(t *testing.T) {
+	ctx, m, events, _, _, _, srv := circleSetupSrv(t)
+	cl, err := m.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := srv.CreateCircle("Chess", "bob@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.InviteToCircle(raw, "bob@example.com", testEmail); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := msnclient.ParseCircleID(raw)
+	deadline := time.Now().Add(testTimeout)
+	for !m.circles().wasAnnounced(id) {
+		if time.Now().After(deadline) {
+			t.Fatal("the invitation was never announced")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if c, ok := cl.Circle(id); !ok || !c.Pending() {
+		t.Fatalf("circle %+v %v is not a pending invitation", c, ok)
+	}
+	if err := cl.AcceptCircleInvitation(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	pk := makeCirclePortalKey(id, m.login.ID)
+	evt := events.waitEvent(t, "resync of the accepted circle's portal", func(e bridgev2.RemoteEvent) bool {
+		return e.GetType() == bridgev2.RemoteEventChatResync && e.GetPortalKey() == pk
+	})
+	if info, _ := evt.(bridgev2.RemoteChatResyncWithInfo).GetChatInfo(ctx, nil); info == nil || *info.Name != "Chess" {
+		t.Errorf("accepted circle info = %+v", info)
 	}
 }
