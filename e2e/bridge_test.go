@@ -142,6 +142,8 @@ func TestBridge(t *testing.T) {
 		{"GroupChatFromMatrix", w.testGroupChatFromMatrix},
 		{"GroupChatFromMatrixFails", w.testGroupChatFromMatrixFails},
 		{"InviteIntoDM", w.testInviteIntoDM},
+		{"CircleRoom", w.testCircleRoom},
+		{"CircleCreateGroup", w.testCircleCreateGroup},
 		{"ContactPicture", w.testContactPicture},
 		{"UserPicture", w.testUserPicture},
 		{"SetPictureFromImage", w.testSetPictureFromImage},

@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
+)
+
+// zoeEmail is a member of bob's circle who is not on my contact list.
+const zoeEmail = "zoe@msn.test"
+
+// testCircleRoom: bob's MSN group "Book club" (carol and zoe, who is not
+// my contact, are in it) invites me; the invitation reaches the management
+// room with the command to accept; accepting makes the group a room named
+// after it with every member; messages cross both ways.
+func (w *world) testCircleRoom(t *testing.T) {
+	if err := w.srv.AddAccount(zoeEmail, peerPass, "Zoe Stranger"); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := w.srv.CreateCircle("Book club", bobEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{carolEmail, zoeEmail} {
+		if err := w.srv.AddCircleMember(raw, who, "Member"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cursor := w.user.Cursor()
+	if err := w.srv.InviteToCircle(raw, bobEmail, meEmail); err != nil {
+		t.Fatal(err)
+	}
+	notice, err := w.user.WaitEventAfter(w.ctx, cursor, msgTimeout, func(evt *event.Event) bool {
+		return evt.RoomID == w.mgmt && evt.Sender == w.bot && evt.Type == event.EventMessage &&
+			strings.Contains(evt.Content.AsMessage().Body, "Book club")
+	})
+	if err != nil {
+		t.Fatalf("no invitation notice in the management room: %v", err)
+	}
+	if body := notice.Content.AsMessage().Body; !strings.Contains(body, bobEmail) || !strings.Contains(body, "accept-circle "+raw) {
+		t.Errorf("invitation notice %q lacks the inviter or the accept command", body)
+	}
+	answer, err := w.command("accept-circle Book club")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(answer, "Joined the MSN group \"Book club\"") {
+		t.Fatalf("accept-circle answered %q", answer)
+	}
+	room := w.waitRoomNamed(t, "Book club")
+	w.waitMembers(t, room, w.br.GhostMXID(bobEmail), w.br.GhostMXID(carolEmail), w.br.GhostMXID(zoeEmail), w.user.UserID)
+
+	id, _ := msnclient.ParseCircleID(raw)
+	cursor = w.user.Cursor()
+	if err := w.bob.SendCircleMessage(w.ctx, id, msnclient.TextMessage{Text: "welcome to the club"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.waitGhostText(cursor, w.br.GhostMXID(bobEmail), room, "welcome to the club"); err != nil {
+		t.Fatal(err)
+	}
+	w.circleReply(t, room, id, "thanks, happy to be here", w.bob, w.carol)
+}
+
+// testCircleCreateGroup: on MSNP18 create-group with a name and addresses
+// makes an MSN group (circle) and invites the people; once bob and carol
+// accept, both get the message sent in its room.
+func (w *world) testCircleCreateGroup(t *testing.T) {
+	bobCursor, carolCursor := w.bob.cursor(), w.carol.cursor()
+	answer, err := w.command(fmt.Sprintf(`create-group "Team MSN" %s %s`, bobEmail, carolEmail))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(answer, `Created the MSN group "Team MSN" (a circle)`) {
+		t.Fatalf("create-group answered %q", answer)
+	}
+	room := w.waitRoomNamed(t, "Team MSN")
+	var id msnclient.CircleID
+	for _, p := range []struct {
+		peer   *peer
+		cursor int
+	}{{w.bob, bobCursor}, {w.carol, carolCursor}} {
+		evt, err := p.peer.waitAfter(w.ctx, p.cursor, msgTimeout, "the invitation to Team MSN", func(evt any) bool {
+			inv, ok := evt.(*msnclient.CircleInvitation)
+			return ok && inv.Circle.Name == "Team MSN"
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv := evt.(*msnclient.CircleInvitation)
+		if inv.Inviter != "" && inv.Inviter != meEmail {
+			t.Errorf("%s was invited by %q, want %s", p.peer.Email, inv.Inviter, meEmail)
+		}
+		id = inv.Circle.ID
+		cursor := p.peer.cursor()
+		if err := p.peer.AcceptCircleInvitation(w.ctx, id); err != nil {
+			t.Fatalf("%s accepting: %v", p.peer.Email, err)
+		}
+		if _, err := p.peer.waitAfter(w.ctx, cursor, msgTimeout, "joining Team MSN", func(evt any) bool {
+			j, ok := evt.(*msnclient.CircleJoined)
+			return ok && j.Circle.ID == id
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.waitMembers(t, room, w.br.GhostMXID(bobEmail), w.br.GhostMXID(carolEmail), w.user.UserID)
+	w.circleReply(t, room, id, "first meeting on friday", w.bob, w.carol)
+}
+
+// circleReply sends text into a circle's room and checks that each peer
+// gets it in the circle.
+func (w *world) circleReply(t *testing.T, room id.RoomID, circle msnclient.CircleID, text string, peers ...*peer) {
+	t.Helper()
+	cursors := make([]int, len(peers))
+	for i, p := range peers {
+		cursors[i] = p.cursor()
+	}
+	if _, err := w.user.SendText(w.ctx, room, text); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range peers {
+		if _, err := p.waitAfter(w.ctx, cursors[i], msgTimeout, fmt.Sprintf("%q in the circle", text), func(evt any) bool {
+			msg, ok := evt.(*msnclient.CircleMessage)
+			return ok && msg.ID == circle && msg.From == meEmail && msg.Message.Text == text
+		}); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// waitRoomNamed waits until the user is in a room named name and returns it.
+func (w *world) waitRoomNamed(t *testing.T, name string) id.RoomID {
+	t.Helper()
+	evt, err := w.user.WaitEvent(w.ctx, msgTimeout, func(evt *event.Event) bool {
+		if evt.Type != event.StateRoomName {
+			return false
+		}
+		_ = evt.Content.ParseRaw(evt.Type)
+		n, ok := evt.Content.Parsed.(*event.RoomNameEventContent)
+		return ok && n.Name == name
+	})
+	if err != nil {
+		t.Fatalf("no room named %q: %v", name, err)
+	}
+	return evt.RoomID
+}
+
+// waitMembers waits until every one of want is joined to room.
+func (w *world) waitMembers(t *testing.T, room id.RoomID, want ...id.UserID) {
+	t.Helper()
+	err := eventually(w.ctx, msgTimeout, func() error {
+		members, err := w.user.JoinedMembers(w.ctx, room)
+		if err != nil {
+			return err
+		}
+		for _, u := range want {
+			if _, ok := members.Joined[u]; !ok {
+				return fmt.Errorf("room %s lacks %s (has %d members)", room, u, len(members.Joined))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
