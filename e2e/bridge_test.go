@@ -29,6 +29,7 @@ type world struct {
 	*env
 	bob, carol *peer
 	bobRoom    id.RoomID
+	bookClub   id.RoomID // the circle room of TestBridge/CircleRoom
 }
 
 // newWorld starts a stack and puts the accounts on the fake server: bob,
@@ -144,6 +145,7 @@ func TestBridge(t *testing.T) {
 		{"InviteIntoDM", w.testInviteIntoDM},
 		{"CircleRoom", w.testCircleRoom},
 		{"CircleCreateGroup", w.testCircleCreateGroup},
+		{"CircleLeave", w.testCircleLeave},
 		{"ContactPicture", w.testContactPicture},
 		{"UserPicture", w.testUserPicture},
 		{"SetPictureFromImage", w.testSetPictureFromImage},

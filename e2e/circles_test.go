@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -53,7 +54,23 @@ func (w *world) testCircleRoom(t *testing.T) {
 		t.Fatalf("accept-circle answered %q", answer)
 	}
 	room := w.waitRoomNamed(t, "Book club")
+	w.bookClub = room
 	w.waitMembers(t, room, w.br.GhostMXID(bobEmail), w.br.GhostMXID(carolEmail), w.br.GhostMXID(zoeEmail), w.user.UserID)
+	w.waitInSpace(t, room)
+	// zoe is no contact: her ghost is named after her name in the circle.
+	err = eventually(w.ctx, msgTimeout, func() error {
+		resp, err := w.user.GetDisplayName(w.ctx, w.br.GhostMXID(zoeEmail))
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(resp.DisplayName, "Zoe Stranger") {
+			return fmt.Errorf("zoe's ghost is named %q", resp.DisplayName)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
 
 	id, _ := msnclient.ParseCircleID(raw)
 	cursor = w.user.Cursor()
@@ -109,6 +126,80 @@ func (w *world) testCircleCreateGroup(t *testing.T) {
 	}
 	w.waitMembers(t, room, w.br.GhostMXID(bobEmail), w.br.GhostMXID(carolEmail), w.user.UserID)
 	w.circleReply(t, room, id, "first meeting on friday", w.bob, w.carol)
+
+	// I created it, so I may invite: inviting dave's ghost into the room
+	// invites dave to the group.
+	cursor := w.user.Cursor()
+	if _, err := w.user.InviteUser(w.ctx, room, &mautrix.ReqInviteUser{UserID: w.br.GhostMXID(daveEmail)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.user.WaitEventAfter(w.ctx, cursor, msgTimeout, func(evt *event.Event) bool {
+		return evt.RoomID == room && evt.Sender == w.bot && strings.Contains(evt.Content.AsMessage().Body, "Invited "+daveEmail)
+	}); err != nil {
+		t.Fatalf("no notice after inviting dave: %v", err)
+	}
+	if state := w.srv.CircleMembers(string(id))[daveEmail]; state != "WaitingResponse" {
+		t.Errorf("dave's membership in the group is %q, want an invitation", state)
+	}
+}
+
+// testCircleLeave: leaving a group's room asks in the management room to
+// confirm with leave-circle, and the group is left only then.
+func (w *world) testCircleLeave(t *testing.T) {
+	if w.bookClub == "" {
+		t.Fatal("no Book club room: run it after TestBridge/CircleRoom")
+	}
+	raw := ""
+	for _, c := range w.srv.CirclesOf(meEmail) {
+		if _, ok := w.srv.CircleMembers(c)[bobEmail]; ok && w.srv.CircleMembers(c)[zoeEmail] != "" {
+			raw = c
+		}
+	}
+	cursor := w.user.Cursor()
+	if _, err := w.user.LeaveRoom(w.ctx, w.bookClub); err != nil {
+		t.Fatal(err)
+	}
+	notice, err := w.user.WaitEventAfter(w.ctx, cursor, msgTimeout, func(evt *event.Event) bool {
+		return evt.RoomID == w.mgmt && evt.Sender == w.bot && strings.Contains(evt.Content.AsMessage().Body, "leave-circle")
+	})
+	if err != nil {
+		t.Fatalf("no confirmation request after leaving the room: %v", err)
+	}
+	if body := notice.Content.AsMessage().Body; !strings.Contains(body, "still in the group") || !strings.Contains(body, "leave-circle "+raw) {
+		t.Errorf("confirmation request is %q", body)
+	}
+	if state := w.srv.CircleMembers(raw)[meEmail]; state != "Accepted" {
+		t.Fatalf("leaving the room alone changed my membership to %q", state)
+	}
+	answer, err := w.command("leave-circle " + raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(answer, "Left the MSN group \"Book club\"") {
+		t.Fatalf("leave-circle answered %q", answer)
+	}
+	if state, ok := w.srv.CircleMembers(raw)[meEmail]; ok {
+		t.Errorf("still in the group on MSN (%q) after leave-circle", state)
+	}
+}
+
+// waitInSpace waits until room is a child of the login's space.
+func (w *world) waitInSpace(t *testing.T, room id.RoomID) {
+	t.Helper()
+	err := eventually(w.ctx, msgTimeout, func() error {
+		space, err := w.spaceRoom()
+		if err != nil {
+			return err
+		}
+		var child event.SpaceChildEventContent
+		if err := w.user.StateEvent(w.ctx, space, event.StateSpaceChild, room.String(), &child); err != nil || len(child.Via) == 0 {
+			return fmt.Errorf("room %s is not in the MSN space %s (%v)", room, space, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
 }
 
 // circleReply sends text into a circle's room and checks that each peer
@@ -135,18 +226,25 @@ func (w *world) circleReply(t *testing.T, room id.RoomID, circle msnclient.Circl
 // waitRoomNamed waits until the user is in a room named name and returns it.
 func (w *world) waitRoomNamed(t *testing.T, name string) id.RoomID {
 	t.Helper()
-	evt, err := w.user.WaitEvent(w.ctx, msgTimeout, func(evt *event.Event) bool {
-		if evt.Type != event.StateRoomName {
-			return false
+	var found id.RoomID
+	err := eventually(w.ctx, msgTimeout, func() error {
+		rooms, err := w.joinedRooms()
+		if err != nil {
+			return err
 		}
-		_ = evt.Content.ParseRaw(evt.Type)
-		n, ok := evt.Content.Parsed.(*event.RoomNameEventContent)
-		return ok && n.Name == name
+		for room := range rooms {
+			var content event.RoomNameEventContent
+			if err := w.user.StateEvent(w.ctx, room, event.StateRoomName, "", &content); err == nil && content.Name == name {
+				found = room
+				return nil
+			}
+		}
+		return fmt.Errorf("none of the %d rooms is named %q", len(rooms), name)
 	})
 	if err != nil {
-		t.Fatalf("no room named %q: %v", name, err)
+		t.Fatal(err)
 	}
-	return evt.RoomID
+	return found
 }
 
 // waitMembers waits until every one of want is joined to room.
