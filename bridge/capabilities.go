@@ -67,6 +67,12 @@ func (c *Connector) roomFeatures() *event.RoomFeatures {
 }
 
 // GetCapabilities implements bridgev2.NetworkAPI.
-func (m *MSNClient) GetCapabilities(_ context.Context, _ *bridgev2.Portal) *event.RoomFeatures {
-	return m.connector.roomFeatures()
+func (m *MSNClient) GetCapabilities(_ context.Context, portal *bridgev2.Portal) *event.RoomFeatures {
+	features := m.connector.roomFeatures()
+	if portal != nil && isCirclePortalID(portal.ID) {
+		// Circles carry text, typing and nudges, no files.
+		features.ID += ".circle"
+		features.File = nil
+	}
+	return features
 }

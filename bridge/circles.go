@@ -145,6 +145,8 @@ func (m *MSNClient) handleCircleEvent(ctx context.Context, sess *session, evt an
 		m.circleMemberChange(sess, evt.ID, evt.Email, event.MembershipJoin)
 	case *msnclient.CircleMemberLeft:
 		m.circleMemberChange(sess, evt.ID, evt.Email, event.MembershipLeave)
+	case *msnclient.CircleJoinFailed:
+		m.circleJoinFailed(evt)
 	default:
 		return false
 	}
@@ -760,4 +762,22 @@ func (m *MSNClient) createCircleGroup(ctx context.Context, cl *msnclient.Client,
 	}
 	m.log.Info().Str("circle_id", string(circle.ID)).Int("invited", len(parts)-len(failed)).Msg("Created a circle from Matrix")
 	return resp, nil
+}
+
+// circleJoinFailed tells the user that their circles (or one) could not be
+// joined in this session; contacts and chats are not affected.
+func (m *MSNClient) circleJoinFailed(evt *msnclient.CircleJoinFailed) {
+	m.log.Warn().Err(evt.Err).Str("circle_id", string(evt.ID)).Msg("Failed to join circles")
+	what := "your MSN groups (circles)"
+	if evt.ID != "" {
+		what = "the MSN group " + string(evt.ID)
+		if cl, err := m.client(); err == nil {
+			if c, ok := cl.Circle(evt.ID); ok {
+				what = fmt.Sprintf("the MSN group %q", circleName(c))
+			}
+		}
+	}
+	notice := plainNotice(fmt.Sprintf("Could not join %s on %s: %s. Their rooms stay as they were and get no messages until the next sign-in (use reconnect to try again); your contacts and chats are not affected.",
+		what, m.meta.Email, describeCircleError(evt.Err)))
+	m.side.add(func(ctx context.Context) { m.sendManagementNotice(ctx, notice) })
 }

@@ -173,6 +173,27 @@ func TestCircleRoundTrip(t *testing.T) {
 		return ok && n.ID == id && n.From == testEmail
 	})
 
+	// Typing both ways, and bob's nudge as an emote in the circle's room.
+	if err := m.sendTyping(ctx, pk); err != nil {
+		t.Fatal(err)
+	}
+	box.wait(t, "typing", func(e any) bool {
+		ty, ok := e.(*msnclient.CircleTyping)
+		return ok && ty.ID == id && ty.From == testEmail
+	})
+	if err := bob.SendCircleTyping(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	events.waitEvent(t, "bob typing in the circle", func(e bridgev2.RemoteEvent) bool {
+		return e.GetType() == bridgev2.RemoteEventTyping && e.GetPortalKey() == pk && e.GetSender().Sender == makeUserID("bob@example.com")
+	})
+	if err := bob.SendCircleNudge(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if got := events.waitMessage(t, "bob@example.com"); got != pk {
+		t.Errorf("bob's nudge went to %v, want %v", got, pk)
+	}
+
 	// Files do not go to circles: the status says why.
 	_, err = m.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
 		Content: &event.MessageEventContent{MsgType: event.MsgFile, Body: "a.txt"},

@@ -194,12 +194,12 @@ func (m *MSNClient) HandleMatrixTyping(_ context.Context, msg *bridgev2.MatrixTy
 
 // sendTyping sends one typing notification to a portal's conversation.
 func (m *MSNClient) sendTyping(ctx context.Context, pk networkid.PortalKey) error {
+	if id, ok := circleOfPortal(pk.ID); ok {
+		return m.sendCircleTyping(ctx, id)
+	}
 	portal, err := m.connector.Bridge.GetExistingPortalByKey(ctx, pk)
 	if err != nil || portal == nil {
 		return fmt.Errorf("portal %s not found: %w", pk, err)
-	}
-	if id, ok := circleOfPortal(pk.ID); ok {
-		return m.sendCircleTyping(ctx, id)
 	}
 	cv, err := m.conversationFor(ctx, portal)
 	if err != nil {
