@@ -11,7 +11,6 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/matrix"
-	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/event"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
@@ -298,13 +297,8 @@ func (m *MSNClient) createCircleGroup(ctx context.Context, cl *msnclient.Client,
 	if bridged {
 		portal.UpdateInfo(ctx, info, m.login, nil, time.Time{})
 	}
-	resp := &bridgev2.CreateChatResponse{PortalKey: pk, Portal: portal, PortalInfo: info}
-	if len(failed) > 0 {
-		resp.FailedParticipants = make(map[networkid.UserID]*bridgev2.CreateChatFailedParticipant, len(failed))
-		for email, err := range failed {
-			resp.FailedParticipants[makeUserID(email)] = &bridgev2.CreateChatFailedParticipant{Reason: describeCircleError(err)}
-		}
-	}
+	resp := &bridgev2.CreateChatResponse{PortalKey: pk, Portal: portal, PortalInfo: info,
+		FailedParticipants: failedParticipants(failed, describeCircleError)}
 	m.log.Info().Str("circle_id", string(circle.ID)).Int("invited", len(parts)-len(failed)).Msg("Created a circle from Matrix")
 	return resp, nil
 }

@@ -296,13 +296,8 @@ func (m *MSNClient) CreateGroup(ctx context.Context, params *bridgev2.GroupCreat
 		// left them out, so that a failure had nothing to undo).
 		portal.UpdateInfo(ctx, info, m.login, nil, time.Time{})
 	}
-	resp := &bridgev2.CreateChatResponse{PortalKey: pk, Portal: portal, PortalInfo: info}
-	if len(failed) > 0 {
-		resp.FailedParticipants = make(map[networkid.UserID]*bridgev2.CreateChatFailedParticipant, len(failed))
-		for email, err := range failed {
-			resp.FailedParticipants[makeUserID(email)] = &bridgev2.CreateChatFailedParticipant{Reason: describeInviteError(err)}
-		}
-	}
+	resp := &bridgev2.CreateChatResponse{PortalKey: pk, Portal: portal, PortalInfo: info,
+		FailedParticipants: failedParticipants(failed, describeInviteError)}
 	return resp, nil
 }
 
@@ -422,4 +417,17 @@ func (m *MSNClient) unbridgeRoom(ctx context.Context, portal *bridgev2.Portal, r
 			log.Warn().Err(err).Msg("Failed to take the unbridged room out of the space")
 		}
 	}
+}
+
+// failedParticipants is the FailedParticipants of a group creation: who
+// could not be added, and why in words (nil when everyone was).
+func failedParticipants(failed map[string]error, describe func(error) string) map[networkid.UserID]*bridgev2.CreateChatFailedParticipant {
+	if len(failed) == 0 {
+		return nil
+	}
+	out := make(map[networkid.UserID]*bridgev2.CreateChatFailedParticipant, len(failed))
+	for email, err := range failed {
+		out[makeUserID(email)] = &bridgev2.CreateChatFailedParticipant{Reason: describe(err)}
+	}
+	return out
 }

@@ -11,14 +11,19 @@ import (
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
-	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
 )
+
+// peerServer is what peerClient needs of the fake server.
+type peerServer interface {
+	AddAccount(email, password, name string) error
+	AddContact(owner, contact string, lists uint8) error
+}
 
 // peerClient signs in email (a mutual contact of the test account) as an
 // MSN client of its own that records what it receives.
-func peerClient(t *testing.T, srv *msntest.Server, c *Connector, email string) (*msnclient.Client, *inbox) {
+func peerClient(t *testing.T, srv peerServer, c *Connector, email string) (*msnclient.Client, *inbox) {
 	t.Helper()
-	if err := srv.AddAccount(email, "pw", email); err != nil {
+	if err := srv.AddAccount(email, "pw", "Friend"); err != nil {
 		t.Fatal(err)
 	}
 	_ = srv.AddContact(testEmail, email, 1|2|8)
