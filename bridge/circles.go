@@ -402,11 +402,7 @@ func (m *MSNClient) circleMessage(sess *session, evt *msnclient.CircleMessage) {
 		Data: evt,
 		ID:   m.msgIDs.New(),
 		ConvertMessageFunc: func(_ context.Context, _ *bridgev2.Portal, _ bridgev2.MatrixAPI, evt *msnclient.CircleMessage) (*bridgev2.ConvertedMessage, error) {
-			return &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{
-				Type:       event.EventMessage,
-				Content:    msnToMatrix(evt.Message, m.connector.Config.EmoticonsToEmoji),
-				DBMetadata: &MessageMetadata{Snippet: quoteSnippet(evt.Message.Text)},
-			}}}, nil
+			return m.convertText(evt.Message), nil
 		},
 	})
 }
