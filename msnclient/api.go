@@ -233,6 +233,9 @@ type MessageReceived struct {
 	FromSelf bool // sent by another endpoint of ours
 	Message  TextMessage
 	Time     time.Time
+	// Emoticons are the custom emoticons the sender defined for this
+	// message whose shortcut is in the text, longest shortcut first.
+	Emoticons []Emoticon
 }
 
 // Typing is a typing notification.
