@@ -310,7 +310,9 @@ func msnToMatrixEmoticons(msg msnclient.TextMessage, emoji bool, icons map[strin
 	text := cleanText(msg.Text)
 	shortcuts := make([]string, 0, len(icons))
 	for s := range icons {
-		shortcuts = append(shortcuts, s)
+		if s != "" {
+			shortcuts = append(shortcuts, s)
+		}
 	}
 	sort.Slice(shortcuts, func(i, j int) bool {
 		if len(shortcuts[i]) != len(shortcuts[j]) {
@@ -318,6 +320,10 @@ func msnToMatrixEmoticons(msg msnclient.TextMessage, emoji bool, icons map[strin
 		}
 		return shortcuts[i] < shortcuts[j]
 	})
+	var first [256]bool // first bytes of the shortcuts
+	for _, s := range shortcuts {
+		first[s[0]] = true
+	}
 	var body, formatted, plain strings.Builder
 	flush := func() {
 		s := plain.String()
@@ -330,15 +336,21 @@ func msnToMatrixEmoticons(msg msnclient.TextMessage, emoji bool, icons map[strin
 	}
 	for i := 0; i < len(text); {
 		matched := ""
-		for _, s := range shortcuts {
-			if strings.HasPrefix(text[i:], s) {
-				matched = s
-				break
+		if first[text[i]] {
+			for _, s := range shortcuts {
+				if strings.HasPrefix(text[i:], s) {
+					matched = s
+					break
+				}
 			}
 		}
 		if matched == "" {
-			plain.WriteByte(text[i])
-			i++
+			j := i + 1
+			for j < len(text) && !first[text[j]] {
+				j++
+			}
+			plain.WriteString(text[i:j])
+			i = j
 			continue
 		}
 		flush()

@@ -311,3 +311,24 @@ func TestEmoticonsConfig(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMsnToMatrixEmoticons converts a 1,000-character message using
+// four custom emoticons, four times each.
+func BenchmarkMsnToMatrixEmoticons(b *testing.B) {
+	icons := map[string]id.ContentURIString{}
+	var text strings.Builder
+	for i := range 4 {
+		icons["(e"+string(rune('0'+i))+")"] = "mxc://x/y"
+	}
+	for text.Len() < 1000 {
+		for s := range icons {
+			text.WriteString("some words around " + s + " and <more> & text ")
+		}
+	}
+	msg := msnclient.TextMessage{Text: text.String()}
+	b.SetBytes(int64(len(msg.Text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		msnToMatrixEmoticons(msg, false, icons)
+	}
+}

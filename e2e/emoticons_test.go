@@ -97,6 +97,7 @@ func (w *world) testCustomEmoticon(t *testing.T) {
 	send := func(t *testing.T, text string, emoticons ...msntest.ScriptedEmoticon) stack.SeenEvent {
 		t.Helper()
 		cursor := w.user.Cursor()
+		sent := time.Now()
 		if err := peer.SendEmoticonMessage(w.ctx, meEmail, text, emoticons...); err != nil {
 			t.Fatal(err)
 		}
@@ -104,6 +105,8 @@ func (w *world) testCustomEmoticon(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		recordFigure(t, "emoticon_message_"+strings.ToLower(strings.TrimPrefix(t.Name(), "TestBridge/CustomEmoticon/")),
+			evt.Seen.Sub(sent).Round(time.Millisecond).String())
 		return evt
 	}
 	var room id.RoomID

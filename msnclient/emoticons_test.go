@@ -209,3 +209,20 @@ func TestEmoticonDefinitionsMalformed(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParseEmoticonHeader parses a WLM definition message with four
+// emoticons (what fits in one switchboard message).
+func BenchmarkParseEmoticonHeader(b *testing.B) {
+	var body strings.Builder
+	for i := range 4 {
+		fmt.Fprintf(&body, "(e%d)\t%s\t", i, emoticonObject("wlm@example.com", []byte{byte(i)}))
+	}
+	data := []byte(body.String())
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if defs, err := msnclient.ParseEmoticonHeader(data, false); err != nil || len(defs) != 4 {
+			b.Fatal(len(defs), err)
+		}
+	}
+}
