@@ -40,6 +40,9 @@ const (
 	emoticonRetryAfter = time.Minute
 	// maxEmoticonJobs bounds the images being fetched, over all logins.
 	maxEmoticonJobs = 256
+	// maxEmoticonFailures bounds the failures remembered; past it they
+	// are forgotten (and may be asked for again).
+	maxEmoticonFailures = 4096
 	// emoticonHeight is the height MSN clients show emoticons at.
 	emoticonHeight = 19
 )
@@ -178,12 +181,15 @@ func (ec *emoticonCache) run(j *emoticonJob, via *MSNClient, from string, e msnc
 	ec.mu.Lock()
 	delete(ec.jobs, e.SHA1D)
 	if j.err != nil {
-		ec.failed[e.SHA1D] = ec.now().Add(emoticonRetryAfter)
 		for sha1d, until := range ec.failed {
 			if ec.now().After(until) {
 				delete(ec.failed, sha1d)
 			}
 		}
+		if len(ec.failed) >= maxEmoticonFailures {
+			clear(ec.failed)
+		}
+		ec.failed[e.SHA1D] = ec.now().Add(emoticonRetryAfter)
 	}
 	ec.mu.Unlock()
 	close(j.done)

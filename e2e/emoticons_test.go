@@ -105,14 +105,18 @@ func (w *world) testCustomEmoticon(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		recordFigure(t, "emoticon_message_"+strings.ToLower(strings.TrimPrefix(t.Name(), "TestBridge/CustomEmoticon/")),
-			evt.Seen.Sub(sent).Round(time.Millisecond).String())
+		if len(emoticons) > 0 {
+			recordFigure(t, "emoticon_message_"+strings.ToLower(strings.TrimPrefix(t.Name(), "TestBridge/CustomEmoticon/")),
+				evt.Seen.Sub(sent).Round(time.Millisecond).String())
+		}
 		return evt
 	}
 	var room id.RoomID
 	var catMXC string
 
 	t.Run("Inline", func(t *testing.T) {
+		// The chat's room first, so that the figure is the emoticons'.
+		send(t, "hello from WLM")
 		text := "look <3 :cat: & (<dance>)"
 		evt := send(t, text, cat, dance)
 		room = evt.RoomID

@@ -104,7 +104,7 @@ func ParseEmoticonHeader(body []byte, animated bool) ([]Emoticon, error) {
 			errs = append(errs, fmt.Errorf("definition %d: %w", i/2+1, err))
 			continue
 		}
-		out = slicesDeleteShortcut(out, e.Shortcut)
+		out = withoutShortcut(out, e.Shortcut)
 		out = append(out, e)
 	}
 	if len(errs) > 0 {
@@ -113,7 +113,8 @@ func ParseEmoticonHeader(body []byte, animated bool) ([]Emoticon, error) {
 	return out, nil
 }
 
-func slicesDeleteShortcut(list []Emoticon, shortcut string) []Emoticon {
+// withoutShortcut removes the definition of shortcut from list.
+func withoutShortcut(list []Emoticon, shortcut string) []Emoticon {
 	for i := range list {
 		if list[i].Shortcut == shortcut {
 			return append(list[:i], list[i+1:]...)
@@ -171,7 +172,7 @@ func (d *emoticonDefs) define(sender string, defs []Emoticon) {
 	}
 	list := d.bySender[sender]
 	for _, e := range defs {
-		list = slicesDeleteShortcut(list, e.Shortcut)
+		list = withoutShortcut(list, e.Shortcut)
 		list = append(list, e)
 	}
 	if over := len(list) - MaxEmoticonsPerMessage; over > 0 {
