@@ -312,8 +312,8 @@ func TestEmoticonsConfig(t *testing.T) {
 	}
 }
 
-// BenchmarkMsnToMatrixEmoticons converts a 1,000-character message using
-// four custom emoticons, four times each.
+// BenchmarkMsnToMatrixEmoticons converts a 1,148-character message using
+// four custom emoticons, seven times each.
 func BenchmarkMsnToMatrixEmoticons(b *testing.B) {
 	icons := map[string]id.ContentURIString{}
 	var text strings.Builder
