@@ -260,7 +260,7 @@ type Datacast struct {
 }
 
 // UnknownMessage is a switchboard message of a content type we do not handle
-// (P2P, emoticons, invitations), with its raw MIME payload. It also reports
+// (invitations, ink...), with its raw MIME payload. It also reports
 // a chunked message that could not be reassembled: Err is then set (wrapping
 // ErrIncompleteMessage) and Raw holds the parts that arrived, joined.
 type UnknownMessage struct {
