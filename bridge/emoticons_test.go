@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"image"
-	"image/png"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -74,19 +72,6 @@ type fakeEmoticonWorld struct {
 	uploads atomic.Int32
 	mu      sync.Mutex
 	media   map[id.ContentURIString][]byte
-}
-
-func emoticonPNG(t *testing.T, shade byte) []byte {
-	t.Helper()
-	img := image.NewGray(image.Rect(0, 0, 19, 19))
-	for i := range img.Pix {
-		img.Pix[i] = shade
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }
 
 // install gives m's connector an emoticon cache on the fake world, with
@@ -176,7 +161,7 @@ func emoticonTestClient(t *testing.T, wait float64) (*MSNClient, chan bridgev2.R
 // same emoticon (even through a new cache: a restart) reuses the upload.
 func TestEmoticonCacheReuse(t *testing.T) {
 	m, queued, w := emoticonTestClient(t, 30)
-	cat := emoticonOf(t, w, ":cat:", emoticonPNG(t, 10))
+	cat := emoticonOf(t, w, ":cat:", testPNG(t, 10))
 	content, _ := deliver(t, m, queued, "a :cat:", cat)
 	if !strings.Contains(content.FormattedBody, `src="mxc://x/b" alt=":cat:"`) || content.Body != "a :cat:" {
 		t.Fatalf("first message: %q / %s", content.Body, content.FormattedBody)
@@ -207,7 +192,7 @@ func TestEmoticonBoundedWait(t *testing.T) {
 	const wait = 0.5
 	m, queued, w := emoticonTestClient(t, wait)
 	w.hang = true
-	cat := emoticonOf(t, w, ":cat:", emoticonPNG(t, 20))
+	cat := emoticonOf(t, w, ":cat:", testPNG(t, 20))
 	content, held := deliver(t, m, queued, "hi :cat:", cat)
 	if content.Body != "hi :cat:" || content.Format != "" || content.FormattedBody != "" {
 		t.Fatalf("got %q / %q, want the plain text", content.Body, content.FormattedBody)
@@ -222,8 +207,8 @@ func TestEmoticonBoundedWait(t *testing.T) {
 func TestEmoticonPartial(t *testing.T) {
 	m, queued, w := emoticonTestClient(t, 0.5)
 	w.hangOn = ":cat:"
-	cat := emoticonOf(t, w, ":cat:", emoticonPNG(t, 20))
-	dog := emoticonOf(t, w, ":dog:", emoticonPNG(t, 30))
+	cat := emoticonOf(t, w, ":cat:", testPNG(t, 20))
+	dog := emoticonOf(t, w, ":dog:", testPNG(t, 30))
 	content, _ := deliver(t, m, queued, ":cat: and :dog:", cat, dog)
 	if content.Body != ":cat: and :dog:" || !strings.HasPrefix(content.FormattedBody, ":cat: and <img") || !strings.Contains(content.FormattedBody, `alt=":dog:"`) {
 		t.Fatalf("partial: %q / %s", content.Body, content.FormattedBody)
@@ -235,7 +220,7 @@ func TestEmoticonPartial(t *testing.T) {
 func TestEmoticonFetchFailure(t *testing.T) {
 	m, queued, w := emoticonTestClient(t, 30)
 	w.fail = true
-	cat := emoticonOf(t, w, ":cat:", emoticonPNG(t, 40))
+	cat := emoticonOf(t, w, ":cat:", testPNG(t, 40))
 	for i := range 2 {
 		content, held := deliver(t, m, queued, "hi :cat:", cat)
 		if content.Body != "hi :cat:" || content.FormattedBody != "" {

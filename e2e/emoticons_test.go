@@ -6,7 +6,6 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
-	"image/png"
 	"regexp"
 	"strings"
 	"testing"
@@ -25,19 +24,6 @@ const wlmEmail = "wanda@msn.test"
 
 // emoticonImg matches an inline emoticon of a formatted body.
 var emoticonImg = regexp.MustCompile(`<img [^>]*src="(mxc://[^"]+)" alt="([^"]*)" title="([^"]*)" height="19">`)
-
-func emoticonStill(t *testing.T) []byte {
-	t.Helper()
-	img := image.NewNRGBA(image.Rect(0, 0, 19, 19))
-	for i := range img.Pix {
-		img.Pix[i] = byte(i * 5)
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
 
 func emoticonAnimated(t *testing.T) []byte {
 	t.Helper()
@@ -92,7 +78,7 @@ func (w *world) testCustomEmoticon(t *testing.T) {
 	}
 	t.Cleanup(peer.Close)
 	ghost := w.br.GhostMXID(wlmEmail)
-	cat := msntest.ScriptedEmoticon{Shortcut: ":cat:", Name: "cat", Data: emoticonStill(t)}
+	cat := msntest.ScriptedEmoticon{Shortcut: ":cat:", Name: "cat", Data: picturePNG(t, 19)}
 	dance := msntest.ScriptedEmoticon{Shortcut: "(<dance>)", Name: "dance", Data: emoticonAnimated(t), Animated: true}
 	send := func(t *testing.T, text string, emoticons ...msntest.ScriptedEmoticon) stack.SeenEvent {
 		t.Helper()
