@@ -226,3 +226,24 @@ func BenchmarkParseEmoticonHeader(b *testing.B) {
 		}
 	}
 }
+
+// TestEmoticonFetchAfterSwitchboardClosed: the contact left the
+// switchboard of its message before the client asked for the image; the
+// request goes on a new switchboard, where the contact serves it.
+func TestEmoticonFetchAfterSwitchboardClosed(t *testing.T) {
+	a, w := "alice@example.com", "wlm@example.com"
+	ctx, cancel := context.WithTimeout(context.Background(), chatTimeout)
+	defer cancel()
+	peer, alice := scriptedPeerAndClient(ctx, t, a, w, 15, nil)
+	cat := msntest.ScriptedEmoticon{Shortcut: ":cat:", Data: randomPicture(t, 2000)}
+	if err := peer.SendEmoticonMessage(ctx, a, ":cat:", cat); err != nil {
+		t.Fatal(err)
+	}
+	msg := chatWait(t, alice, 1, func(e *msnclient.MessageReceived) bool { return e.From == w })
+	peer.CloseConversation(a)
+	chatWait(t, alice, 1, func(e *msnclient.ConversationClosed) bool { return true })
+	got, err := alice.FetchEmoticon(ctx, w, msg.Emoticons[0])
+	if err != nil || !bytes.Equal(got, cat.Data) {
+		t.Fatalf("fetched %d bytes: %v", len(got), err)
+	}
+}

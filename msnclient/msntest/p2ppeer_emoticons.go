@@ -230,6 +230,20 @@ func (p *ScriptedPeer) openSB(ctx context.Context, contact string) (*scriptedSB,
 	}
 }
 
+// CloseConversation leaves the switchboard the peer opened with contact
+// for its messages, as WLM does with an idle conversation: a later request
+// for its emoticons comes on a new switchboard the contact opens.
+func (p *ScriptedPeer) CloseConversation(contact string) {
+	p.emo.mu.Lock()
+	sb := p.emo.sbs[strings.ToLower(contact)]
+	delete(p.emo.sbs, strings.ToLower(contact))
+	p.emo.mu.Unlock()
+	if sb != nil {
+		_ = sb.w.WriteCommand(msnp.New("OUT"))
+		<-sb.done
+	}
+}
+
 // isDone reports whether the switchboard's connection ended.
 func (sb *scriptedSB) isDone() bool {
 	select {
