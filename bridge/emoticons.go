@@ -252,7 +252,7 @@ func (m *MSNClient) startEmoticons(evt *msnclient.MessageReceived) *emoticonBatc
 	if ec == nil {
 		return nil
 	}
-	b := &emoticonBatch{deadline: ec.now().Add(m.connector.Config.CustomEmoticons.maxWait()), jobs: make(map[string]*emoticonJob)}
+	b := &emoticonBatch{deadline: time.Now().Add(m.connector.Config.CustomEmoticons.maxWait()), jobs: make(map[string]*emoticonJob)}
 	for _, e := range evt.Emoticons {
 		b.jobs[e.Shortcut] = ec.get(m, normalizeEmail(evt.From), e)
 	}
