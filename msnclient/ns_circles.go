@@ -107,11 +107,17 @@ func (c *Client) noteCircleResult(s *session, book *abch.AddressBook) {
 // circleName cleans a circle name for display: no control characters, and
 // never empty.
 func circleName(name string, id CircleID) string {
-	name = strings.TrimSpace(msnp.CleanText(name))
+	name = cleanCircleName(name)
 	if name == "" {
 		return string(id)
 	}
 	return name
+}
+
+// cleanCircleName turns control characters (CR, LF…) into spaces and
+// collapses runs of white space.
+func cleanCircleName(name string) string {
+	return strings.Join(strings.Fields(msnp.CleanText(name)), " ")
 }
 
 // syncCircles brings the joined circles in line with the latest address
@@ -470,7 +476,7 @@ func (c *Client) createCircle(ctx context.Context, name string, invite []string)
 	if err != nil {
 		return Circle{}, err
 	}
-	clean := strings.TrimSpace(msnp.CleanText(name))
+	clean := cleanCircleName(name)
 	if clean == "" {
 		return Circle{}, errors.New("msn: empty circle name")
 	}
