@@ -355,7 +355,7 @@ func parseNFY(verb string, payload []byte) (*circleNFY, error) {
 	}
 	if doc.Props != nil {
 		if doc.Props.MFN != nil {
-			name := strings.TrimSpace(msnp.CleanText(*doc.Props.MFN))
+			name := cleanCircleName(*doc.Props.MFN)
 			n.name = &name
 		}
 		if doc.Props.PSM != nil {
