@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient/abch"
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
@@ -19,6 +20,9 @@ import (
 
 // NetworkCircle is the network id of circles (MSNP18).
 const NetworkCircle Network = 9
+
+// circleFetchParallel bounds the circle address books read at once.
+const circleFetchParallel = 4
 
 // circleSet is what the client knows of its circles (guarded by Client.mu).
 type circleSet struct {
@@ -41,6 +45,9 @@ type circleEntry struct {
 	members  map[string]*CircleMember // by email; nil until loaded
 	presence map[string]*circlePresence
 	selfID   string // our contact id in the circle's address book
+	// joinEcho: the circle NOT that answers our circle ADL is still to
+	// come; it needs no re-read.
+	joinEcho bool
 }
 
 type circlePresence struct {
@@ -234,19 +241,35 @@ func (c *Client) joinCircles(ctx context.Context, s *session, ids []CircleID) er
 	if err := c.authenticateCircles(ctx, s); err != nil {
 		return err
 	}
+	// The member lists are read a few at a time; the circles are then
+	// announced in id order.
+	lists := make([][]CircleMember, len(ids))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, circleFetchParallel)
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			members, err := c.fetchCircleMembers(ctx, s, id)
+			if err != nil {
+				c.log.Warn().Err(err).Str("circle", string(id)).Msg("Could not read the circle's members")
+			}
+			lists[i] = members
+		}()
+	}
+	wg.Wait()
 	var ready []CircleID
-	for _, id := range ids {
-		members, err := c.fetchCircleMembers(ctx, s, id)
-		if err != nil {
-			c.log.Warn().Err(err).Str("circle", string(id)).Msg("Could not read the circle's members")
-		}
+	for i, id := range ids {
+		members := lists[i]
 		c.mu.Lock()
 		e := c.circleSession(s).byID[id]
 		if e == nil || e.info.State != CircleAccepted {
 			c.mu.Unlock()
 			continue
 		}
-		e.joined = true
+		e.joined, e.joinEcho = true, true
 		info := e.info
 		c.mu.Unlock()
 		s.emit(&CircleJoined{Circle: info, Members: members})

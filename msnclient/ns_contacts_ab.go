@@ -364,9 +364,8 @@ func (c *Client) handleNOT(s *session, cmd *msnp.Command) {
 		c.log.Warn().Err(err).Msg("Skipping malformed NOT payload")
 		return
 	}
-	if ok && s.d.addressBook {
+	if ok && s.d.addressBook && !c.handleCircleNOT(s, cmd.Payload) {
 		c.scheduleRefresh(s)
-		c.handleCircleNOT(s, cmd.Payload)
 	}
 }
 
