@@ -366,3 +366,88 @@ func TestCirclesUnsupportedBelow18(t *testing.T) {
 		})
 	}
 }
+
+func TestCircleChangesWhileOnline(t *testing.T) {
+	srv, id := circleSetup(t, "Live")
+	alice := nsConnect(t, config(srv, "alice@example.com", 18))
+	bob := nsConnect(t, config(srv, "bob@example.com", 18))
+	carol := nsConnect(t, config(srv, "carol@example.com", 18))
+	waitFrom(t, alice.rec, 0, "alice joins", circleJoined(id))
+	waitFrom(t, bob.rec, 0, "bob joins", circleJoined(id))
+	waitFrom[*msnclient.CircleInvitation](t, carol.rec, 0, "carol's invitation", nil)
+
+	// A new circle made elsewhere (another client, the web) is joined.
+	mark := alice.rec.mark()
+	other, err := srv.CreateCircle("Made elsewhere", "alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherID, _ := msnclient.ParseCircleID(other)
+	waitFrom(t, alice.rec, mark, "the new circle joined", circleJoined(otherID))
+
+	// An invitation arriving while online (address book NOT).
+	markB := bob.rec.mark()
+	if err := srv.InviteToCircle(other, "alice@example.com", "bob@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	inv := waitFrom[*msnclient.CircleInvitation](t, bob.rec, markB, "bob's new invitation", nil)
+	if inv.Circle.ID != otherID || inv.Inviter != "alice@example.com" {
+		t.Errorf("invitation %+v", inv)
+	}
+
+	// A rename.
+	mark = alice.rec.mark()
+	if err := srv.RenameCircle(string(id), "Renamed"); err != nil {
+		t.Fatal(err)
+	}
+	up := waitFrom(t, alice.rec, mark, "rename", func(e *msnclient.CircleUpdated) bool { return e.Circle.ID == id })
+	if up.Circle.Name != "Renamed" {
+		t.Errorf("renamed to %q", up.Circle.Name)
+	}
+
+	// Carol accepts from another client: alice sees her join.
+	mark = alice.rec.mark()
+	if err := srv.AddCircleMember(string(id), "carol@example.com", msntest.CircleMember); err != nil {
+		t.Fatal(err)
+	}
+	waitFrom(t, alice.rec, mark, "carol joins", func(e *msnclient.CircleMemberJoined) bool { return e.ID == id && e.Email == "carol@example.com" })
+	waitFrom(t, carol.rec, 0, "carol's circle joined", circleJoined(id))
+
+	// Bob is removed by an administrator.
+	mark, markB = alice.rec.mark(), bob.rec.mark()
+	if err := srv.RemoveCircleMember(string(id), "bob@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	waitFrom(t, bob.rec, markB, "bob's circle removed", func(e *msnclient.CircleRemoved) bool { return e.ID == id })
+	waitFrom(t, alice.rec, mark, "bob left", func(e *msnclient.CircleMemberLeft) bool { return e.ID == id && e.Email == "bob@example.com" })
+	if err := bob.SendCircleMessage(ctxT(t), id, msnclient.TextMessage{Text: "x"}); !errors.Is(err, msnclient.ErrUnknownCircle) {
+		t.Errorf("removed member sends: %v", err)
+	}
+}
+
+func TestCircleRejoinAfterReconnect(t *testing.T) {
+	srv, id := circleSetup(t, "Again")
+	alice := nsConnect(t, config(srv, "alice@example.com", 18))
+	bob := nsConnect(t, config(srv, "bob@example.com", 18))
+	waitFrom(t, alice.rec, 0, "alice joins", circleJoined(id))
+	waitFrom(t, bob.rec, 0, "bob joins", circleJoined(id))
+
+	mark := alice.rec.mark()
+	srv.DropConnections("alice@example.com")
+	waitFrom[*msnclient.Disconnected](t, alice.rec, mark, "alice disconnected", nil)
+	if err := alice.Connect(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitFrom(t, alice.rec, mark, "alice joins again", circleJoined(id))
+	if !srv.CircleJoined(string(id), "alice@example.com") {
+		t.Error("server: not joined after reconnecting")
+	}
+	mark = alice.rec.mark()
+	if err := bob.SendCircleMessage(ctxT(t), id, msnclient.TextMessage{Text: "welcome back"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFrom(t, alice.rec, mark, "message after reconnecting", func(e *msnclient.CircleMessage) bool { return e.Message.Text == "welcome back" })
+	if err := alice.SendCircleMessage(ctxT(t), id, msnclient.TextMessage{Text: "thanks"}); err != nil {
+		t.Fatal(err)
+	}
+}

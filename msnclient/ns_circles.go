@@ -288,13 +288,28 @@ func (c *Client) joinCircles(ctx context.Context, s *session, ids []CircleID) er
 			errs = append(errs, fmt.Errorf("circle ADL: %w", err))
 		}
 	}
+	var failed []*CircleJoinFailed
+	for _, err := range errs {
+		failed = append(failed, &CircleJoinFailed{Err: err})
+	}
 	for _, id := range ready {
 		if _, err := s.conn.request(ctx, msnp.NewPayload("PUT", c.rosterPut(id))); err != nil {
-			errs = append(errs, fmt.Errorf("circle %s: PUT roster: %w", id, err))
+			err = fmt.Errorf("circle %s: PUT roster: %w", id, err)
+			errs = append(errs, err)
+			failed = append(failed, &CircleJoinFailed{ID: id, Err: err})
 		}
 	}
-	for _, err := range errs {
-		s.emit(&CircleJoinFailed{Err: err})
+	// The server answers in order: a circle NOT answering the ADL has
+	// been handled by now. Later ones are real changes.
+	c.mu.Lock()
+	for _, id := range ready {
+		if e := c.circleSession(s).byID[id]; e != nil {
+			e.joinEcho = false
+		}
+	}
+	c.mu.Unlock()
+	for _, f := range failed {
+		s.emit(f)
 	}
 	return errors.Join(errs...)
 }
