@@ -451,3 +451,20 @@ func TestCircleRejoinAfterReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCircleMessageRefusedIsReported(t *testing.T) {
+	srv, id := circleSetup(t, "Refused")
+	alice := nsConnect(t, config(srv, "alice@example.com", 18))
+	waitFrom(t, alice.rec, 0, "alice joins", circleJoined(id))
+	// The server answers the SDG with 201 (as for a From or To it does not
+	// accept): the send fails instead of passing for delivered.
+	srv.FailNext("SDG", 201)
+	err := alice.SendCircleMessage(ctxT(t), id, msnclient.TextMessage{Text: "lost?"})
+	if !errors.Is(err, msnclient.ErrNotDelivered) {
+		t.Fatalf("refused SDG: %v, want ErrNotDelivered", err)
+	}
+	// The next one goes through.
+	if err := alice.SendCircleMessage(ctxT(t), id, msnclient.TextMessage{Text: "again"}); err != nil {
+		t.Fatal(err)
+	}
+}
