@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/abch"
 )
 
 const testCircle CircleID = "00000000-0000-0000-0009-0123456789ab"
@@ -226,4 +228,35 @@ func FuzzCirclePayload(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStaleAddressBookReadIgnoredForCircles: an address book read that
+// started before we left a circle (or answered an invitation) still lists
+// it; applying it would bring the circle back. It is not used for
+// circles, and another read is scheduled.
+func TestStaleAddressBookReadIgnoredForCircles(t *testing.T) {
+	c := circleClient()
+	d, _ := dialectFor(18)
+	s := &session{c: c, d: d, refreshing: true} // a re-read is "running": another is only asked for
+	c.circles.sess = s
+	book := &abch.AddressBook{Circles: []abch.CircleInfo{{ID: string(testCircle), Name: "Club", Role: "Member", State: "Accepted"}}}
+	gen := c.circleGen()
+	c.noteCircleResult(s, book, gen)
+	if len(c.circles.found) != 1 || !c.circles.seen {
+		t.Fatalf("fresh read not used: %+v", c.circles.found)
+	}
+	gen = c.circleGen()
+	c.circleChanged() // we leave while the read is in flight
+	c.noteCircleResult(s, &abch.AddressBook{Circles: book.Circles, CircleTicket: "new ticket"}, gen)
+	c.circles.found = c.circles.found[:0]
+	c.noteCircleResult(s, book, gen)
+	if len(c.circles.found) != 0 {
+		t.Errorf("stale read used: %+v", c.circles.found)
+	}
+	if !s.refreshAgain {
+		t.Error("no new read after a stale one")
+	}
+	if c.circles.ticket != "new ticket" {
+		t.Errorf("the ticket of a stale read is still fresh: %q", c.circles.ticket)
+	}
 }

@@ -31,6 +31,9 @@ type circleSet struct {
 	ticket string   // latest circle ticket (unescaped SignedTicket)
 	found  []Circle // circles of the latest address book fetch
 	seen   bool     // found is set
+	// gen counts our own circle changes (left, answered an invitation): a
+	// fetch that started before one may still list the old state.
+	gen uint64
 	byID   map[CircleID]*circleEntry
 	// loading marks circles whose member list is being fetched; again asks
 	// for one more fetch after it.
@@ -77,9 +80,27 @@ func (c *Client) circleSession(s *session) *circleSet {
 	return cs
 }
 
+// circleGen returns the generation of our own circle changes, to be
+// taken before an address book fetch starts.
+func (c *Client) circleGen() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.circles.gen
+}
+
+// circleChanged records one of our own circle changes: address book reads
+// that started before it are not used for circles.
+func (c *Client) circleChanged() {
+	c.mu.Lock()
+	c.circles.gen++
+	c.mu.Unlock()
+}
+
 // noteCircleResult records the circles and ticket of an address book
-// fetch (called by fetchList).
-func (c *Client) noteCircleResult(s *session, book *abch.AddressBook) {
+// fetch (called by fetchList). gen is circleGen from before the fetch: if
+// we changed a circle since, the list may predate the change, so it is
+// not used and another fetch is scheduled.
+func (c *Client) noteCircleResult(s *session, book *abch.AddressBook, gen uint64) {
 	if !s.d.circles {
 		return
 	}
@@ -104,11 +125,18 @@ func (c *Client) noteCircleResult(s *session, book *abch.AddressBook) {
 	}
 	c.mu.Lock()
 	cs := c.circleSession(s)
-	cs.found, cs.seen = found, true
 	if book.CircleTicket != "" {
 		cs.ticket = book.CircleTicket
 	}
+	stale := cs.gen != gen
+	if !stale {
+		cs.found, cs.seen = found, true
+	}
 	c.mu.Unlock()
+	if stale {
+		c.log.Debug().Msg("Address book read predates a circle change of ours; reading it again")
+		c.scheduleRefresh(s)
+	}
 }
 
 // circleName cleans a circle name for display: no control characters, and
@@ -227,11 +255,12 @@ func (c *Client) refetchCircleTicket(ctx context.Context, s *session) error {
 	if err != nil {
 		return err
 	}
+	gen := c.circleGen()
 	book, err := ab.ABFindContactsPaged(ctx)
 	if err != nil {
 		return err
 	}
-	c.noteCircleResult(s, book)
+	c.noteCircleResult(s, book, gen)
 	return nil
 }
 
@@ -542,6 +571,7 @@ func (c *Client) createCircle(ctx context.Context, name string, invite []string)
 	if err != nil {
 		return Circle{}, err
 	}
+	c.circleChanged() // reads in flight do not list it yet
 	// The new circle comes with the address book: fetch it and join.
 	if err := c.refreshListCtx(ctx, s); err != nil {
 		return Circle{}, fmt.Errorf("circle %s created, but reading the address book failed: %w", id, err)
@@ -619,6 +649,7 @@ func (c *Client) answerCircleInvitation(ctx context.Context, id CircleID, accept
 	if err := ab.AnswerCircleInvitation(ctx, string(id), accept); err != nil {
 		return fmt.Errorf("answer circle invitation: %w", err)
 	}
+	c.circleChanged()
 	return c.refreshListCtx(ctx, s)
 }
 
@@ -647,12 +678,14 @@ func (c *Client) leaveCircle(ctx context.Context, id CircleID) error {
 		return err
 	}
 	defer c.releaseHTTP()
+	c.circleChanged() // from now on, a read may or may not list it
 	if err := ab.LeaveCircle(ctx, string(id), selfID); err != nil {
 		return fmt.Errorf("leave circle: %w", err)
 	}
 	c.mu.Lock()
 	_, known := c.circleSession(s).byID[id]
 	delete(c.circles.byID, id)
+	c.circles.gen++ // an address book read in flight may still list it
 	c.mu.Unlock()
 	if joined {
 		payload := buildML([]mlEntry{{Email: string(id) + "@live.com", Lists: ListForward, Network: NetworkCircle}}, false)

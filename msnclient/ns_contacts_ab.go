@@ -57,6 +57,7 @@ func (c *Client) fetchList(ctx context.Context, s *session) (map[string]*Contact
 		return nil, nil, "", err
 	}
 	var book *abch.AddressBook
+	circleGen := c.circleGen()
 	if s.d.abPaged {
 		book, err = ab.ABFindContactsPaged(ctx)
 	} else {
@@ -65,7 +66,7 @@ func (c *Client) fetchList(ctx context.Context, s *session) (map[string]*Contact
 	if err != nil {
 		return nil, nil, "", err
 	}
-	c.noteCircleResult(s, book) // ns_circles.go
+	c.noteCircleResult(s, book, circleGen) // ns_circles.go
 	contacts := make(map[string]*Contact)
 	get := func(email string) *Contact {
 		email, err := checkEmail(email)
