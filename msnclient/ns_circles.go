@@ -33,8 +33,8 @@ type circleSet struct {
 	seen   bool     // found is set
 	// gen counts our own circle changes (left, answered an invitation): a
 	// fetch that started before one may still list the old state.
-	gen uint64
-	byID   map[CircleID]*circleEntry
+	gen  uint64
+	byID map[CircleID]*circleEntry
 	// loading marks circles whose member list is being fetched; again asks
 	// for one more fetch after it.
 	loading map[CircleID]bool
