@@ -468,3 +468,27 @@ func TestCircleMessageRefusedIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCircleLongMessageIsSplit(t *testing.T) {
+	srv, id := circleSetup(t, "Long")
+	alice := nsConnect(t, config(srv, "alice@example.com", 18))
+	bob := nsConnect(t, config(srv, "bob@example.com", 18))
+	waitFrom(t, alice.rec, 0, "alice joins", circleJoined(id))
+	waitFrom(t, bob.rec, 0, "bob joins", circleJoined(id))
+	long := strings.Repeat("ünïcödé words ", 400) // 6,400 bytes
+	mark := bob.rec.mark()
+	if err := alice.SendCircleMessage(ctxT(t), id, msnclient.TextMessage{Text: long}); err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	for n := 1; got.Len() < len(long); n++ {
+		m := waitNth[*msnclient.CircleMessage](t, bob.rec, mark, n, testTimeout, fmt.Sprintf("part %d", n), nil)
+		if len(m.Message.Text) > 1400 {
+			t.Errorf("part %d has %d bytes", n, len(m.Message.Text))
+		}
+		got.WriteString(m.Message.Text)
+	}
+	if got.String() != long {
+		t.Errorf("parts do not add up to the message (%d of %d bytes)", got.Len(), len(long))
+	}
+}

@@ -61,14 +61,19 @@ type circlePresence struct {
 	msnObject    string
 }
 
-// circleSession resets the per-session state when s is a new session.
-// c.mu must be held.
+// circleSession returns the circle state for work of session s, reset
+// when s is a new session. Work left over from an earlier session (a
+// background re-read finishing late) gets a throwaway state, so that it
+// can change nothing. c.mu must be held.
 func (c *Client) circleSession(s *session) *circleSet {
 	cs := &c.circles
 	if cs.byID == nil {
 		cs.byID = make(map[CircleID]*circleEntry)
 		cs.loading = make(map[CircleID]bool)
 		cs.again = make(map[CircleID]bool)
+	}
+	if cs.sess != s && c.sess != s {
+		return &circleSet{sess: s, byID: map[CircleID]*circleEntry{}, loading: map[CircleID]bool{}, again: map[CircleID]bool{}}
 	}
 	if cs.sess != s {
 		cs.sess, cs.authed = s, false
