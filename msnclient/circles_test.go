@@ -257,6 +257,22 @@ func TestCircleTicketRejected(t *testing.T) {
 		if err := alice.SetStatus(ctxT(t), msnclient.StatusAway); err != nil {
 			t.Errorf("session unusable after the circle failure: %v", err)
 		}
+		// The next address book read brings a fresh ticket and the circle
+		// is joined then; the failure was reported once.
+		srv.RejectCircleTickets(2)
+		if err := alice.RefreshContacts(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		if n := countEvents[*msnclient.CircleJoinFailed](alice.rec); n != 1 {
+			t.Errorf("%d CircleJoinFailed events after a second failure, want 1", n)
+		}
+		if err := alice.RefreshContacts(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		waitFrom(t, alice.rec, 0, "joined on a later read", circleJoined(id))
+		if err := alice.SendCircleMessage(ctxT(t), id, msnclient.TextMessage{Text: "finally"}); err != nil {
+			t.Errorf("send after the late join: %v", err)
+		}
 	})
 }
 

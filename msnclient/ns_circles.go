@@ -28,6 +28,9 @@ const circleFetchParallel = 4
 type circleSet struct {
 	sess   *session // the session authed/joined belong to
 	authed bool     // USR SHA succeeded on sess
+	// authFailed: a rejected ticket was reported on sess; later attempts
+	// (each address book re-read brings a fresh ticket) fail quietly.
+	authFailed bool
 	ticket string   // latest circle ticket (unescaped SignedTicket)
 	found  []Circle // circles of the latest address book fetch
 	seen   bool     // found is set
@@ -76,7 +79,7 @@ func (c *Client) circleSession(s *session) *circleSet {
 		return &circleSet{sess: s, byID: map[CircleID]*circleEntry{}, loading: map[CircleID]bool{}, again: map[CircleID]bool{}}
 	}
 	if cs.sess != s {
-		cs.sess, cs.authed = s, false
+		cs.sess, cs.authed, cs.authFailed = s, false, false
 		for _, e := range cs.byID {
 			e.joined = false
 			e.presence = nil
@@ -214,7 +217,14 @@ func (c *Client) syncCircles(ctx context.Context, s *session) {
 	if err := c.joinCircles(ctx, s, join); err != nil {
 		c.log.Warn().Err(err).Msg("Could not join circles")
 		if errors.Is(err, ErrCircleTicketRejected) {
-			s.emit(&CircleJoinFailed{Err: err})
+			c.mu.Lock()
+			cs := c.circleSession(s)
+			report := !cs.authFailed
+			cs.authFailed = true
+			c.mu.Unlock()
+			if report {
+				s.emit(&CircleJoinFailed{Err: err})
+			}
 		}
 	}
 }
