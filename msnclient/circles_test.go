@@ -35,6 +35,16 @@ func circleSetup(t *testing.T, name string) (*msntest.Server, msnclient.CircleID
 	return srv, id
 }
 
+// aliceAndBobJoined logs alice and bob in and waits until both joined id.
+func aliceAndBobJoined(t *testing.T, srv *msntest.Server, id msnclient.CircleID) (alice, bob *testClient) {
+	t.Helper()
+	alice = nsConnect(t, config(srv, "alice@example.com", 18))
+	bob = nsConnect(t, config(srv, "bob@example.com", 18))
+	waitFrom(t, alice.rec, 0, "alice joins", circleJoined(id))
+	waitFrom(t, bob.rec, 0, "bob joins", circleJoined(id))
+	return alice, bob
+}
+
 func circleJoined(id msnclient.CircleID) func(*msnclient.CircleJoined) bool {
 	return func(e *msnclient.CircleJoined) bool { return e.Circle.ID == id }
 }
@@ -443,10 +453,7 @@ func TestCircleChangesWhileOnline(t *testing.T) {
 
 func TestCircleRejoinAfterReconnect(t *testing.T) {
 	srv, id := circleSetup(t, "Again")
-	alice := nsConnect(t, config(srv, "alice@example.com", 18))
-	bob := nsConnect(t, config(srv, "bob@example.com", 18))
-	waitFrom(t, alice.rec, 0, "alice joins", circleJoined(id))
-	waitFrom(t, bob.rec, 0, "bob joins", circleJoined(id))
+	alice, bob := aliceAndBobJoined(t, srv, id)
 
 	mark := alice.rec.mark()
 	srv.DropConnections("alice@example.com")
@@ -487,10 +494,7 @@ func TestCircleMessageRefusedIsReported(t *testing.T) {
 
 func TestCircleLongMessageIsSplit(t *testing.T) {
 	srv, id := circleSetup(t, "Long")
-	alice := nsConnect(t, config(srv, "alice@example.com", 18))
-	bob := nsConnect(t, config(srv, "bob@example.com", 18))
-	waitFrom(t, alice.rec, 0, "alice joins", circleJoined(id))
-	waitFrom(t, bob.rec, 0, "bob joins", circleJoined(id))
+	alice, bob := aliceAndBobJoined(t, srv, id)
 	long := strings.Repeat("ünïcödé words ", 400) // 6,400 bytes
 	mark := bob.rec.mark()
 	if err := alice.SendCircleMessage(ctxT(t), id, msnclient.TextMessage{Text: long}); err != nil {
