@@ -298,3 +298,29 @@ func TestCircleOnlyAdminsInvite(t *testing.T) {
 		t.Errorf("assistant admin's CreateContact: HTTP %d", status)
 	}
 }
+
+func TestCircleADLMixedOrBlocked(t *testing.T) {
+	s := StartT(t, Options{})
+	mustAdd(t, s, "alice@example.com", "Alice")
+	mustAdd(t, s, "bob@example.com", "Bob")
+	id, _ := s.CreateCircle("Club", "alice@example.com")
+	tc, ticket := login(t, s, "alice@example.com", testLogin{dialect: 18, guid: aliceGUID})
+	tc.sync()
+	trid := tc.send("USR", "SHA", "A", base64.StdEncoding.EncodeToString([]byte(circleTicketOf(t, s, ticket))))
+	tc.expect("USR " + trid + " OK alice@example.com 0 0")
+	tc.sync()
+	trid = tc.sendPayload("ADL", []byte(`<ml l="1"></ml>`))
+	tc.expect("ADL " + trid + " OK")
+	// l="4" blocks the circle: accepted, nothing flows.
+	trid = tc.sendPayload("ADL", circleML(id, "4"))
+	tc.expect("ADL " + trid + " OK")
+	if s.CircleJoined(id, "alice@example.com") {
+		t.Error("a blocked circle was joined")
+	}
+	// A circle mixed with a contact: 241 and the connection closes.
+	trid = tc.sendPayload("ADL", []byte(`<ml><d n="example.com"><c n="bob" l="1" t="1" /></d><d n="live.com"><c n="`+id+`" l="1" t="9" /></d></ml>`))
+	lines := tc.expectClosed()
+	if len(lines) == 0 || lines[len(lines)-1] != "241 "+trid {
+		t.Errorf("mixed ADL: %v", lines)
+	}
+}
