@@ -94,6 +94,16 @@ func TestCirclesDiscoverJoinAndMessage(t *testing.T) {
 	waitFrom(t, alice.rec, mark, "bob busy in the circle", func(e *msnclient.CircleMemberPresence) bool {
 		return e.ID == id && e.Email == "bob@example.com" && e.Status == msnclient.StatusBusy
 	})
+	mark = alice.rec.mark()
+	if err := bob.SetPersonalMessage(ctxT(t), "reading <b>Dune</b>", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitFrom(t, alice.rec, mark, "bob's personal message in the circle", func(e *msnclient.CircleMemberPresence) bool {
+		return e.ID == id && e.Email == "bob@example.com" && e.PSM == "reading <b>Dune</b>" && e.Status == msnclient.StatusBusy
+	})
+	if members, err := alice.CircleMembers(ctxT(t), id); err != nil || len(members) != 2 || members[0].Status != msnclient.StatusBusy {
+		t.Errorf("CircleMembers with presence: %+v, %v", members, err)
+	}
 
 	// Text with formatting and line breaks, both ways.
 	mark = bob.rec.mark()
