@@ -455,6 +455,7 @@ func (c *Client) refreshCircleMembers(s *session, id CircleID) {
 func (c *Client) reloadCircleMembers(s *session, id CircleID) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*c.cfg.RequestTimeout)
 	defer cancel()
+	defer c.releaseHTTP()
 	c.mu.Lock()
 	e := c.circleSession(s).byID[id]
 	if e == nil || !e.joined {
