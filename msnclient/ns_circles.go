@@ -31,9 +31,9 @@ type circleSet struct {
 	// authFailed: a rejected ticket was reported on sess; later attempts
 	// (each address book re-read brings a fresh ticket) fail quietly.
 	authFailed bool
-	ticket string   // latest circle ticket (unescaped SignedTicket)
-	found  []Circle // circles of the latest address book fetch
-	seen   bool     // found is set
+	ticket     string   // latest circle ticket (unescaped SignedTicket)
+	found      []Circle // circles of the latest address book fetch
+	seen       bool     // found is set
 	// gen counts our own circle changes (left, answered an invitation): a
 	// fetch that started before one may still list the old state.
 	gen  uint64
