@@ -87,8 +87,9 @@ var (
 
 // CircleJoined is sent when a circle becomes usable: at login for each
 // accepted circle, after accepting an invitation, and after creating one.
-// Members is the circle's address book at that moment (may be nil if it
-// could not be fetched; CircleMembers retries).
+// Members is the circle's address book at that moment, the user excluded
+// (nil if it could not be fetched; CircleMembers retries). It is sent
+// again after every reconnect.
 type CircleJoined struct {
 	Circle  Circle
 	Members []CircleMember
@@ -149,20 +150,25 @@ type CircleMemberPresence struct {
 
 // CircleJoinFailed is sent when circles could not be joined: ID is empty
 // when authentication failed for all of them (the circle ticket was
-// rejected twice, ErrCircleTicketRejected), else the circle concerned.
-// Contacts and one-to-one conversations are not affected.
+// rejected twice, ErrCircleTicketRejected; reported once per session,
+// and retried with the fresh ticket of every later address book read),
+// else the circle concerned. Contacts and one-to-one conversations are
+// not affected.
 type CircleJoinFailed struct {
 	ID  CircleID
 	Err error
 }
 
-// CircleMemberJoined is sent when someone joined a circle's roster.
+// CircleMemberJoined is sent when someone became an accepted member of a
+// joined circle (accepted an invitation). Signing in and out is presence
+// (CircleMemberPresence), not this.
 type CircleMemberJoined struct {
 	ID    CircleID
 	Email string
 }
 
-// CircleMemberLeft is sent when someone left a circle's roster.
+// CircleMemberLeft is sent when an accepted member is no longer in a
+// joined circle (left it or was removed).
 type CircleMemberLeft struct {
 	ID    CircleID
 	Email string
@@ -209,7 +215,8 @@ func (c *Client) Circles() []Circle { return c.circleList() }
 func (c *Client) Circle(id CircleID) (Circle, bool) { return c.circleByID(id) }
 
 // CircleMembers fetches a circle's address book (every member, accepted
-// or invited) merged with the members' presence in the circle.
+// or invited, other than the user) merged with the members' presence in
+// the circle, sorted by email.
 func (c *Client) CircleMembers(ctx context.Context, id CircleID) ([]CircleMember, error) {
 	return c.circleMembers(ctx, id)
 }

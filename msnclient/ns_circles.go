@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient/abch"
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
@@ -20,14 +21,23 @@ import (
 // NetworkCircle is the network id of circles (MSNP18).
 const NetworkCircle Network = 9
 
+// circleFetchParallel bounds the circle address books read at once.
+const circleFetchParallel = 4
+
 // circleSet is what the client knows of its circles (guarded by Client.mu).
 type circleSet struct {
 	sess   *session // the session authed/joined belong to
 	authed bool     // USR SHA succeeded on sess
-	ticket string   // latest circle ticket (unescaped SignedTicket)
-	found  []Circle // circles of the latest address book fetch
-	seen   bool     // found is set
-	byID   map[CircleID]*circleEntry
+	// authFailed: a rejected ticket was reported on sess; later attempts
+	// (each address book re-read brings a fresh ticket) fail quietly.
+	authFailed bool
+	ticket     string   // latest circle ticket (unescaped SignedTicket)
+	found      []Circle // circles of the latest address book fetch
+	seen       bool     // found is set
+	// gen counts our own circle changes (left, answered an invitation): a
+	// fetch that started before one may still list the old state.
+	gen  uint64
+	byID map[CircleID]*circleEntry
 	// loading marks circles whose member list is being fetched; again asks
 	// for one more fetch after it.
 	loading map[CircleID]bool
@@ -41,6 +51,9 @@ type circleEntry struct {
 	members  map[string]*CircleMember // by email; nil until loaded
 	presence map[string]*circlePresence
 	selfID   string // our contact id in the circle's address book
+	// joinEcho: the circle NOT that answers our circle ADL is still to
+	// come; it needs no re-read.
+	joinEcho bool
 }
 
 type circlePresence struct {
@@ -51,8 +64,10 @@ type circlePresence struct {
 	msnObject    string
 }
 
-// circleSession resets the per-session state when s is a new session.
-// c.mu must be held.
+// circleSession returns the circle state for work of session s, reset
+// when s is a new session. Work left over from an earlier session (a
+// background re-read finishing late) gets a throwaway state, so that it
+// can change nothing. c.mu must be held.
 func (c *Client) circleSession(s *session) *circleSet {
 	cs := &c.circles
 	if cs.byID == nil {
@@ -60,8 +75,11 @@ func (c *Client) circleSession(s *session) *circleSet {
 		cs.loading = make(map[CircleID]bool)
 		cs.again = make(map[CircleID]bool)
 	}
+	if cs.sess != s && c.sess != s {
+		return &circleSet{sess: s, byID: map[CircleID]*circleEntry{}, loading: map[CircleID]bool{}, again: map[CircleID]bool{}}
+	}
 	if cs.sess != s {
-		cs.sess, cs.authed = s, false
+		cs.sess, cs.authed, cs.authFailed = s, false, false
 		for _, e := range cs.byID {
 			e.joined = false
 			e.presence = nil
@@ -70,9 +88,27 @@ func (c *Client) circleSession(s *session) *circleSet {
 	return cs
 }
 
+// circleGen returns the generation of our own circle changes, to be
+// taken before an address book fetch starts.
+func (c *Client) circleGen() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.circles.gen
+}
+
+// circleChanged records one of our own circle changes: address book reads
+// that started before it are not used for circles.
+func (c *Client) circleChanged() {
+	c.mu.Lock()
+	c.circles.gen++
+	c.mu.Unlock()
+}
+
 // noteCircleResult records the circles and ticket of an address book
-// fetch (called by fetchList).
-func (c *Client) noteCircleResult(s *session, book *abch.AddressBook) {
+// fetch (called by fetchList). gen is circleGen from before the fetch: if
+// we changed a circle since, the list may predate the change, so it is
+// not used and another fetch is scheduled.
+func (c *Client) noteCircleResult(s *session, book *abch.AddressBook, gen uint64) {
 	if !s.d.circles {
 		return
 	}
@@ -97,21 +133,34 @@ func (c *Client) noteCircleResult(s *session, book *abch.AddressBook) {
 	}
 	c.mu.Lock()
 	cs := c.circleSession(s)
-	cs.found, cs.seen = found, true
 	if book.CircleTicket != "" {
 		cs.ticket = book.CircleTicket
 	}
+	stale := cs.gen != gen
+	if !stale {
+		cs.found, cs.seen = found, true
+	}
 	c.mu.Unlock()
+	if stale {
+		c.log.Debug().Msg("Address book read predates a circle change of ours; reading it again")
+		c.scheduleRefresh(s)
+	}
 }
 
 // circleName cleans a circle name for display: no control characters, and
 // never empty.
 func circleName(name string, id CircleID) string {
-	name = strings.TrimSpace(msnp.CleanText(name))
+	name = cleanCircleName(name)
 	if name == "" {
 		return string(id)
 	}
 	return name
+}
+
+// cleanCircleName turns control characters (CR, LF…) into spaces and
+// collapses runs of white space.
+func cleanCircleName(name string) string {
+	return strings.Join(strings.Fields(msnp.CleanText(name)), " ")
 }
 
 // syncCircles brings the joined circles in line with the latest address
@@ -168,7 +217,14 @@ func (c *Client) syncCircles(ctx context.Context, s *session) {
 	if err := c.joinCircles(ctx, s, join); err != nil {
 		c.log.Warn().Err(err).Msg("Could not join circles")
 		if errors.Is(err, ErrCircleTicketRejected) {
-			s.emit(&CircleJoinFailed{Err: err})
+			c.mu.Lock()
+			cs := c.circleSession(s)
+			report := !cs.authFailed
+			cs.authFailed = true
+			c.mu.Unlock()
+			if report {
+				s.emit(&CircleJoinFailed{Err: err})
+			}
 		}
 	}
 }
@@ -214,11 +270,12 @@ func (c *Client) refetchCircleTicket(ctx context.Context, s *session) error {
 	if err != nil {
 		return err
 	}
+	gen := c.circleGen()
 	book, err := ab.ABFindContactsPaged(ctx)
 	if err != nil {
 		return err
 	}
-	c.noteCircleResult(s, book)
+	c.noteCircleResult(s, book, gen)
 	return nil
 }
 
@@ -228,19 +285,35 @@ func (c *Client) joinCircles(ctx context.Context, s *session, ids []CircleID) er
 	if err := c.authenticateCircles(ctx, s); err != nil {
 		return err
 	}
+	// The member lists are read a few at a time; the circles are then
+	// announced in id order.
+	lists := make([][]CircleMember, len(ids))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, circleFetchParallel)
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			members, err := c.fetchCircleMembers(ctx, s, id)
+			if err != nil {
+				c.log.Warn().Err(err).Str("circle", string(id)).Msg("Could not read the circle's members")
+			}
+			lists[i] = members
+		}()
+	}
+	wg.Wait()
 	var ready []CircleID
-	for _, id := range ids {
-		members, err := c.fetchCircleMembers(ctx, s, id)
-		if err != nil {
-			c.log.Warn().Err(err).Str("circle", string(id)).Msg("Could not read the circle's members")
-		}
+	for i, id := range ids {
+		members := lists[i]
 		c.mu.Lock()
 		e := c.circleSession(s).byID[id]
 		if e == nil || e.info.State != CircleAccepted {
 			c.mu.Unlock()
 			continue
 		}
-		e.joined = true
+		e.joined, e.joinEcho = true, true
 		info := e.info
 		c.mu.Unlock()
 		s.emit(&CircleJoined{Circle: info, Members: members})
@@ -259,13 +332,28 @@ func (c *Client) joinCircles(ctx context.Context, s *session, ids []CircleID) er
 			errs = append(errs, fmt.Errorf("circle ADL: %w", err))
 		}
 	}
+	var failed []*CircleJoinFailed
+	for _, err := range errs {
+		failed = append(failed, &CircleJoinFailed{Err: err})
+	}
 	for _, id := range ready {
 		if _, err := s.conn.request(ctx, msnp.NewPayload("PUT", c.rosterPut(id))); err != nil {
-			errs = append(errs, fmt.Errorf("circle %s: PUT roster: %w", id, err))
+			err = fmt.Errorf("circle %s: PUT roster: %w", id, err)
+			errs = append(errs, err)
+			failed = append(failed, &CircleJoinFailed{ID: id, Err: err})
 		}
 	}
-	for _, err := range errs {
-		s.emit(&CircleJoinFailed{Err: err})
+	// The server answers in order: a circle NOT answering the ADL has
+	// been handled by now. Later ones are real changes.
+	c.mu.Lock()
+	for _, id := range ready {
+		if e := c.circleSession(s).byID[id]; e != nil {
+			e.joinEcho = false
+		}
+	}
+	c.mu.Unlock()
+	for _, f := range failed {
+		s.emit(f)
 	}
 	return errors.Join(errs...)
 }
@@ -367,6 +455,7 @@ func (c *Client) refreshCircleMembers(s *session, id CircleID) {
 func (c *Client) reloadCircleMembers(s *session, id CircleID) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*c.cfg.RequestTimeout)
 	defer cancel()
+	defer c.releaseHTTP()
 	c.mu.Lock()
 	e := c.circleSession(s).byID[id]
 	if e == nil || !e.joined {
@@ -470,7 +559,7 @@ func (c *Client) createCircle(ctx context.Context, name string, invite []string)
 	if err != nil {
 		return Circle{}, err
 	}
-	clean := strings.TrimSpace(msnp.CleanText(name))
+	clean := cleanCircleName(name)
 	if clean == "" {
 		return Circle{}, errors.New("msn: empty circle name")
 	}
@@ -498,6 +587,7 @@ func (c *Client) createCircle(ctx context.Context, name string, invite []string)
 	if err != nil {
 		return Circle{}, err
 	}
+	c.circleChanged() // reads in flight do not list it yet
 	// The new circle comes with the address book: fetch it and join.
 	if err := c.refreshListCtx(ctx, s); err != nil {
 		return Circle{}, fmt.Errorf("circle %s created, but reading the address book failed: %w", id, err)
@@ -575,6 +665,7 @@ func (c *Client) answerCircleInvitation(ctx context.Context, id CircleID, accept
 	if err := ab.AnswerCircleInvitation(ctx, string(id), accept); err != nil {
 		return fmt.Errorf("answer circle invitation: %w", err)
 	}
+	c.circleChanged()
 	return c.refreshListCtx(ctx, s)
 }
 
@@ -603,12 +694,14 @@ func (c *Client) leaveCircle(ctx context.Context, id CircleID) error {
 		return err
 	}
 	defer c.releaseHTTP()
+	c.circleChanged() // from now on, a read may or may not list it
 	if err := ab.LeaveCircle(ctx, string(id), selfID); err != nil {
 		return fmt.Errorf("leave circle: %w", err)
 	}
 	c.mu.Lock()
 	_, known := c.circleSession(s).byID[id]
 	delete(c.circles.byID, id)
+	c.circles.gen++ // an address book read in flight may still list it
 	c.mu.Unlock()
 	if joined {
 		payload := buildML([]mlEntry{{Email: string(id) + "@live.com", Lists: ListForward, Network: NetworkCircle}}, false)

@@ -355,7 +355,7 @@ func parseNFY(verb string, payload []byte) (*circleNFY, error) {
 	}
 	if doc.Props != nil {
 		if doc.Props.MFN != nil {
-			name := strings.TrimSpace(msnp.CleanText(*doc.Props.MFN))
+			name := cleanCircleName(*doc.Props.MFN)
 			n.name = &name
 		}
 		if doc.Props.PSM != nil {
@@ -421,32 +421,40 @@ func (c *Client) handleNFY(s *session, cmd *msnp.Command) {
 }
 
 // handleCircleNOT re-reads a joined circle's members when an address book
-// notification names it.
-func (c *Client) handleCircleNOT(s *session, payload []byte) {
+// notification names it. It reports whether the notification needs
+// nothing else: the one the server sends in answer to our own circle ADL
+// (we have just read the members). Any other one also has the whole
+// address book re-read (invitations, circles we were removed from).
+func (c *Client) handleCircleNOT(s *session, payload []byte) bool {
 	if !s.d.circles || len(payload) > maxXMLPayload {
-		return
+		return false
 	}
 	var n notification
 	if err := xmlsafe.Unmarshal(payload, &n); err != nil {
-		return
+		return false
 	}
 	var data struct {
 		CircleID string `xml:"CircleId"`
 	}
 	if err := xmlsafe.Unmarshal([]byte(n.Body), &data); err != nil || data.CircleID == "" {
-		return
+		return false
 	}
 	id, err := ParseCircleID(data.CircleID)
 	if err != nil {
-		return
+		return false
 	}
 	c.mu.Lock()
 	e := c.circleSession(s).byID[id]
 	joined := e != nil && e.joined
+	echo := joined && e.joinEcho
+	if echo {
+		e.joinEcho = false
+	}
 	c.mu.Unlock()
-	if joined {
+	if joined && !echo {
 		c.refreshCircleMembers(s, id)
 	}
+	return echo
 }
 
 // handleCircleLine handles a presence line of network 9 (the circle

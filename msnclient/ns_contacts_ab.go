@@ -57,6 +57,7 @@ func (c *Client) fetchList(ctx context.Context, s *session) (map[string]*Contact
 		return nil, nil, "", err
 	}
 	var book *abch.AddressBook
+	circleGen := c.circleGen()
 	if s.d.abPaged {
 		book, err = ab.ABFindContactsPaged(ctx)
 	} else {
@@ -65,7 +66,7 @@ func (c *Client) fetchList(ctx context.Context, s *session) (map[string]*Contact
 	if err != nil {
 		return nil, nil, "", err
 	}
-	c.noteCircleResult(s, book) // ns_circles.go
+	c.noteCircleResult(s, book, circleGen) // ns_circles.go
 	contacts := make(map[string]*Contact)
 	get := func(email string) *Contact {
 		email, err := checkEmail(email)
@@ -364,9 +365,8 @@ func (c *Client) handleNOT(s *session, cmd *msnp.Command) {
 		c.log.Warn().Err(err).Msg("Skipping malformed NOT payload")
 		return
 	}
-	if ok && s.d.addressBook {
+	if ok && s.d.addressBook && !c.handleCircleNOT(s, cmd.Payload) {
 		c.scheduleRefresh(s)
-		c.handleCircleNOT(s, cmd.Payload)
 	}
 }
 
