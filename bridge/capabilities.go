@@ -21,7 +21,11 @@ func (c *Connector) GetCapabilities() *bridgev2.NetworkGeneralCapabilities {
 			},
 			GroupCreation: map[string]bridgev2.GroupTypeCapabilities{
 				groupTypeSwitchboard: {
-					TypeDescription: "an MSN group: a circle (Windows Live group) on MSNP18, a group conversation (switchboard) below",
+					TypeDescription: "an MSN group conversation (switchboard), which lasts while people are in it",
+					Participants:    bridgev2.GroupFieldCapability{Allowed: true, Required: true, MinLength: 2, MaxLength: maxSwitchboardInvitees},
+				},
+				groupTypeCircle: {
+					TypeDescription: "an MSN group (Windows Live group, MSNP18 circle): persistent, people join once they accept",
 					Name:            bridgev2.GroupFieldCapability{Allowed: true, MaxLength: maxCircleNameLength},
 					Participants:    bridgev2.GroupFieldCapability{Allowed: true, Required: true, MinLength: 1, MaxLength: maxCircleInvitees},
 				},

@@ -47,9 +47,9 @@ func (c *Connector) circleCommandHandlers() []commands.CommandHandler {
 			Name:    "create-group",
 			Aliases: []string{"create"},
 			Help: commands.HelpMeta{Section: commands.HelpSectionChats,
-				Description: "Create an MSN group: a circle on MSNP18, a group conversation below. " +
-					"With a name and addresses it makes a new room; without, it turns this room (with contacts' ghosts) into the group",
-				Args: `[--login=<your email>] ["name" <email> <email>...]`},
+				Description: "With a name and addresses: create an MSN group (circle, MSNP18; a group conversation below) in a new room. " +
+					"Alone in a room with contacts' ghosts: make it an MSN group conversation (or, with circle, an MSN group)",
+				Args: `["name" <email> <email>...] | [group|circle]`},
 			RequiresLogin:      true,
 			RequiresEventLevel: event.StateBridge,
 			Func:               c.cmdCreateGroup,
@@ -230,8 +230,14 @@ func (c *Connector) cmdLeaveCircle(ce *commands.Event) {
 // create-group for the current room; with a name and addresses it creates
 // the group and a new room for it.
 func (c *Connector) cmdCreateGroup(ce *commands.Event) {
-	if len(ce.Args) == 0 || (len(ce.Args) == 1 && ce.Args[0] == groupTypeSwitchboard) {
-		ce.Args = nil
+	switch {
+	case len(ce.Args) == 0:
+		// A room made with contacts' ghosts: a group conversation, as
+		// MSN clients start one.
+		ce.Args = []string{groupTypeSwitchboard}
+		commands.CommandCreateGroup.Func(ce)
+		return
+	case len(ce.Args) == 1 && (ce.Args[0] == groupTypeSwitchboard || ce.Args[0] == groupTypeCircle):
 		commands.CommandCreateGroup.Func(ce)
 		return
 	}
@@ -249,7 +255,7 @@ func (c *Connector) cmdCreateGroup(ce *commands.Event) {
 		replyPlain(ce, `The first argument is the group's name: create-group "name" <email> <email>...`)
 		return
 	}
-	params := &bridgev2.GroupCreateParams{Type: groupTypeSwitchboard, Name: &event.RoomNameEventContent{Name: name}}
+	params := &bridgev2.GroupCreateParams{Type: groupTypeCircle, Name: &event.RoomNameEventContent{Name: name}}
 	for _, a := range emails {
 		email, err := parseIdentifier(a)
 		if err != nil {
@@ -266,6 +272,9 @@ func (c *Connector) cmdCreateGroup(ce *commands.Event) {
 		return
 	}
 	circles := cl.SupportsCircles()
+	if !circles {
+		params.Type = groupTypeSwitchboard
+	}
 	resp, err := provisionutil.CreateGroup(ce.Ctx, m.login, params)
 	if err != nil {
 		replyPlain(ce, "Failed to create the group: %v", err)

@@ -30,8 +30,11 @@ var (
 	_ bridgev2.GroupCreatingNetworkAPI      = (*MSNClient)(nil)
 )
 
-// groupTypeSwitchboard is the group creation type of switchboard chats.
-const groupTypeSwitchboard = "group"
+// Group creation types: switchboard chats, and MSNP18 circles.
+const (
+	groupTypeSwitchboard = "group"
+	groupTypeCircle      = "circle"
+)
 
 // maxSwitchboardInvitees bounds a group chat started from Matrix: MSN
 // clients allowed a few dozen people in one conversation.
@@ -214,9 +217,9 @@ func (m *MSNClient) roomNotice(ctx context.Context, portal *bridgev2.Portal, tex
 }
 
 // CreateGroup implements bridgev2.GroupCreatingNetworkAPI (the create-group
-// command and the provisioning API): on MSNP18 it creates a circle and
-// invites the participants (see createCircleGroup); below, it starts a
-// switchboard conversation with the participants. Contacts who cannot be reached are reported as
+// command and the provisioning API): type circle (MSNP18) creates a circle
+// and invites the participants (see createCircleGroup); type group starts
+// a switchboard conversation with the participants. Contacts who cannot be reached are reported as
 // failed participants; the conversation goes on with the others.
 func (m *MSNClient) CreateGroup(ctx context.Context, params *bridgev2.GroupCreateParams) (*bridgev2.CreateChatResponse, error) {
 	cl, err := m.client()
@@ -235,7 +238,11 @@ func (m *MSNClient) CreateGroup(ctx context.Context, params *bridgev2.GroupCreat
 		}
 	}
 	slices.Sort(parts)
-	if cl.SupportsCircles() {
+	if params.Type == groupTypeCircle {
+		if !cl.SupportsCircles() {
+			return nil, bridgev2.RespError(mautrix.MInvalidParam.WithMessage(
+				"MSN groups (circles) need MSNP18, and this login uses MSNP%d; create a group conversation (type %s) instead", cl.Version(), groupTypeSwitchboard))
+		}
 		return m.createCircleGroup(ctx, cl, params, parts)
 	}
 	switch {

@@ -13,12 +13,11 @@ import (
 	"maunium.net/go/mautrix/bridgev2/status"
 )
 
-// CreateGroup (below MSNP18) refuses what cannot be an MSN group
-// conversation before anything is sent: fewer than two other people (yourself does not count),
+// CreateGroup refuses what cannot be an MSN group conversation before
+// anything is sent: fewer than two other people (yourself does not count),
 // addresses that are not MSN addresses, more people than fit.
 func TestCreateGroupRefusesBadParticipants(t *testing.T) {
 	_, c := testServer(t)
-	c.Config.Servers[0].ProtocolVersions = []int{15} // no circles: a switchboard chat
 	m, states := testClient(t, c, testPassword)
 	m.Connect(context.Background())
 	expectState(t, states, status.StateConnected, "")
@@ -43,6 +42,20 @@ func TestCreateGroupRefusesBadParticipants(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A circle cannot be created below MSNP18: the error says so and names
+// the type that works.
+func TestCreateCircleNeedsMSNP18(t *testing.T) {
+	_, c := testServer(t)
+	c.Config.Servers[0].ProtocolVersions = []int{15}
+	m, states := testClient(t, c, testPassword)
+	m.Connect(context.Background())
+	expectState(t, states, status.StateConnected, "")
+	_, err := m.CreateGroup(context.Background(), &bridgev2.GroupCreateParams{Type: groupTypeCircle, Participants: []networkid.UserID{"bob@example.com"}})
+	if err == nil || !strings.Contains(err.Error(), "need MSNP18") || !strings.Contains(err.Error(), "MSNP15") || !strings.Contains(err.Error(), "type group") {
+		t.Errorf("circle on MSNP15: %v", err)
 	}
 }
 
