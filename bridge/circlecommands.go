@@ -8,6 +8,7 @@ import (
 
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/commands"
+	"maunium.net/go/mautrix/bridgev2/matrix"
 	"maunium.net/go/mautrix/bridgev2/provisionutil"
 	"maunium.net/go/mautrix/event"
 
@@ -235,9 +236,11 @@ func (c *Connector) cmdCreateGroup(ce *commands.Event) {
 		// A room made with contacts' ghosts: a group conversation, as
 		// MSN clients start one.
 		ce.Args = []string{groupTypeSwitchboard}
+		c.refreshRoomMembers(ce)
 		commands.CommandCreateGroup.Func(ce)
 		return
 	case len(ce.Args) == 1 && (ce.Args[0] == groupTypeSwitchboard || ce.Args[0] == groupTypeCircle):
+		c.refreshRoomMembers(ce)
 		commands.CommandCreateGroup.Func(ce)
 		return
 	}
@@ -300,4 +303,18 @@ func (c *Connector) cmdCreateGroup(ce *commands.Event) {
 		fmt.Fprintf(&b, "\nNot added: %s.", strings.Join(failed, ", "))
 	}
 	replyPlain(ce, "%s", b.String())
+}
+
+// refreshRoomMembers re-reads the room's members from the homeserver into
+// the bot's state store, which bridgev2's create-group reads: a command
+// sent right after the room was made (as a Matrix client does) could
+// otherwise find only some of the invited ghosts there.
+func (c *Connector) refreshRoomMembers(ce *commands.Event) {
+	mx, ok := c.Bridge.Matrix.(*matrix.Connector)
+	if !ok || mx.Bot == nil {
+		return
+	}
+	if _, err := mx.Bot.Members(ce.Ctx, ce.RoomID); err != nil {
+		ce.Log.Warn().Err(err).Msg("Failed to re-read the room's members before creating a group")
+	}
 }
