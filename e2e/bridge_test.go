@@ -145,6 +145,7 @@ func TestBridge(t *testing.T) {
 		{"InviteIntoDM", w.testInviteIntoDM},
 		{"CircleRoom", w.testCircleRoom},
 		{"CircleCreateGroup", w.testCircleCreateGroup},
+		{"CircleFromRoom", w.testCircleFromRoom},
 		{"CircleLeave", w.testCircleLeave},
 		{"ContactPicture", w.testContactPicture},
 		{"UserPicture", w.testUserPicture},

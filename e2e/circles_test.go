@@ -202,6 +202,82 @@ func (w *world) waitInSpace(t *testing.T, room id.RoomID) {
 	}
 }
 
+// testCircleFromRoom: `!msn create-group circle` in a room made with the
+// ghosts of bob and carol makes that room (not a new one) an MSN group
+// named after it; bob and carol are invited and, once they accept, get its
+// messages.
+func (w *world) testCircleFromRoom(t *testing.T) {
+	resp, err := w.user.CreateRoom(w.ctx, &mautrix.ReqCreateRoom{
+		Preset: "private_chat",
+		Name:   "Quiz night",
+		Invite: []id.UserID{w.bot, w.br.GhostMXID(bobEmail), w.br.GhostMXID(carolEmail)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := resp.RoomID
+	if _, err := w.user.WaitEvent(w.ctx, msgTimeout, func(evt *event.Event) bool {
+		return evt.RoomID == room && evt.Type == event.StateMember && evt.GetStateKey() == w.bot.String() &&
+			evt.Content.AsMember().Membership == event.MembershipJoin
+	}); err != nil {
+		t.Fatalf("the bridge bot did not join the new room: %v", err)
+	}
+	bobCursor, carolCursor := w.bob.cursor(), w.carol.cursor()
+	cursor := w.user.Cursor()
+	if _, err := w.user.SendText(w.ctx, room, "!msn create-group circle"); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := w.user.WaitEventAfter(w.ctx, cursor, msgTimeout, func(evt *event.Event) bool {
+		return evt.RoomID == room && evt.Sender == w.bot && evt.Type == event.EventMessage
+	})
+	if err != nil {
+		t.Fatalf("no answer to create-group circle: %v", err)
+	}
+	if body := answer.Content.AsMessage().Body; !strings.Contains(body, "circle:") {
+		t.Fatalf("create-group circle answered %q, want a circle", body)
+	}
+	var id msnclient.CircleID
+	for _, p := range []struct {
+		peer   *peer
+		cursor int
+	}{{w.bob, bobCursor}, {w.carol, carolCursor}} {
+		evt, err := p.peer.waitAfter(w.ctx, p.cursor, msgTimeout, "the invitation to Quiz night", func(evt any) bool {
+			inv, ok := evt.(*msnclient.CircleInvitation)
+			return ok && inv.Circle.Name == "Quiz night"
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id = evt.(*msnclient.CircleInvitation).Circle.ID
+		cursor := p.peer.cursor()
+		if err := p.peer.AcceptCircleInvitation(w.ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.peer.waitAfter(w.ctx, cursor, msgTimeout, "joining Quiz night", func(evt any) bool {
+			j, ok := evt.(*msnclient.CircleJoined)
+			return ok && j.Circle.ID == id
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.circleReply(t, room, id, "first question: who wrote MSNP?", w.bob, w.carol)
+	// The circle got this room: no second room was made for it.
+	rooms, err := w.joinedRooms()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for r := range rooms {
+		var content event.RoomNameEventContent
+		if err := w.user.StateEvent(w.ctx, r, event.StateRoomName, "", &content); err == nil && content.Name == "Quiz night" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d rooms are named Quiz night, want the one made for it", n)
+	}
+}
+
 // circleReply sends text into a circle's room and checks that each peer
 // gets it in the circle.
 func (w *world) circleReply(t *testing.T, room id.RoomID, circle msnclient.CircleID, text string, peers ...*peer) {
