@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -126,7 +127,7 @@ func circleSetupSrv(t *testing.T) (context.Context, *MSNClient, remoteRecorder, 
 // (zed, not a contact, with the circle's name for him); messages cross
 // both ways, with formatting, and nudges too.
 func TestCircleRoundTrip(t *testing.T) {
-	ctx, m, events, bob, box, id := circleSetup(t)
+	ctx, m, events, bob, box, id, srv := circleSetupSrv(t)
 	pk := makeCirclePortalKey(id, m.login.ID)
 
 	evt := events.waitEvent(t, "resync of the circle's portal", func(e bridgev2.RemoteEvent) bool {
@@ -203,6 +204,23 @@ func TestCircleRoundTrip(t *testing.T) {
 	if !errors.As(err, &st) || !strings.Contains(st.Message, "only text") {
 		t.Errorf("file to a circle: %v", err)
 	}
+
+	// bob is removed from the circle: he leaves the room.
+	if err := srv.RemoveCircleMember(string(id), "bob@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	events.waitEvent(t, "bob leaving the circle's room", func(e bridgev2.RemoteEvent) bool {
+		change, ok := e.(bridgev2.RemoteChatInfoChange)
+		if !ok || e.GetPortalKey() != pk {
+			return false
+		}
+		info, err := change.GetChatInfoChange(ctx, nil)
+		if err != nil || info.MemberChanges == nil {
+			return false
+		}
+		mem, ok := info.MemberChanges.MemberMap[makeUserID("bob@example.com")]
+		return ok && mem.Membership == event.MembershipLeave
+	})
 }
 
 // A message for a circle the user is not in is dropped (not bridged into
@@ -278,5 +296,38 @@ func TestCircleInvitationAccepted(t *testing.T) {
 	})
 	if info, _ := evt.(bridgev2.RemoteChatResyncWithInfo).GetChatInfo(ctx, nil); info == nil || *info.Name != "Chess" {
 		t.Errorf("accepted circle info = %+v", info)
+	}
+}
+
+// Leaving a circle's room leaves the circle only with
+// circles.leave_on_room_leave; otherwise the circle stays and the bridge
+// waits for leave-circle.
+func TestCircleRoomLeft(t *testing.T) {
+	for _, leave := range []bool{false, true} {
+		t.Run(fmt.Sprintf("leave_on_room_leave=%v", leave), func(t *testing.T) {
+			ctx, m, events, _, _, id, srv := circleSetupSrv(t)
+			m.connector.Config.Circles.LeaveOnRoomLeave = leave
+			pk := makeCirclePortalKey(id, m.login.ID)
+			events.waitEvent(t, "resync of the circle's portal", func(e bridgev2.RemoteEvent) bool {
+				return e.GetType() == bridgev2.RemoteEventChatResync && e.GetPortalKey() == pk
+			})
+			m.circleRoomLeft(ctx, testPortal(pk), id)
+			_, member := srv.CircleMembers(string(id))[testEmail]
+			if member == leave {
+				t.Errorf("still a member after leaving the room: %v, want %v", member, !leave)
+			}
+			st := m.circles()
+			st.mu.Lock()
+			asked := st.leaveAsked[id]
+			st.mu.Unlock()
+			if asked == leave {
+				t.Errorf("waiting for leave-circle: %v, want %v", asked, !leave)
+			}
+			if leave {
+				events.waitEvent(t, "deletion of the circle's portal", func(e bridgev2.RemoteEvent) bool {
+					return e.GetType() == bridgev2.RemoteEventChatDelete && e.GetPortalKey() == pk
+				})
+			}
+		})
 	}
 }
