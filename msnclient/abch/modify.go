@@ -198,14 +198,14 @@ func escName(action, name string) (string, error) {
 	return escBoundedName(action, "group name", name, maxGroupName)
 }
 
-// escBoundedName checks a name (not empty, at most max characters, valid
-// XML text) and escapes it.
-func escBoundedName(action, what, name string, max int) (string, error) {
+// escBoundedName checks a name (not empty, at most limit characters,
+// valid XML text) and escapes it.
+func escBoundedName(action, what, name string, limit int) (string, error) {
 	if strings.TrimSpace(name) == "" {
 		return "", fmt.Errorf("abch: %s: empty %s", action, what)
 	}
-	if len([]rune(name)) > max {
-		return "", fmt.Errorf("abch: %s: %s longer than %d characters", action, what, max)
+	if len([]rune(name)) > limit {
+		return "", fmt.Errorf("abch: %s: %s longer than %d characters", action, what, limit)
 	}
 	e, err := xmlsafe.Escape(name)
 	if err != nil {
