@@ -40,6 +40,7 @@ type ScriptedPeer struct {
 	served  int // pictures served
 	nextID  uint32
 	closed  chan struct{}
+	offers  scriptedOffers // p2ppeer_offers.go
 }
 
 // scriptedChunk is the data chunk size of WLM 8.5 through a switchboard
@@ -258,6 +259,7 @@ func (sb *scriptedSB) read(r *msnp.Reader) {
 		case "MSG":
 			pkt, ok := parseScripted(cmd.Payload, sb.p.email)
 			if !ok {
+				sb.p.offers.recordText(cmd.Payload)
 				continue
 			}
 			if pkt.sid == 0 && pkt.flags&2 == 0 {
@@ -365,6 +367,9 @@ func (sb *scriptedSB) serve(ctx context.Context) {
 		}
 		from := slpAddr(slpField(pkt.slp, "From"))
 		sb.ack(from, pkt)
+		if sb.p.offers.ignore(pkt.slp) {
+			continue
+		}
 		sb.answerInvite(ctx, from, pkt.slp)
 	}
 }

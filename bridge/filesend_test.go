@@ -1,0 +1,239 @@
+package bridge
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/bridgev2/status"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
+)
+
+// statusLog records what the bridge reports to Matrix about sends: message
+// statuses by event, stored message rows and notices.
+type statusLog struct {
+	mu       sync.Mutex
+	statuses map[id.EventID]*bridgev2.MessageStatus
+	rows     map[id.EventID]*database.Message
+	notices  []string
+	notify   chan struct{}
+}
+
+// watchSends installs the recording hooks on m.
+func watchSends(m *MSNClient) *statusLog {
+	l := &statusLog{statuses: map[id.EventID]*bridgev2.MessageStatus{}, rows: map[id.EventID]*database.Message{}, notify: make(chan struct{}, 1)}
+	poke := func() {
+		select {
+		case l.notify <- struct{}{}:
+		default:
+		}
+	}
+	m.delivery.sendStatus = func(_ context.Context, st *bridgev2.MessageStatus, info *bridgev2.MessageStatusEventInfo) {
+		l.mu.Lock()
+		l.statuses[info.SourceEventID] = st
+		l.mu.Unlock()
+		poke()
+	}
+	m.delivery.saveMessage = func(_ context.Context, row *database.Message) error {
+		l.mu.Lock()
+		l.rows[row.MXID] = row
+		l.mu.Unlock()
+		poke()
+		return nil
+	}
+	m.delivery.sendNotice = func(_ context.Context, _ networkid.PortalKey, text string) {
+		l.mu.Lock()
+		l.notices = append(l.notices, text)
+		l.mu.Unlock()
+		poke()
+	}
+	return l
+}
+
+func (l *statusLog) status(evtID id.EventID) *bridgev2.MessageStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.statuses[evtID]
+}
+
+func (l *statusLog) row(evtID id.EventID) *database.Message {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.rows[evtID]
+}
+
+// wait waits for the status of evtID.
+func (l *statusLog) wait(ctx context.Context, t *testing.T, evtID id.EventID) *bridgev2.MessageStatus {
+	t.Helper()
+	for {
+		if st := l.status(evtID); st != nil {
+			return st
+		}
+		select {
+		case <-l.notify:
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatalf("no status for %s", evtID)
+		}
+	}
+}
+
+var testEventSeq atomic.Int64
+
+// matrixMessage makes a Matrix message event of content in the portal pk.
+func matrixMessage(pk networkid.PortalKey, content *event.MessageEventContent) *bridgev2.MatrixMessage {
+	evtID := id.EventID(fmt.Sprintf("$evt%d:example.com", testEventSeq.Add(1)))
+	return &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Event: &event.Event{ID: evtID, RoomID: "!room:example.com", Sender: "@user:example.com", Type: event.EventMessage,
+			Content: event.Content{Parsed: content}},
+		Content: content,
+		Portal:  testPortal(pk),
+	}}
+}
+
+// sendFileAndWait sends a Matrix file message and waits for its status: nil
+// on success, the failed status as an error otherwise.
+func sendFileAndWait(ctx context.Context, t *testing.T, m *MSNClient, l *statusLog, pk networkid.PortalKey, content *event.MessageEventContent) error {
+	t.Helper()
+	msg := matrixMessage(pk, content)
+	resp, err := m.HandleMatrixMessage(ctx, msg)
+	if err != nil {
+		return err
+	}
+	if !resp.Pending {
+		t.Fatalf("a file send returned %+v, not a pending response", resp)
+	}
+	st := l.wait(ctx, t, msg.Event.ID)
+	if st.Status != event.MessageStatusSuccess {
+		return *st
+	}
+	if row := l.row(msg.Event.ID); row == nil || row.Room != pk || row.SenderID != m.selfUserID() || row.ID == "" {
+		t.Errorf("file delivered without its message row: %+v", row)
+	}
+	return nil
+}
+
+// silentContact starts a scripted contact who never answers file offers.
+func silentContact(ctx context.Context, t *testing.T, srv *msntest.Server, email string) *msntest.ScriptedPeer {
+	t.Helper()
+	if err := srv.AddAccount(email, "pw", "Silent"); err != nil {
+		t.Fatal(err)
+	}
+	_ = srv.AddContact(testEmail, email, 1|2|8)
+	_ = srv.AddContact(email, testEmail, 1|2|8)
+	peer, err := srv.StartScriptedPeer(ctx, email, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(peer.Close)
+	peer.IgnoreFileOffers()
+	return peer
+}
+
+// TestMatrixFileNoAnswerDoesNotBlock: a file to a contact who never answers
+// the offer does not hold up the room: HandleMatrixMessage returns a
+// pending response at once, a text sent right after reaches the contact,
+// and the file's status is a failure saying the contact did not answer in
+// time once network.file_offer_timeout passed (2 s here), with no message
+// row stored.
+func TestMatrixFileNoAnswerDoesNotBlock(t *testing.T) {
+	srv, c := testServer(t)
+	c.Config.FileOfferTimeoutSeconds = 3
+	data := make([]byte, 5000)
+	_, _ = rand.Read(data)
+	c.media = &mediaBot{media: map[id.ContentURIString][]byte{"mxc://x/bin": data}}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	peer := silentContact(ctx, t, srv, "silent@example.com")
+	m, states := testClient(t, c, testPassword)
+	sends := watchSends(m)
+	m.Connect(ctx)
+	expectState(t, states, status.StateConnected, "")
+	pk := makeDMPortalKey("silent@example.com", m.login.ID)
+
+	file := matrixMessage(pk, &event.MessageEventContent{MsgType: event.MsgFile, Body: "report.pdf", URL: "mxc://x/bin"})
+	resp, err := m.HandleMatrixMessage(ctx, file)
+	if err != nil || resp == nil || !resp.Pending {
+		t.Fatalf("file send returned %+v, %v; want a pending response", resp, err)
+	}
+	text := matrixMessage(pk, &event.MessageEventContent{MsgType: event.MsgText, Body: "did you get it?"})
+	if resp, err := m.HandleMatrixMessage(ctx, text); err != nil || resp.Pending || resp.DB == nil {
+		t.Fatalf("text after the file: %+v, %v", resp, err)
+	}
+	for !strings.Contains(strings.Join(peer.Texts(), "\n"), "did you get it?") {
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatalf("the contact never got the text; got %q", peer.Texts())
+		}
+	}
+	if st := sends.status(file.Event.ID); st != nil {
+		t.Fatalf("the file's status came before the text after it arrived: %+v", st)
+	}
+	if peer.FileOffers() != 1 {
+		t.Errorf("the contact got %d file offers, want 1", peer.FileOffers())
+	}
+	st := sends.wait(ctx, t, file.Event.ID)
+	if st.Status != event.MessageStatusFail || !strings.Contains(st.Message, "did not answer in time") ||
+		!strings.Contains(st.Message, "3 seconds") || !st.SendNotice {
+		t.Errorf("status %+v, want a failure saying the contact did not answer in time", st)
+	}
+	if row := sends.row(file.Event.ID); row != nil {
+		t.Errorf("a file the contact never got was stored as sent: %+v", row)
+	}
+}
+
+// TestMatrixFileCancelledByDisconnect: a transfer still waiting for the
+// contact when the login disconnects (logout, shutdown) is cancelled:
+// Disconnect does not wait for the offer timeout, and the message gets a
+// retriable status saying the connection ended before the file was sent.
+func TestMatrixFileCancelledByDisconnect(t *testing.T) {
+	srv, c := testServer(t)
+	c.Config.FileOfferTimeoutSeconds = 600
+	c.media = &mediaBot{media: map[id.ContentURIString][]byte{"mxc://x/bin": []byte("some bytes")}}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	peer := silentContact(ctx, t, srv, "silent@example.com")
+	m, states := testClient(t, c, testPassword)
+	sends := watchSends(m)
+	m.Connect(ctx)
+	expectState(t, states, status.StateConnected, "")
+	file := matrixMessage(makeDMPortalKey("silent@example.com", m.login.ID), &event.MessageEventContent{MsgType: event.MsgFile, Body: "a.txt", URL: "mxc://x/bin"})
+	if resp, err := m.HandleMatrixMessage(ctx, file); err != nil || !resp.Pending {
+		t.Fatalf("file send: %+v, %v", resp, err)
+	}
+	for peer.FileOffers() == 0 {
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatal("the offer never reached the contact")
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		m.Disconnect()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("Disconnect waited for the pending transfer")
+	}
+	// The status is sent before the background work ends, so it is there
+	// once Disconnect returned.
+	st := sends.status(file.Event.ID)
+	if st == nil || st.Status != event.MessageStatusRetriable || !strings.Contains(st.Message, "connection to MSN ended") {
+		t.Fatalf("status after disconnect: %+v", st)
+	}
+}
