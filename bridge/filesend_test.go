@@ -145,7 +145,7 @@ func silentContact(ctx context.Context, t *testing.T, srv *msntest.Server, email
 // the offer does not hold up the room: HandleMatrixMessage returns a
 // pending response at once, a text sent right after reaches the contact,
 // and the file's status is a failure saying the contact did not answer in
-// time once network.file_offer_timeout passed (2 s here), with no message
+// time once network.file_offer_timeout passed (3 s here), with no message
 // row stored.
 func TestMatrixFileNoAnswerDoesNotBlock(t *testing.T) {
 	srv, c := testServer(t)
@@ -181,10 +181,10 @@ func TestMatrixFileNoAnswerDoesNotBlock(t *testing.T) {
 	if st := sends.status(file.Event.ID); st != nil {
 		t.Fatalf("the file's status came before the text after it arrived: %+v", st)
 	}
+	st := sends.wait(ctx, t, file.Event.ID)
 	if peer.FileOffers() != 1 {
 		t.Errorf("the contact got %d file offers, want 1", peer.FileOffers())
 	}
-	st := sends.wait(ctx, t, file.Event.ID)
 	if st.Status != event.MessageStatusFail || !strings.Contains(st.Message, "did not answer in time") ||
 		!strings.Contains(st.Message, "3 seconds") || !st.SendNotice {
 		t.Errorf("status %+v, want a failure saying the contact did not answer in time", st)
