@@ -169,7 +169,9 @@ func (m *MSNClient) sendFileStatus(ctx context.Context, msg *bridgev2.MatrixMess
 	if m.delivery.sendStatus != nil {
 		m.delivery.sendStatus(ctx, st, info)
 	} else if br := m.connector.Bridge; br != nil && br.Matrix != nil && msg.Event != nil {
-		br.Matrix.SendMessageStatus(ctx, st, info)
+		// The connector sends it from its own goroutine, after ours
+		// ended and cancelled ctx.
+		br.Matrix.SendMessageStatus(context.WithoutCancel(ctx), st, info)
 	}
 }
 

@@ -54,6 +54,9 @@ type Config struct {
 	AckTimeout  time.Duration // how long to wait for the peer's ack of a message we send
 	CallTimeout time.Duration // how long a whole call may take
 	Logger      zerolog.Logger
+	// OnUnsupportedInvite, when set, is told of each invitation declined
+	// because it came over P2P version 2 (v2.go), in its own goroutine.
+	OnUnsupportedInvite func(peer string, inv *UnsupportedInvite)
 }
 
 // Invite is an incoming MSNSLP INVITE for a session.
@@ -131,6 +134,7 @@ type Manager struct {
 	mu       sync.Mutex
 	links    map[string]*link
 	handlers map[string]InviteHandler // by upper-case EUF-GUID
+	v2       map[string]*v2Link       // by "peer;endpoint", P2P version 2 (v2.go)
 }
 
 // link is the state shared with one peer.
@@ -282,12 +286,17 @@ func (m *Manager) HandleMessage(peer string, payload []byte) {
 	}
 	pkt, err := ParsePacket(env.Body)
 	if err != nil {
-		if strings.Contains(env.Src, ";") && strings.Contains(env.Dest, ";") {
+		if src := endpointGUID(env.Src); src != "" && env.DestGUID() != "" {
 			// Endpoint-addressed and not a valid version 1 packet: P2P
 			// version 2, which WLM 2009 uses only with peers announcing
-			// it. We never announce it; the peer's transfer fails, the
-			// chat is unaffected.
-			m.log.Warn().Str("peer", peer).Msg("Dropping P2P version 2 message (only version 1 is supported)")
+			// it. We never announce it; its invitations are declined
+			// over version 2 so the sender does not wait.
+			v2, err := ParseV2(env.Body)
+			if err != nil {
+				m.log.Warn().Err(err).Str("peer", peer).Msg("Dropping malformed P2P version 2 message")
+				return
+			}
+			m.handleV2(peer, src, v2)
 			return
 		}
 		m.log.Warn().Err(err).Str("peer", peer).Msg("Dropping malformed P2P packet")
