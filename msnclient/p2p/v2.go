@@ -204,6 +204,35 @@ type v2Link struct {
 	expires time.Time
 }
 
+// maxV2Links bounds the endpoints with version 2 state at once.
+const maxV2Links = 4 * maxAssemblies
+
+// v2LinkLocked returns the version 2 state with an endpoint of peer,
+// created if needed and kept for the call timeout after its last use; nil
+// when too many endpoints have state. m.mu must be held.
+func (m *Manager) v2LinkLocked(peer, endpoint string) *v2Link {
+	if m.v2 == nil {
+		m.v2 = make(map[string]*v2Link)
+	}
+	now := time.Now()
+	for k, l := range m.v2 {
+		if now.After(l.expires) {
+			delete(m.v2, k)
+		}
+	}
+	key := peer + ";" + endpoint
+	l := m.v2[key]
+	if l == nil {
+		if len(m.v2) >= maxV2Links {
+			return nil
+		}
+		l = &v2Link{seq: randUint32()}
+		m.v2[key] = l
+	}
+	l.expires = now.Add(m.cfg.CallTimeout)
+	return l
+}
+
 // UnsupportedInvite is an invitation that came over P2P version 2 and was
 // declined, given to Config.OnUnsupportedInvite.
 type UnsupportedInvite struct {
@@ -226,28 +255,13 @@ func (m *Manager) handleV2(peer, src string, pkt *V2Packet) {
 	if pkt.PayloadLen == 0 || pkt.SessionID != 0 || len(pkt.Data) == 0 {
 		return // acks, and data of sessions we never accept
 	}
-	key := peer + ";" + src
 	m.mu.Lock()
-	if m.v2 == nil {
-		m.v2 = make(map[string]*v2Link)
-	}
-	now := time.Now()
-	for k, l := range m.v2 {
-		if now.After(l.expires) {
-			delete(m.v2, k)
-		}
-	}
-	l := m.v2[key]
+	l := m.v2LinkLocked(peer, src)
 	if l == nil {
-		if len(m.v2) >= maxAssemblies*4 {
-			m.mu.Unlock()
-			m.log.Warn().Str("peer", peer).Msg("Dropping P2P version 2 message: too many peers at once")
-			return
-		}
-		l = &v2Link{seq: randUint32()}
-		m.v2[key] = l
+		m.mu.Unlock()
+		m.log.Warn().Str("peer", peer).Msg("Dropping P2P version 2 message: too many endpoints at once")
+		return
 	}
-	l.expires = now.Add(m.cfg.CallTimeout)
 	if pkt.TF&v2TFFirst != 0 {
 		l.slp = l.slp[:0]
 	}
@@ -294,15 +308,11 @@ func (m *Manager) handleV2(peer, src string, pkt *V2Packet) {
 // sendV2 sends one version 2 packet to the endpoint dest of peer,
 // numbered from our sequence with that endpoint.
 func (m *Manager) sendV2(peer, dest string, pkt *V2Packet, withData bool) {
-	key := peer + ";" + dest
 	m.mu.Lock()
-	if m.v2 == nil {
-		m.v2 = make(map[string]*v2Link)
-	}
-	l := m.v2[key]
+	l := m.v2LinkLocked(peer, dest)
 	if l == nil {
-		l = &v2Link{seq: randUint32(), expires: time.Now().Add(m.cfg.CallTimeout)}
-		m.v2[key] = l
+		m.mu.Unlock()
+		return
 	}
 	pkt.Sequence = l.seq
 	body := pkt.AppendV2(nil, withData)
