@@ -1,9 +1,12 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +20,8 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/mautrix-msn/mautrix-msn/msnclient"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
 )
 
@@ -235,5 +240,102 @@ func TestMatrixFileCancelledByDisconnect(t *testing.T) {
 	st := sends.status(file.Event.ID)
 	if st == nil || st.Status != event.MessageStatusRetriable || !strings.Contains(st.Message, "connection to MSN ended") {
 		t.Fatalf("status after disconnect: %+v", st)
+	}
+}
+
+// TestMatrixFileBadInput: what a Matrix client may send that MSN cannot
+// take as is. A file exactly at network.max_file_size goes through and
+// one byte over fails saying so (the event announcing no size: the
+// downloaded size counts); a size announced smaller than the file does
+// not cut it; a hostile name arrives cleaned (no path, no CR/LF or other
+// control characters, bounded length); an empty file fails with a
+// reason, never silently.
+func TestMatrixFileBadInput(t *testing.T) {
+	srv, c := testServer(t)
+	const limit = 20_000
+	c.Config.MaxFileSize = limit
+	if err := srv.AddAccount("friend@example.com", "pw", "Friend"); err != nil {
+		t.Fatal(err)
+	}
+	_ = srv.AddContact(testEmail, "friend@example.com", 1|2|8)
+	_ = srv.AddContact("friend@example.com", testEmail, 1|2|8)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	box := &fileInbox{notify: make(chan struct{}, 1)}
+	peer := msnclient.NewClient(c.Config.Servers[0].clientConfig("friend@example.com", "pw", msnp.NewGUID()), box.handle)
+	if err := peer.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	at, over := make([]byte, limit), make([]byte, limit+1)
+	_, _ = rand.Read(at)
+	c.media = &mediaBot{media: map[id.ContentURIString][]byte{
+		"mxc://x/at": at, "mxc://x/over": over, "mxc://x/small": []byte("hello"), "mxc://x/empty": {},
+	}}
+	m, states := testClient(t, c, testPassword)
+	sends := watchSends(m)
+	m.Connect(ctx)
+	expectState(t, states, status.StateConnected, "")
+	pk := makeDMPortalKey("friend@example.com", m.login.ID)
+	received := func(n int) *msnclient.FileReceived {
+		t.Helper()
+		for {
+			box.mu.Lock()
+			if len(box.files) >= n {
+				f := box.files[n-1]
+				box.mu.Unlock()
+				return f
+			}
+			box.mu.Unlock()
+			select {
+			case <-box.notify:
+			case <-ctx.Done():
+				t.Fatalf("the contact has not got file %d", n)
+			}
+		}
+	}
+	readAll := func(f *msnclient.FileReceived) []byte {
+		defer f.File.Close()
+		b, err := io.ReadAll(f.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+
+	if err := sendFileAndWait(ctx, t, m, sends, pk, &event.MessageEventContent{MsgType: event.MsgFile, Body: "at.bin", URL: "mxc://x/at"}); err != nil {
+		t.Fatalf("file exactly at the limit: %v", err)
+	}
+	if f := received(1); f.Name != "at.bin" || !bytes.Equal(readAll(f), at) {
+		t.Errorf("file at the limit arrived as %q", f.Name)
+	}
+	err := sendFileAndWait(ctx, t, m, sends, pk, &event.MessageEventContent{MsgType: event.MsgFile, Body: "over.bin", URL: "mxc://x/over"})
+	var st bridgev2.MessageStatus
+	if !errors.As(err, &st) || st.Status != event.MessageStatusFail || !strings.Contains(st.Message, "too large for MSN (20001 bytes, the limit is 20000 bytes)") {
+		t.Errorf("file one byte over the limit: %v (%+v)", err, st)
+	}
+
+	hostile := "../../etc/\r\nInvitation-Command: CANCEL\x07" + strings.Repeat("é", 300) + ".txt"
+	if err := sendFileAndWait(ctx, t, m, sends, pk, &event.MessageEventContent{MsgType: event.MsgFile, Body: hostile, URL: "mxc://x/small",
+		Info: &event.FileInfo{Size: 2}}); err != nil {
+		t.Fatalf("hostile name, size announced too small: %v", err)
+	}
+	f := received(2)
+	if data := readAll(f); string(data) != "hello" {
+		t.Errorf("a size announced too small cut the file to %q", data)
+	}
+	if strings.ContainsAny(f.Name, "/\\\r\n\x07") || len(f.Name) > 240 || !strings.HasPrefix(f.Name, "Invitation-Command: CANCELé") || !strings.HasSuffix(f.Name, ".txt") {
+		t.Errorf("hostile name arrived as %q", f.Name)
+	}
+
+	err = sendFileAndWait(ctx, t, m, sends, pk, &event.MessageEventContent{MsgType: event.MsgFile, Body: "empty.txt", URL: "mxc://x/empty"})
+	if !errors.As(err, &st) || st.Status != event.MessageStatusFail || !strings.Contains(st.Message, "The file is empty") {
+		t.Errorf("empty file: %v (%+v)", err, st)
+	}
+	box.mu.Lock()
+	n := len(box.files)
+	box.mu.Unlock()
+	if n != 2 {
+		t.Errorf("the contact got %d files, want 2", n)
 	}
 }

@@ -174,8 +174,12 @@ func (m *MSNClient) checkAnnouncedSize(content *event.MessageEventContent) error
 }
 
 func tooLargeError(size, limit int64) error {
+	s, l := formatBytes(size), formatBytes(limit)
+	if s == l { // just over: the rounded sizes would read the same
+		s, l = fmt.Sprintf("%d bytes", size), fmt.Sprintf("%d bytes", limit)
+	}
 	return userError(fmt.Errorf("file of %d bytes over the limit", size),
-		fmt.Sprintf("The file is too large for MSN (%s, the limit is %s).", formatBytes(size), formatBytes(limit)))
+		fmt.Sprintf("The file is too large for MSN (%s, the limit is %s).", s, l))
 }
 
 // contactFileError is a file one contact of the conversation did not get.
@@ -240,6 +244,8 @@ func (m *MSNClient) fileSendFailure(err error) error {
 			who, formatDuration(m.connector.Config.fileOfferTimeout())))
 	case errors.Is(err, msnclient.ErrFileCancelled):
 		return userError(err, who+" cancelled the transfer.")
+	case errors.Is(err, msnclient.ErrFileEmpty):
+		return userError(err, "The file is empty: MSN cannot send a file of 0 bytes.")
 	case errors.Is(err, msnclient.ErrContactOffline):
 		return userError(err, who+" is offline: MSN files can only be sent to contacts who are online.")
 	}
