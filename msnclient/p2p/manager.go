@@ -44,11 +44,25 @@ var (
 // peer and returns when the switchboard server accepted it.
 type SendFunc func(ctx context.Context, peer string, payload []byte) error
 
+// StartFunc writes one switchboard MSG payload to peer and returns at once
+// with a function that waits until the server accepted it. A stream calls
+// it for its chunks one after the other, so they go out in order.
+type StartFunc func(ctx context.Context, peer string, payload []byte) (wait func() error, err error)
+
+// DefaultWindow is how many chunks of a message may await the server's
+// acceptance at once when Config.Start is set.
+const DefaultWindow = 16
+
 // Config configures a Manager.
 type Config struct {
 	Self        string // our email
 	SelfGUID    string // our endpoint GUID (MSNP16+); messages for another endpoint are ignored
 	Send        SendFunc
+	// Start, when set, pipelines the chunks of a message: up to Window
+	// (default DefaultWindow) are written before the first is accepted,
+	// as real clients stream, instead of one round trip per chunk.
+	Start  StartFunc
+	Window int
 	ChunkSize   int           // data bytes per chunk; default DefaultChunkSize
 	MaxDataSize int64         // largest data message accepted; default DefaultMaxDataSize
 	AckTimeout  time.Duration // how long to wait for the peer's ack of a message we send
@@ -182,6 +196,9 @@ func (c *call) closeBye() { c.once.Do(func() { close(c.bye) }) }
 func NewManager(cfg Config) *Manager {
 	if cfg.ChunkSize <= 0 {
 		cfg.ChunkSize = DefaultChunkSize
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
 	}
 	if cfg.MaxDataSize <= 0 {
 		cfg.MaxDataSize = DefaultMaxDataSize
@@ -614,6 +631,8 @@ func (m *Manager) sendStream(ctx context.Context, peer string, sessionID, flags,
 		}()
 	}
 	unique := randUint32()
+	w := &chunkWriter{m: m}
+	defer w.abandon()
 	buf := make([]byte, 0, 160+HeaderSize+m.cfg.ChunkSize+FooterSize)
 	chunk := make([]byte, m.cfg.ChunkSize)
 	for off := uint64(0); off == 0 || off < total; {
@@ -630,20 +649,16 @@ func (m *Manager) sendStream(ctx context.Context, peer string, sessionID, flags,
 			Footer: footer,
 		}
 		buf = AppendEnvelope(buf[:0], peer, pkt.AppendPacket(nil))
-		if err := m.cfg.Send(ctx, peer, buf); err != nil {
-			if acked != nil && off+n == total {
-				select {
-				case <-acked: // the last chunk arrived: the peer acked it
-					return nil
-				default:
-				}
-			}
-			return fmt.Errorf("send P2P chunk at %d of %d: %w", off, total, err)
+		if err := w.send(ctx, peer, buf, off); err != nil {
+			return ackedAnyway(acked, err, off, total)
 		}
 		off += n
 		if total == 0 {
 			break
 		}
+	}
+	if err := w.flush(0); err != nil {
+		return ackedAnyway(acked, err, total, total)
 	}
 	if !waitAck {
 		return nil
@@ -663,6 +678,77 @@ func (m *Manager) sendStream(ctx context.Context, peer string, sessionID, flags,
 		}
 		return ctx.Err()
 	}
+}
+
+// chunkWriter sends the chunks of one message: one at a time with
+// Config.Send, or pipelined with Config.Start, Window at a time.
+type chunkWriter struct {
+	m       *Manager
+	pending []pendingChunk
+}
+
+type pendingChunk struct {
+	off  uint64
+	wait func() error
+}
+
+// send writes one chunk; with Start it first waits for the oldest chunks
+// so that at most Window are outstanding.
+func (w *chunkWriter) send(ctx context.Context, peer string, payload []byte, off uint64) error {
+	if w.m.cfg.Start == nil {
+		return w.m.cfg.Send(ctx, peer, payload)
+	}
+	if err := w.flush(w.m.cfg.Window - 1); err != nil {
+		return err
+	}
+	wait, err := w.m.cfg.Start(ctx, peer, payload)
+	if err != nil {
+		return err
+	}
+	w.pending = append(w.pending, pendingChunk{off: off, wait: wait})
+	return nil
+}
+
+// flush waits until at most keep chunks are outstanding.
+func (w *chunkWriter) flush(keep int) error {
+	for len(w.pending) > keep {
+		c := w.pending[0]
+		w.pending = w.pending[1:]
+		if err := c.wait(); err != nil {
+			w.abandon()
+			return fmt.Errorf("chunk at %d: %w", c.off, err)
+		}
+	}
+	return nil
+}
+
+// abandon stops waiting for outstanding chunks (the message failed); their
+// waits end in the background, bounded by the switchboard's timeout.
+func (w *chunkWriter) abandon() {
+	if len(w.pending) == 0 {
+		return
+	}
+	rest := w.pending
+	w.pending = nil
+	go func() {
+		for _, c := range rest {
+			_ = c.wait()
+		}
+	}()
+}
+
+// ackedAnyway is the result of a message whose last chunks failed to send:
+// nil when the peer acknowledged the whole message all the same (its last
+// chunk arrived), else the send error.
+func ackedAnyway(acked chan struct{}, err error, off, total uint64) error {
+	if acked != nil {
+		select {
+		case <-acked: // the last chunk arrived: the peer acked it
+			return nil
+		default:
+		}
+	}
+	return fmt.Errorf("send P2P chunk at %d of %d: %w", off, total, err)
 }
 
 // sendSLP sends an MSNSLP message (session 0, footer 0).
