@@ -55,14 +55,14 @@ const DefaultWindow = 16
 
 // Config configures a Manager.
 type Config struct {
-	Self        string // our email
-	SelfGUID    string // our endpoint GUID (MSNP16+); messages for another endpoint are ignored
-	Send        SendFunc
+	Self     string // our email
+	SelfGUID string // our endpoint GUID (MSNP16+); messages for another endpoint are ignored
+	Send     SendFunc
 	// Start, when set, pipelines the chunks of a message: up to Window
 	// (default DefaultWindow) are written before the first is accepted,
 	// as real clients stream, instead of one round trip per chunk.
-	Start  StartFunc
-	Window int
+	Start       StartFunc
+	Window      int
 	ChunkSize   int           // data bytes per chunk; default DefaultChunkSize
 	MaxDataSize int64         // largest data message accepted; default DefaultMaxDataSize
 	AckTimeout  time.Duration // how long to wait for the peer's ack of a message we send
