@@ -129,6 +129,21 @@ func (w *world) testFiles(t *testing.T) {
 			if err := w.waitSuccess(cursor, w.bobRoom, resp.EventID); err != nil {
 				t.Fatal(err)
 			}
+			// The file's message was stored when its transfer ended: a
+			// reply to it quotes it.
+			bobCursor = w.bob.cursor()
+			reply := &event.MessageEventContent{MsgType: event.MsgText, Body: "about that file"}
+			reply.SetReply(&event.Event{ID: resp.EventID, RoomID: w.bobRoom, Sender: w.user.UserID})
+			if _, err := w.user.SendMessageEvent(w.ctx, w.bobRoom, event.EventMessage, reply); err != nil {
+				t.Fatal(err)
+			}
+			quoted, err := w.bob.waitText(w.ctx, bobCursor, meEmail, "about that file")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(quoted.Message.Text, ": "+f.name+"\n") {
+				t.Errorf("a reply to the file arrived as %q, without quoting it", quoted.Message.Text)
+			}
 		})
 	}
 }
