@@ -339,3 +339,32 @@ func TestMatrixFileBadInput(t *testing.T) {
 		t.Errorf("the contact got %d files, want 2", n)
 	}
 }
+
+// TestFileSendFailureText: each way a Matrix file can fail to reach MSN
+// gives the user a status saying which, in words.
+func TestFileSendFailureText(t *testing.T) {
+	m := &MSNClient{connector: &Connector{}}
+	m.connector.Config.FileOfferTimeoutSeconds = 90
+	for _, c := range []struct {
+		err    error
+		status event.MessageStatus
+		want   string
+	}{
+		{&contactFileError{contact: "a@x.com", err: fmt.Errorf("x: %w", msnclient.ErrFileDeclined)}, event.MessageStatusFail, "The contact declined the file."},
+		{&contactFileError{contact: "a@x.com", group: true, err: msnclient.ErrFileDeclined}, event.MessageStatusFail, "a@x.com declined the file."},
+		{msnclient.ErrFileNoAnswer, event.MessageStatusFail, "The contact did not answer in time: the file offer expired after 90 seconds"},
+		{msnclient.ErrFileStalled, event.MessageStatusFail, "The transfer stalled: the contact accepted the file, then their Messenger stopped taking it."},
+		{msnclient.ErrFileCancelled, event.MessageStatusFail, "The contact cancelled the transfer."},
+		{fmt.Errorf("x: %w", msnclient.ErrContactOffline), event.MessageStatusFail, "is offline: MSN files can only be sent to contacts who are online"},
+		{msnclient.ErrFileEmpty, event.MessageStatusFail, "The file is empty"},
+		{fmt.Errorf("%w: %w", errSessionEnded, msnclient.ErrFileCancelled), event.MessageStatusRetriable, "The connection to MSN ended"},
+	} {
+		st := bridgev2.WrapErrorInStatus(m.fileSendFailure(c.err))
+		if st.Status != c.status || !strings.Contains(st.Message, c.want) {
+			t.Errorf("%v: %s %q, want %s %q", c.err, st.Status, st.Message, c.status, c.want)
+		}
+	}
+	if got := formatDuration(2 * time.Minute); got != "2 minutes" {
+		t.Errorf("2 minutes said as %q", got)
+	}
+}

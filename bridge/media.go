@@ -219,6 +219,8 @@ func fileSendReason(err error) string {
 	switch {
 	case errors.Is(err, msnclient.ErrFileDeclined), errors.Is(err, msnclient.ErrFileNoAnswer), errors.Is(err, msnclient.ErrFileCancelled):
 		return ReasonUnsupported
+	case errors.Is(err, msnclient.ErrFileStalled):
+		return ReasonTimeout
 	case errors.Is(err, errSessionEnded):
 		return ReasonNotConnected
 	}
@@ -244,6 +246,8 @@ func (m *MSNClient) fileSendFailure(err error) error {
 			who, formatDuration(m.connector.Config.fileOfferTimeout())))
 	case errors.Is(err, msnclient.ErrFileCancelled):
 		return userError(err, who+" cancelled the transfer.")
+	case errors.Is(err, msnclient.ErrFileStalled):
+		return userError(err, "The transfer stalled: "+strings.ToLower(who[:1])+who[1:]+" accepted the file, then their Messenger stopped taking it.")
 	case errors.Is(err, msnclient.ErrFileEmpty):
 		return userError(err, "The file is empty: MSN cannot send a file of 0 bytes.")
 	case errors.Is(err, msnclient.ErrContactOffline):

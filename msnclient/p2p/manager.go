@@ -38,6 +38,9 @@ var (
 	ErrTooLarge  = errors.New("p2p: the data is over the size limit")
 	ErrStopped   = errors.New("p2p: manager stopped")
 	ErrPeerError = errors.New("p2p: the peer reported an error")
+	// ErrStalled wraps ErrTimeout when an accepted offer's data was not
+	// acknowledged in time: the peer accepted, then stopped answering.
+	ErrStalled = errors.New("p2p: the peer stopped acknowledging the data")
 )
 
 // SendFunc sends one switchboard MSG payload (P2P envelope and packet) to
@@ -1075,6 +1078,9 @@ func (m *Manager) offerData(ctx context.Context, peer string, c *call, o Offer) 
 		r, size = o.Reader, o.Size
 	}
 	if err := m.sendStream(ctx, peer, c.sessionID, o.DataFlags, o.AppID, r, uint64(size), true); err != nil {
+		if errors.Is(err, ErrTimeout) {
+			return fmt.Errorf("send data: %w: %w", ErrStalled, err)
+		}
 		return fmt.Errorf("send data: %w", err)
 	}
 	return nil

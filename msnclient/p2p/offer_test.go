@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -181,4 +182,32 @@ type blockingReader chan struct{}
 func (b blockingReader) Read([]byte) (int, error) {
 	<-b
 	return 0, io.EOF
+}
+
+// TestOfferStalledAfterAccept: a peer that accepts an offer, then never
+// acknowledges the data (its client hung) fails the offer with
+// ErrStalled, not as an offer nobody answered, after the ack timeout.
+func TestOfferStalledAfterAccept(t *testing.T) {
+	mine, theirs := connectedManagers(t)
+	mine.cfg.AckTimeout = 300 * time.Millisecond
+	send := theirs.cfg.Send
+	var answered atomic.Bool
+	theirs.cfg.Send = func(ctx context.Context, peer string, payload []byte) error {
+		if env, err := ParseEnvelope(payload); err == nil {
+			if h, err := ParseHeader(env.Body); err == nil && !h.IsAck() && !answered.Swap(true) {
+				return send(ctx, peer, payload) // the 200 OK
+			}
+		}
+		return nil // then the client hangs: nothing more, no ack, no BYE
+	}
+	theirs.HandleInvites(fileGUID, func(context.Context, string, *Invite) Answer {
+		return Answer{Accept: true, Receive: true, OnData: func([]byte, error) {}}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	err := mine.Offer(ctx, buddy, Offer{EUFGUID: fileGUID, AppID: 2, Data: bytes.Repeat([]byte("x"), 5000), DataFlags: FlagFileData})
+	if !errors.Is(err, ErrStalled) || !errors.Is(err, ErrTimeout) {
+		t.Fatalf("got %v, want ErrStalled", err)
+	}
+	waitIdle(t, mine)
 }
