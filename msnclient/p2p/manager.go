@@ -1029,6 +1029,12 @@ func (m *Manager) Offer(ctx context.Context, peer string, o Offer) error {
 	err := m.invite(ictx, peer, o.EUFGUID, o.AppID, o.Context, c)
 	icancel()
 	if err != nil {
+		if !errors.Is(err, ErrDeclined) && !errors.Is(err, ErrStopped) {
+			// Unanswered or given up: withdraw the offer, so that the
+			// contact's client stops showing it (accepting it later
+			// would start a transfer nobody sends).
+			m.sendBye(peer, c)
+		}
 		return err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
