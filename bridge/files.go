@@ -174,7 +174,7 @@ func fileFailureReason(err error) string {
 	switch {
 	case err == nil:
 		return "unknown reason"
-	case errors.Is(err, msnclient.ErrFileTooLarge), errors.Is(err, msnclient.ErrFileEmpty), errors.Is(err, msnclient.ErrFileNeedsDirect), errors.Is(err, msnclient.ErrFileNewerTransfer),
+	case errors.Is(err, msnclient.ErrFileTooLarge), errors.Is(err, msnclient.ErrFileEmpty), errors.Is(err, msnclient.ErrFileNeedsDirect),
 		errors.Is(err, msnclient.ErrFileSizeMismatch), errors.Is(err, msnclient.ErrFileBadOffer):
 		return err.Error()
 	case errors.Is(err, msnclient.ErrNotConnected):

@@ -47,8 +47,6 @@ func (c *Client) p2pApps() *p2pState {
 			MaxDataSize: maxSize,
 			CallTimeout: c.cfg.P2PTimeout,
 			Logger:      c.log.With().Str("component", "p2p").Logger(),
-
-			OnUnsupportedInvite: c.handleV2Invite,
 		})
 		c.p2p = &p2pState{m: m, objects: p2p.NewObjects(m), route: make(map[string]*sbConn)}
 		m.HandleInvites(p2p.EUFGUIDFile, c.handleFileInvite)

@@ -71,9 +71,6 @@ type Config struct {
 	AckTimeout  time.Duration // how long to wait for the peer's ack of a message we send
 	CallTimeout time.Duration // how long a whole call may take
 	Logger      zerolog.Logger
-	// OnUnsupportedInvite, when set, is told of each invitation declined
-	// because it came over P2P version 2 (v2.go), in its own goroutine.
-	OnUnsupportedInvite func(peer string, inv *UnsupportedInvite)
 }
 
 // Invite is an incoming MSNSLP INVITE for a session.
@@ -185,6 +182,11 @@ type call struct {
 	sink      io.Writer     // streaming receive; see Answer.Sink
 	started   bool          // the streamed data message began (one per call)
 	progress  chan struct{} // a chunk was written to sink
+
+	// v2src is the peer endpoint of a call it invited us to over P2P
+	// version 2 (v2.go); "" for version 1. v2got counts its data bytes.
+	v2src string
+	v2got int64
 
 	resp chan *SLPMessage // responses to our INVITE; nil when the peer invited
 	data chan []byte      // the complete data message
@@ -779,7 +781,7 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 	sessionBody := "SessionID: " + f["sessionid"] + "\r\n\r\n"
 	if err != nil || sid64 == 0 {
 		m.log.Warn().Str("peer", peer).Str("session", truncate(f["sessionid"], 16)).Msg("Declining MSNSLP INVITE without a valid SessionID")
-		m.sendSLP(peer, newSLPResponse(slp, 500, "Internal Error", SLPSessionReq, sessionBody), false)
+		m.reply(peer, c, slp, 500, "Internal Error", sessionBody)
 		return
 	}
 	if app, err := strconv.ParseUint(f["appid"], 10, 32); err == nil {
@@ -789,7 +791,7 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 		inv.Context, err = base64.StdEncoding.DecodeString(ctxField)
 		if err != nil {
 			m.log.Warn().Err(err).Str("peer", peer).Msg("Declining MSNSLP INVITE with a bad Context")
-			m.sendSLP(peer, newSLPResponse(slp, 500, "Internal Error", SLPSessionReq, sessionBody), false)
+			m.reply(peer, c, slp, 500, "Internal Error", sessionBody)
 			return
 		}
 	}
@@ -800,9 +802,14 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 	if h != nil {
 		ans = h(ctx, peer, inv)
 	}
+	if ans.Accept && c.v2src != "" && (!ans.Receive || ans.Sink == nil) {
+		// Over version 2 only streamed receives (files) are supported.
+		m.log.Info().Str("peer", peer).Str("euf_guid", inv.EUFGUID).Msg("Declining an invitation over P2P version 2: only receiving files is supported")
+		ans.Accept = false
+	}
 	if !ans.Accept {
 		m.log.Debug().Str("peer", peer).Str("euf_guid", inv.EUFGUID).Msg("Declining MSNSLP INVITE")
-		m.sendSLP(peer, newSLPResponse(slp, 603, "Decline", SLPSessionReq, sessionBody), false)
+		m.reply(peer, c, slp, 603, "Decline", sessionBody)
 		return
 	}
 	log := m.log.With().Str("peer", peer).Uint32("session", inv.SessionID).Logger()
@@ -814,7 +821,7 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 		}
 		m.mu.Unlock()
 	}
-	if err := m.sendSLPCtx(ctx, peer, newSLPResponse(slp, 200, "OK", SLPSessionReq, sessionBody), true); err != nil {
+	if err := m.accept(ctx, peer, c, slp, sessionBody); err != nil {
 		log.Warn().Err(err).Msg("P2P session not acknowledged")
 		if ans.OnData != nil {
 			ans.OnData(nil, err)
@@ -861,6 +868,28 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// reply answers an INVITE with a status and no session, over the version
+// of P2P the INVITE came on.
+func (m *Manager) reply(peer string, c *call, slp *SLPMessage, code int, reason, body string) {
+	resp := newSLPResponse(slp, code, reason, SLPSessionReq, body)
+	if c.v2src != "" {
+		m.sendSLPV2(peer, c.v2src, slp, resp)
+		return
+	}
+	m.sendSLP(peer, resp, false)
+}
+
+// accept answers an INVITE with 200 OK; over version 1 it returns once
+// the peer acknowledged it.
+func (m *Manager) accept(ctx context.Context, peer string, c *call, slp *SLPMessage, body string) error {
+	resp := newSLPResponse(slp, 200, "OK", SLPSessionReq, body)
+	if c.v2src != "" {
+		m.sendSLPV2(peer, c.v2src, slp, resp)
+		return nil
+	}
+	return m.sendSLPCtx(ctx, peer, resp, true)
 }
 
 func (m *Manager) removeCall(peer string, c *call) {
@@ -977,6 +1006,10 @@ func (m *Manager) endStream(peer string, c *call) {
 
 // sendBye closes a call with BYE, in the background.
 func (m *Manager) sendBye(peer string, c *call) {
+	if c.v2src != "" {
+		m.sendByeV2(peer, c)
+		return
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.AckTimeout)
 		defer cancel()

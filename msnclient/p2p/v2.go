@@ -2,7 +2,6 @@ package p2p
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"strconv"
@@ -13,11 +12,13 @@ import (
 // P2P version 2 (WLM 2009 and later, MSNP16+ with endpoint GUIDs) frames
 // the same MSNSLP signalling differently: a transport header (TLP) of
 // big-endian fields and TLVs, then a data header naming the session, then
-// the data. This package does not run transfers over it: WLM uses it only
-// with peers announcing the P2Pv2 capability, which msnclient never does.
-// A peer that uses it anyway (another endpoint of ours cannot, an old
-// capability cache can) has its invitations declined over version 2, so
-// it does not wait, and the application is told what was declined.
+// the data. WLM uses it only with peers announcing the P2Pv2 capability,
+// which msnclient never does; a peer that uses it anyway (an old
+// capability cache, another client's choice) can still send us files:
+// their invitations go to the handlers like version 1 ones, and streamed
+// receives (files) are accepted and received over version 2. Every other
+// invitation is declined over version 2, so that the sender does not
+// wait. We never start version 2 sessions.
 //
 // Layout (MSNPSharp's P2Pv2Header and P2PDataLayerPacket):
 //
@@ -233,15 +234,11 @@ func (m *Manager) v2LinkLocked(peer, endpoint string) *v2Link {
 	return l
 }
 
-// UnsupportedInvite is an invitation that came over P2P version 2 and was
-// declined, given to Config.OnUnsupportedInvite.
-type UnsupportedInvite struct {
-	Invite
-}
-
 // handleV2 handles a P2P version 2 packet from the endpoint src of peer:
-// it acknowledges what asks for it, reassembles MSNSLP and declines every
-// INVITE over version 2, so that the sender does not wait.
+// it acknowledges what asks for it, reassembles MSNSLP and hands session
+// data to its call. INVITEs go to the application handlers like version 1
+// ones; only streamed receives (files) are accepted over version 2, other
+// invitations are declined, so that the sender does not wait.
 func (m *Manager) handleV2(peer, src string, pkt *V2Packet) {
 	if pkt.OpCode&V2OpRAK != 0 {
 		ack := &V2Packet{HasAck: true, AckSeq: pkt.Sequence + uint32(pkt.PayloadLen)}
@@ -252,8 +249,12 @@ func (m *Manager) handleV2(peer, src string, pkt *V2Packet) {
 		}
 		m.sendV2(peer, src, ack, false)
 	}
-	if pkt.PayloadLen == 0 || pkt.SessionID != 0 || len(pkt.Data) == 0 {
-		return // acks, and data of sessions we never accept
+	if pkt.PayloadLen == 0 || len(pkt.Data) == 0 {
+		return // acks and keep-alives
+	}
+	if pkt.SessionID != 0 {
+		m.v2Data(peer, pkt)
+		return
 	}
 	m.mu.Lock()
 	l := m.v2LinkLocked(peer, src)
@@ -284,25 +285,105 @@ func (m *Manager) handleV2(peer, src string, pkt *V2Packet) {
 		m.log.Warn().Err(err).Str("peer", peer).Msg("Dropping malformed P2P version 2 MSNSLP message")
 		return
 	}
-	if slp.Method != "INVITE" || slp.To() != m.cfg.Self || slp.ContentType() != SLPSessionReq {
+	m.handleSLPV2(peer, src, slp)
+}
+
+// handleSLPV2 handles a complete MSNSLP message that came over version 2.
+func (m *Manager) handleSLPV2(peer, src string, slp *SLPMessage) {
+	callID := slp.CallID()
+	m.mu.Lock()
+	l := m.linkLocked(peer)
+	c := l.calls[callID]
+	m.dropLinkLocked(l)
+	m.mu.Unlock()
+	switch {
+	case slp.Method == "INVITE" && slp.To() == m.cfg.Self && slp.ContentType() == SLPSessionReq:
+		if c != nil {
+			m.log.Debug().Str("peer", peer).Msg("Ignoring repeated MSNSLP INVITE over P2P version 2")
+			return
+		}
+		sid, _ := strconv.ParseUint(slp.BodyFields()["sessionid"], 10, 32)
+		c = &call{id: callID, branch: slp.Branch(), sessionID: uint32(sid), bye: make(chan struct{}),
+			fail: make(chan error, 1), data: make(chan []byte, 1), v2src: src}
+		m.mu.Lock()
+		l = m.linkLocked(peer) // again: it may have been dropped meanwhile
+		busy := len(l.calls) >= maxCallsPerPeer || l.calls[callID] != nil || (sid != 0 && l.callBySession(uint32(sid)) != nil)
+		if !busy {
+			l.calls[callID] = c
+		}
+		m.mu.Unlock()
+		if busy {
+			m.log.Warn().Str("peer", peer).Msg("Declining MSNSLP INVITE over P2P version 2: too many sessions with this peer")
+			m.reply(peer, c, slp, 603, "Decline", "SessionID: "+strconv.FormatUint(sid, 10)+"\r\n\r\n")
+			return
+		}
+		go m.serveInvite(peer, slp, c)
+	case slp.Method == "INVITE" && slp.To() == m.cfg.Self && slp.ContentType() == SLPTransReq:
+		// A direct-connection offer: answered "not listening", as over
+		// version 1; the data then comes through the switchboard.
+		m.sendSLPV2(peer, src, slp, newSLPResponse(slp, 200, "OK", SLPTransResp,
+			"Bridge: TCPv1\r\nListening: false\r\nHashed-Nonce: {00000000-0000-0000-0000-000000000000}\r\n\r\n"))
+	case slp.Method == "BYE":
+		if c != nil {
+			c.closeBye()
+			if c.receiving {
+				c.failWith(ErrClosed)
+			}
+		}
+	default:
 		m.log.Debug().Str("peer", peer).Str("method", slp.Method).Int("status", slp.StatusCode).Msg("Ignoring P2P version 2 MSNSLP message")
+	}
+}
+
+// v2Data streams a data packet of a version 2 session to its call's sink;
+// the message is complete when the announced size arrived.
+func (m *Manager) v2Data(peer string, pkt *V2Packet) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l := m.linkLocked(peer)
+	defer m.dropLinkLocked(l)
+	c := l.callBySession(pkt.SessionID)
+	if c == nil || c.v2src == "" || !c.receiving || c.sink == nil {
+		m.log.Debug().Str("peer", peer).Uint32("session", pkt.SessionID).Msg("Dropping P2P version 2 data for no session of ours")
 		return
 	}
-	f := slp.BodyFields()
-	sid, _ := strconv.ParseUint(f["sessionid"], 10, 32)
-	appID, _ := strconv.ParseUint(f["appid"], 10, 32)
-	inv := &UnsupportedInvite{Invite{EUFGUID: strings.ToUpper(f["euf-guid"]), AppID: uint32(appID), SessionID: uint32(sid), CallID: slp.CallID()}}
-	inv.Context, _ = base64.StdEncoding.DecodeString(f["context"]) // unreadable: nil, the invite is declined all the same
-	m.log.Info().Str("peer", peer).Str("euf_guid", inv.EUFGUID).Msg("Declining an invitation sent over P2P version 2, which is not supported")
-	decline := newSLPResponse(slp, 603, "Decline", SLPSessionReq, "SessionID: "+strconv.FormatUint(sid, 10)+"\r\n\r\n")
-	// The response goes to the endpoint that invited, as the From of
-	// the INVITE names it.
-	decline.Set("To", slp.Get("From"))
-	decline.Set("From", slp.Get("To"))
-	m.sendV2(peer, src, &V2Packet{OpCode: V2OpRAK, TF: v2TFFirst, Data: decline.Marshal()}, true)
-	if h := m.cfg.OnUnsupportedInvite; h != nil {
-		go h(peer, inv)
+	if n := c.v2got + int64(len(pkt.Data)); n > c.maxSize {
+		c.failWith(fmt.Errorf("%w: more than the %d bytes announced", ErrTooLarge, c.maxSize))
+		return
 	}
+	if _, err := c.sink.Write(pkt.Data); err != nil {
+		c.failWith(fmt.Errorf("p2p: store received data: %w", err))
+		return
+	}
+	c.v2got += int64(len(pkt.Data))
+	select {
+	case c.progress <- struct{}{}:
+	default:
+	}
+	if c.v2got == c.maxSize {
+		select {
+		case c.data <- nil:
+		default:
+		}
+	}
+}
+
+// sendSLPV2 sends an MSNSLP response to req over version 2, addressed to
+// the endpoints the request named.
+func (m *Manager) sendSLPV2(peer, src string, req, resp *SLPMessage) {
+	resp.Set("To", req.Get("From"))
+	resp.Set("From", req.Get("To"))
+	m.sendV2(peer, src, &V2Packet{OpCode: V2OpRAK, TF: v2TFFirst, Data: resp.Marshal()}, true)
+}
+
+// sendByeV2 closes a version 2 call with BYE.
+func (m *Manager) sendByeV2(peer string, c *call) {
+	self := m.cfg.Self
+	if m.cfg.SelfGUID != "" {
+		self += ";{" + m.cfg.SelfGUID + "}"
+	}
+	bye := newSLPRequest("BYE", self, peer+";{"+c.v2src+"}", newGUID(), c.id, 0, SLPSessionClose, "\r\n")
+	m.sendV2(peer, c.v2src, &V2Packet{OpCode: V2OpRAK, TF: v2TFFirst, Data: bye.Marshal()}, true)
 }
 
 // sendV2 sends one version 2 packet to the endpoint dest of peer,

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -52,106 +54,250 @@ func v2Envelope(body []byte) []byte {
 		"P2P-Dest: "+v2Me+";{"+v2MyGUID+"}\r\nP2P-Src: "+v2Peer+";{"+v2PeerGUID+"}\r\n\r\n"), body...)
 }
 
-// TestP2Pv2FileInviteDeclined: a file offered over P2P version 2 by a WLM
-// 2009 endpoint, its INVITE in two chunks, is acknowledged the version 2
-// way (our SYN with peer info in the ack of its SYN), declined with a 603
-// over version 2 to the inviting endpoint, and reported with the offered
-// file's context so the application can name it.
-func TestP2Pv2FileInviteDeclined(t *testing.T) {
-	sent := make(chan []byte, 16)
-	reported := make(chan *UnsupportedInvite, 1)
+// v2Sent is what a manager sent to a version 2 peer.
+type v2Sent struct {
+	t    *testing.T
+	ch   chan []byte
+	acks []*V2Packet
+}
+
+func newV2Manager(t *testing.T) (*Manager, *v2Sent) {
+	sent := &v2Sent{t: t, ch: make(chan []byte, 256)}
 	m := NewManager(Config{
-		Self: v2Me, SelfGUID: "{" + strings.ToUpper(v2MyGUID) + "}",
+		Self: v2Me, SelfGUID: "{" + strings.ToUpper(v2MyGUID) + "}", AckTimeout: 5 * time.Second,
 		Send: func(_ context.Context, peer string, payload []byte) error {
 			if peer != v2Peer {
 				t.Errorf("sent to %q", peer)
 			}
-			sent <- bytes.Clone(payload)
+			sent.ch <- bytes.Clone(payload)
 			return nil
 		},
-		OnUnsupportedInvite: func(_ string, inv *UnsupportedInvite) { reported <- inv },
 	})
-	defer m.Stop()
-	fc := (&FileContext{Name: "holiday.jpg", Size: 123456}).Marshal()
-	body := "EUF-GUID: " + EUFGUIDFile + "\r\nSessionID: 4242\r\nAppID: 2\r\nContext: " + base64.StdEncoding.EncodeToString(fc) + "\r\n\r\n"
-	invite := "INVITE MSNMSGR:" + v2Me + ";{" + v2MyGUID + "} MSNSLP/1.0\r\n" +
+	t.Cleanup(m.Stop)
+	return m, sent
+}
+
+// next returns the next MSNSLP message the manager sent, checking that it
+// went to the peer's endpoint over version 2 and keeping the acks seen on
+// the way.
+func (s *v2Sent) next() (*V2Packet, *SLPMessage) {
+	s.t.Helper()
+	deadline := time.After(testTimeout)
+	for {
+		select {
+		case payload := <-s.ch:
+			env, err := ParseEnvelope(payload)
+			if err != nil {
+				s.t.Fatal(err)
+			}
+			if env.DestEmail() != v2Peer || env.DestGUID() != v2PeerGUID || !strings.HasPrefix(strings.ToLower(env.Src), v2Me+";{"+v2MyGUID) {
+				s.t.Fatalf("sent from %q to %q", env.Src, env.Dest)
+			}
+			pkt, err := ParseV2(env.Body)
+			if err != nil {
+				s.t.Fatalf("we sent a malformed version 2 packet: %v", err)
+			}
+			if pkt.HasAck {
+				s.acks = append(s.acks, pkt)
+				continue
+			}
+			slp, err := ParseSLP(pkt.Data)
+			if err != nil {
+				s.t.Fatalf("our MSNSLP message: %v", err)
+			}
+			if pkt.SessionID != 0 || pkt.TF&v2TFFirst == 0 || pkt.OpCode&V2OpRAK == 0 {
+				s.t.Errorf("MSNSLP sent as %+v", pkt)
+			}
+			return pkt, slp
+		case <-deadline:
+			s.t.Fatalf("nothing more sent (%d acks)", len(s.acks))
+		}
+	}
+}
+
+// v2Invite is an INVITE from the WLM 2009 endpoint.
+func v2Invite(eufGUID, callID string, sid int, appID int, context []byte) string {
+	body := "EUF-GUID: " + eufGUID + "\r\nSessionID: " + strconv.Itoa(sid) + "\r\nAppID: " + strconv.Itoa(appID) + "\r\n"
+	if context != nil {
+		body += "Context: " + base64.StdEncoding.EncodeToString(context) + "\r\n"
+	}
+	body += "\r\n"
+	return "INVITE MSNMSGR:" + v2Me + ";{" + v2MyGUID + "} MSNSLP/1.0\r\n" +
 		"To: <msnmsgr:" + v2Me + ";{" + v2MyGUID + "}>\r\nFrom: <msnmsgr:" + v2Peer + ";{" + v2PeerGUID + "}>\r\n" +
 		"Via: MSNSLP/1.0/TLPv2 ;branch={A0D624A6-6C0C-4283-A9E0-BC97B4B46D32}\r\nCSeq: 0 \r\n" +
-		"Call-ID: {D1DD4C3E-1A28-4C3B-9C4B-8F0A8E5F2C11}\r\nMax-Forwards: 0\r\n" +
+		"Call-ID: " + callID + "\r\nMax-Forwards: 0\r\n" +
 		"Content-Type: application/x-msnmsgr-sessionreqbody\r\nContent-Length: " + strconv.Itoa(len(body)+1) + "\r\n\r\n" + body + "\x00"
+}
+
+const v2CallID = "{D1DD4C3E-1A28-4C3B-9C4B-8F0A8E5F2C11}"
+
+// fileReceiver is a streamed receive answer recording what it got.
+type fileReceiver struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	done chan error
+}
+
+func (r *fileReceiver) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf.Write(p)
+}
+
+func (r *fileReceiver) answer(size int64) Answer {
+	return Answer{Accept: true, Receive: true, MaxSize: size, Sink: r, StallTimeout: 2 * time.Second,
+		OnData: func(_ []byte, err error) { r.done <- err }}
+}
+
+// TestP2Pv2FileReceived: a file WLM 2009 sends over P2P version 2, its
+// INVITE in two chunks, is acknowledged the version 2 way (our SYN with
+// peer info in the ack of its SYN), accepted with 200 OK to the inviting
+// endpoint, received whole from data packets of any size, and the session
+// closed with BYE.
+func TestP2Pv2FileReceived(t *testing.T) {
+	m, sent := newV2Manager(t)
+	data := make([]byte, 5000)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	r := &fileReceiver{done: make(chan error, 1)}
+	m.HandleInvites(EUFGUIDFile, func(_ context.Context, peer string, inv *Invite) Answer {
+		fc, err := ParseFileContext(inv.Context)
+		if peer != v2Peer || err != nil || fc.Name != "holiday.jpg" || fc.Size != uint64(len(data)) || inv.SessionID != 4242 {
+			t.Errorf("invite from %s: %+v (%+v, %v)", peer, inv, fc, err)
+		}
+		return r.answer(int64(fc.Size))
+	})
+	invite := v2Invite(EUFGUIDFile, v2CallID, 4242, 2, (&FileContext{Name: "holiday.jpg", Size: uint64(len(data))}).Marshal())
 	half := len(invite) / 2
 	const seq = 0x01000000
 	m.HandleMessage(v2Peer, v2Envelope(wlm2009Packet(V2OpSYN|V2OpRAK, seq, true, v2TFFirst, uint64(len(invite)-half), []byte(invite[:half]))))
 	second := uint32(seq + 8 + 12 + half) // sequence advances by the payload (data header with TLV, data)
 	m.HandleMessage(v2Peer, v2Envelope(wlm2009Packet(V2OpRAK, second, false, 0, 0, []byte(invite[half:]))))
 
-	var acks []*V2Packet
-	var decline *SLPMessage
-	deadline := time.After(5 * time.Second)
-	for decline == nil || len(acks) < 2 {
-		select {
-		case payload := <-sent:
-			env, err := ParseEnvelope(payload)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if env.DestEmail() != v2Peer || env.DestGUID() != v2PeerGUID || !strings.HasPrefix(strings.ToLower(env.Src), v2Me+";{"+v2MyGUID) {
-				t.Fatalf("sent from %q to %q", env.Src, env.Dest)
-			}
-			pkt, err := ParseV2(env.Body)
-			if err != nil {
-				t.Fatalf("we sent a malformed version 2 packet: %v", err)
-			}
-			if pkt.HasAck {
-				acks = append(acks, pkt)
-				continue
-			}
-			if decline, err = ParseSLP(pkt.Data); err != nil {
-				t.Fatalf("our answer: %v", err)
-			}
-			if pkt.SessionID != 0 || pkt.TF&v2TFFirst == 0 || pkt.OpCode&V2OpRAK == 0 {
-				t.Errorf("decline sent as %+v", pkt)
-			}
-		case <-deadline:
-			t.Fatalf("got %d acks and decline %v", len(acks), decline)
+	_, ok := sent.next()
+	if ok.StatusCode != 200 || ok.CallID() != v2CallID || !strings.Contains(ok.Get("To"), v2PeerGUID) || ok.BodyFields()["sessionid"] != "4242" {
+		t.Fatalf("answered with %+v", ok)
+	}
+	if first := sent.waitAck(second); first.OpCode != V2OpSYN|V2OpRAK || len(first.PeerInfo) != 12 {
+		t.Errorf("the SYN was not acked with our SYN: %+v", first)
+	}
+	if last := sent.waitAck(second + uint32(8+len(invite)-half)); last.OpCode != 0 {
+		t.Errorf("the second chunk was not acked plainly: %+v", last)
+	}
+
+	// The data, as WLM 2009 sends it: session packets of uneven size,
+	// the file-transfer TF, the last one asking for an ack.
+	dataSeq := uint32(0x02000000)
+	for i, cut := range [][2]int{{0, 1300}, {1300, 2600}, {2600, 5000}} {
+		tf := byte(0x06)
+		if i == 0 {
+			tf |= v2TFFirst
 		}
-	}
-	byAck := map[uint32]*V2Packet{}
-	for _, a := range acks {
-		byAck[a.AckSeq] = a
-	}
-	first := byAck[second]
-	if first == nil || first.OpCode != V2OpSYN|V2OpRAK || len(first.PeerInfo) != 12 {
-		t.Errorf("the SYN was not acked with our SYN: %+v", acks)
-	}
-	if last := byAck[second+uint32(8+len(invite)-half)]; last == nil || last.OpCode != 0 {
-		t.Errorf("the second chunk was not acked plainly: %+v", acks)
-	}
-	if decline.StatusCode != 603 || decline.CallID() != "{D1DD4C3E-1A28-4C3B-9C4B-8F0A8E5F2C11}" ||
-		!strings.Contains(decline.Get("To"), v2PeerGUID) || decline.BodyFields()["sessionid"] != "4242" {
-		t.Errorf("declined with %+v", decline)
+		op := byte(0)
+		if i == 2 {
+			op = V2OpRAK
+		}
+		pkt := &V2Packet{OpCode: op, Sequence: dataSeq, TF: tf, SessionID: 4242, DataRemaining: uint64(len(data) - cut[1]), Data: data[cut[0]:cut[1]], Footer: 2}
+		m.HandleMessage(v2Peer, v2Envelope(pkt.AppendV2(nil, true)))
+		dataSeq += uint32(binary.BigEndian.Uint16(pkt.AppendV2(nil, true)[2:]))
 	}
 	select {
-	case inv := <-reported:
-		got, err := ParseFileContext(inv.Context)
-		if inv.EUFGUID != EUFGUIDFile || inv.AppID != 2 || err != nil || got.Name != "holiday.jpg" || got.Size != 123456 {
-			t.Errorf("reported %+v (%+v, %v)", inv, got, err)
+	case err := <-r.done:
+		if err != nil {
+			t.Fatal(err)
 		}
-	case <-deadline:
-		t.Fatal("the declined offer was not reported")
+	case <-time.After(testTimeout):
+		t.Fatal("the file never completed")
 	}
+	r.mu.Lock()
+	got := bytes.Clone(r.buf.Bytes())
+	r.mu.Unlock()
+	if !bytes.Equal(got, data) {
+		t.Fatalf("received %d bytes differing from the %d sent", len(got), len(data))
+	}
+	_, bye := sent.next()
+	if bye.Method != "BYE" || bye.CallID() != v2CallID || !strings.Contains(bye.Get("To"), v2PeerGUID) {
+		t.Errorf("closed with %+v", bye)
+	}
+	sent.waitAck(dataSeq)
+	waitIdle(t, m)
+}
+
+// waitAck waits for our ack of everything up to seq and returns it.
+func (s *v2Sent) waitAck(seq uint32) *V2Packet {
+	s.t.Helper()
+	deadline := time.After(testTimeout)
+	for {
+		for _, a := range s.acks {
+			if a.AckSeq == seq {
+				return a
+			}
+		}
+		select {
+		case payload := <-s.ch:
+			env, err := ParseEnvelope(payload)
+			if err != nil {
+				s.t.Fatal(err)
+			}
+			if pkt, err := ParseV2(env.Body); err == nil && pkt.HasAck {
+				s.acks = append(s.acks, pkt)
+			}
+		case <-deadline:
+			s.t.Fatalf("no ack of %d among %d acks", seq, len(s.acks))
+		}
+	}
+}
+
+// TestP2Pv2MoreThanAnnounced: a sender that sends more data over version
+// 2 than its offer announced gets no file through: the receive fails
+// with ErrTooLarge and the session is closed.
+func TestP2Pv2MoreThanAnnounced(t *testing.T) {
+	m, sent := newV2Manager(t)
+	r := &fileReceiver{done: make(chan error, 1)}
+	m.HandleInvites(EUFGUIDFile, func(context.Context, string, *Invite) Answer { return r.answer(100) })
+	invite := v2Invite(EUFGUIDFile, v2CallID, 77, 2, (&FileContext{Name: "a.bin", Size: 100}).Marshal())
+	m.HandleMessage(v2Peer, v2Envelope(wlm2009Packet(V2OpSYN|V2OpRAK, 1, true, v2TFFirst, 0, []byte(invite))))
+	if _, ok := sent.next(); ok.StatusCode != 200 {
+		t.Fatalf("answered %d", ok.StatusCode)
+	}
+	pkt := &V2Packet{Sequence: 500, TF: 0x07, SessionID: 77, Data: make([]byte, 150)}
+	m.HandleMessage(v2Peer, v2Envelope(pkt.AppendV2(nil, true)))
+	select {
+	case err := <-r.done:
+		if !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("receive ended with %v, want ErrTooLarge", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the receive never ended")
+	}
+	if _, bye := sent.next(); bye.Method != "BYE" {
+		t.Errorf("closed with %s", bye.Method)
+	}
+	waitIdle(t, m)
+}
+
+// TestP2Pv2OtherInvitesDeclined: invitations other than files (here a
+// request for our display picture, which would need us to send data over
+// version 2) are declined with 603 over version 2, so the sender does not
+// wait.
+func TestP2Pv2OtherInvitesDeclined(t *testing.T) {
+	m, sent := newV2Manager(t)
+	NewObjects(m).Serve(NewMSNObject(v2Me, ObjectDisplayPicture, []byte("png"), "", ""), []byte("png"))
+	invite := v2Invite("{A4268EEC-FEC5-49E5-95C3-F126696BDBF6}", v2CallID, 9, 12, []byte("<msnobj/>"))
+	m.HandleMessage(v2Peer, v2Envelope(wlm2009Packet(V2OpSYN|V2OpRAK, 1, true, v2TFFirst, 0, []byte(invite))))
+	_, decline := sent.next()
+	if decline.StatusCode != 603 || decline.CallID() != v2CallID || decline.BodyFields()["sessionid"] != "9" {
+		t.Fatalf("answered %+v", decline)
+	}
+	waitIdle(t, m)
 }
 
 // TestP2Pv2Malformed: version 2 packets with lengths that do not add up,
 // TLVs past their header or an oversized MSNSLP message are dropped
-// without an answer or a report.
+// without an answer.
 func TestP2Pv2Malformed(t *testing.T) {
-	sent := make(chan []byte, 64)
-	reported := make(chan *UnsupportedInvite, 1)
-	m := NewManager(Config{Self: v2Me, SelfGUID: v2MyGUID,
-		Send:                func(_ context.Context, _ string, p []byte) error { sent <- p; return nil },
-		OnUnsupportedInvite: func(_ string, inv *UnsupportedInvite) { reported <- inv }})
-	defer m.Stop()
+	m, sent := newV2Manager(t)
 	good := wlm2009Packet(0, 7, false, v2TFFirst, 0, []byte("INVITE x"))
 	for _, b := range [][]byte{
 		good[:7],                                        // cut in the TLP header
@@ -166,13 +312,15 @@ func TestP2Pv2Malformed(t *testing.T) {
 	chunk := bytes.Repeat([]byte("A"), 60000)
 	m.HandleMessage(v2Peer, v2Envelope(wlm2009Packet(0, 100, false, v2TFFirst, 60000, chunk)))
 	m.HandleMessage(v2Peer, v2Envelope(wlm2009Packet(0, 200, false, 0, 0, chunk)))
+	// Data for a session that does not exist.
+	stray := &V2Packet{Sequence: 300, TF: 0x07, SessionID: 1234, Data: []byte("data")}
+	m.HandleMessage(v2Peer, v2Envelope(stray.AppendV2(nil, true)))
 	select {
-	case p := <-sent:
+	case p := <-sent.ch:
 		t.Fatalf("answered bad input: %q", p)
-	case inv := <-reported:
-		t.Fatalf("reported %+v", inv)
 	case <-time.After(200 * time.Millisecond):
 	}
+	waitIdle(t, m)
 }
 
 // FuzzParseV2: any bytes parse or fail cleanly; what parses has its data
