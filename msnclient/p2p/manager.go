@@ -149,6 +149,7 @@ type Manager struct {
 	links    map[string]*link
 	handlers map[string]InviteHandler // by upper-case EUF-GUID
 	v2       map[string]*v2Link       // by "peer;endpoint", P2P version 2 (v2.go)
+	v2out    chan v2Out               // version 2 messages to send, in order
 }
 
 // link is the state shared with one peer.

@@ -389,10 +389,14 @@ func (m *Manager) sendByeV2(peer string, c *call) {
 // sendV2 sends one version 2 packet to the endpoint dest of peer,
 // numbered from our sequence with that endpoint.
 func (m *Manager) sendV2(peer, dest string, pkt *V2Packet, withData bool) {
+	self := m.cfg.Self
+	if m.cfg.SelfGUID != "" {
+		self += ";{" + m.cfg.SelfGUID + "}"
+	}
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	l := m.v2LinkLocked(peer, dest)
 	if l == nil {
-		m.mu.Unlock()
 		return
 	}
 	pkt.Sequence = l.seq
@@ -400,19 +404,43 @@ func (m *Manager) sendV2(peer, dest string, pkt *V2Packet, withData bool) {
 	if withData {
 		l.seq += uint32(binary.BigEndian.Uint16(body[2:]))
 	}
-	m.mu.Unlock()
-	self := m.cfg.Self
-	if m.cfg.SelfGUID != "" {
-		self += ";{" + m.cfg.SelfGUID + "}"
+	// Queued under m.mu, in sequence order: the peer must get our SYN
+	// (the ack of its SYN) before anything numbered after it.
+	if m.v2out == nil {
+		m.v2out = make(chan v2Out, maxV2Queue)
+		go m.runV2Out(m.v2out)
 	}
-	payload := AppendEnvelopeV2(nil, peer+";{"+dest+"}", self, body)
-	go func() {
-		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.AckTimeout)
-		defer cancel()
-		if err := m.cfg.Send(ctx, peer, payload); err != nil {
-			m.log.Debug().Err(err).Str("peer", peer).Msg("Could not send P2P version 2 message")
+	select {
+	case m.v2out <- v2Out{peer: peer, payload: AppendEnvelopeV2(nil, peer+";{"+dest+"}", self, body)}:
+	default:
+		m.log.Warn().Str("peer", peer).Msg("Dropping P2P version 2 message: too many waiting to be sent")
+	}
+}
+
+// maxV2Queue bounds the version 2 messages waiting to be sent.
+const maxV2Queue = 256
+
+// v2Out is a version 2 message waiting to be sent.
+type v2Out struct {
+	peer    string
+	payload []byte
+}
+
+// runV2Out sends the queued version 2 messages one at a time, in order,
+// until the manager stops.
+func (m *Manager) runV2Out(q <-chan v2Out) {
+	for {
+		select {
+		case out := <-q:
+			ctx, cancel := context.WithTimeout(m.ctx, m.cfg.AckTimeout)
+			if err := m.cfg.Send(ctx, out.peer, out.payload); err != nil {
+				m.log.Debug().Err(err).Str("peer", out.peer).Msg("Could not send P2P version 2 message")
+			}
+			cancel()
+		case <-m.ctx.Done():
+			return
 		}
-	}()
+	}
 }
 
 // AppendEnvelopeV2 appends the MIME headers of a P2P version 2 message

@@ -176,6 +176,9 @@ func TestP2Pv2FileReceived(t *testing.T) {
 	m.HandleMessage(v2Peer, v2Envelope(wlm2009Packet(V2OpRAK, second, false, 0, 0, []byte(invite[half:]))))
 
 	_, ok := sent.next()
+	if len(sent.acks) == 0 || sent.acks[0].OpCode != V2OpSYN|V2OpRAK {
+		t.Errorf("our SYN (the ack of the peer's) did not come before the 200 OK: %+v", sent.acks)
+	}
 	if ok.StatusCode != 200 || ok.CallID() != v2CallID || !strings.Contains(ok.Get("To"), v2PeerGUID) || ok.BodyFields()["sessionid"] != "4242" {
 		t.Fatalf("answered with %+v", ok)
 	}
