@@ -253,6 +253,9 @@ func (m *Manager) handleV2(peer, src string, pkt *V2Packet) {
 		return // acks and keep-alives
 	}
 	if pkt.SessionID != 0 {
+		m.mu.Lock()
+		m.v2LinkLocked(peer, src) // kept (our sequence with it) while data flows
+		m.mu.Unlock()
 		m.v2Data(peer, pkt)
 		return
 	}
