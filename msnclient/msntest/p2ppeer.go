@@ -40,6 +40,7 @@ type ScriptedPeer struct {
 	served  int // pictures served
 	nextID  uint32
 	closed  chan struct{}
+	offers  scriptedOffers // file offers and texts received (p2ppeer_offers.go)
 
 	emo scriptedEmoticons // custom emoticons (p2ppeer_emoticons.go)
 }
@@ -261,6 +262,7 @@ func (sb *scriptedSB) read(r *msnp.Reader) {
 		case "MSG":
 			pkt, ok := parseScripted(cmd.Payload, sb.p.email)
 			if !ok {
+				sb.p.offers.recordText(cmd.Payload)
 				continue
 			}
 			if pkt.sid == 0 && pkt.flags&2 == 0 {

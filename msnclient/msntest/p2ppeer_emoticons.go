@@ -299,6 +299,9 @@ func (sb *scriptedSB) serveObjects(ctx context.Context) {
 		case strings.HasPrefix(pkt.slp, "INVITE "):
 			from := slpAddr(slpField(pkt.slp, "From"))
 			sb.ack(from, pkt)
+			if sb.p.offers.ignore(pkt.slp) {
+				continue // a file offer left unanswered (IgnoreFileOffers)
+			}
 			go s.answer(ctx, from, pkt.slp)
 		case pkt.slp != "" || pkt.sid != 0:
 			sb.ack(sb.peerOf(pkt), pkt) // BYE, data
