@@ -38,6 +38,7 @@ type ScriptedPeer struct {
 	picture []byte
 	msnobj  string
 	served  int // pictures served
+	objects map[string][]byte // other objects served (winks, voice clips) by SHA1D; see richpeer.go
 	nextID  uint32
 	closed  chan struct{}
 }
@@ -211,6 +212,7 @@ type scriptedSB struct {
 	trid    int
 	joined  chan string
 	packets chan scriptedPacket
+	acks    chan uint32 // ids of our messages acked while serving, when set (richpeer.go)
 }
 
 // scriptedPacket is a P2P message received (one chunk).
@@ -357,7 +359,11 @@ func (sb *scriptedSB) serve(ctx context.Context) {
 		if !ok {
 			return
 		}
-		if pkt.flags&2 != 0 || !strings.HasPrefix(pkt.slp, "INVITE ") {
+		if pkt.flags&2 != 0 {
+			sb.noteAck(pkt.ackID)
+			continue
+		}
+		if !strings.HasPrefix(pkt.slp, "INVITE ") {
 			if pkt.slp != "" || pkt.sid != 0 {
 				sb.ack(sb.peerOf(pkt), pkt)
 			}
@@ -416,6 +422,9 @@ func (sb *scriptedSB) answerInvite(ctx context.Context, from, invite string) {
 	want := ""
 	if i := strings.Index(obj, `SHA1D="`); i >= 0 {
 		want = obj[i : i+len(`SHA1D="`)+28]
+	}
+	if data := sb.p.objectFor(string(ctxBytes)); data != nil {
+		picture, want = data, ""
 	}
 	if picture == nil || !strings.Contains(string(ctxBytes), want) {
 		sb.send(from, 0, 0, 0, []byte(sb.response(invite, 603, "Decline", fmt.Sprintf("SessionID: %d\r\n\r\n", sid))))
