@@ -37,7 +37,7 @@ type ScriptedPeer struct {
 	pending map[int]chan *msnp.Command
 	picture []byte
 	msnobj  string
-	served  int // pictures served
+	served  int               // pictures served
 	objects map[string][]byte // other objects served (winks, voice clips) by SHA1D; see richpeer.go
 	nextID  uint32
 	closed  chan struct{}
