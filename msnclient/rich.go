@@ -68,7 +68,7 @@ func (c *Client) FetchDatacastObject(ctx context.Context, email string, o *Datac
 
 // handleP2PInk reports an ink message sent over P2P (one-to-one, WLM).
 func (c *Client) handleP2PInk(peer string, data []byte, err error) {
-	evt := &Ink{From: peer, ConversationEvent: ConversationEvent{Participants: []string{peer}}}
+	evt := &Ink{From: peer, ConversationEvent: c.p2pConversation(peer)}
 	if err != nil {
 		// The only transport error: announced over the limit.
 		evt.Err = fmt.Errorf("%w: %w", ErrInkTooLarge, err)
