@@ -72,6 +72,16 @@ func (m *MSNClient) handleRichDatacast(ctx context.Context, evt *msnclient.Datac
 		return
 	}
 	received := time.Now()
+	if normalizeEmail(evt.From) == normalizeEmail(m.meta.Email) {
+		// Sent from another client of ours: its objects are not ours to
+		// fetch over P2P (we do not talk P2P to ourselves).
+		what := "sent a wink"
+		if evt.ID == msnclient.DatacastVoiceClip {
+			what = "sent a voice clip"
+		}
+		m.queueRich(pk, evt.From, received, &richMessage{emote: what + " from another MSN client"})
+		return
+	}
 	obj, err := evt.Object()
 	if err != nil {
 		m.log.Warn().Err(err).Str("from", evt.From).Int("datacast", evt.ID).Msg("Datacast without a usable MSN object")

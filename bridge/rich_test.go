@@ -225,6 +225,8 @@ func TestHandleRichDatacast(t *testing.T) {
 			func(context.Context, string, *msnclient.DatacastObject) ([]byte, error) {
 				return nil, p2p.ErrTimeout
 			}, "sent a voice clip, which could not be received: the sender's client did not send it in time", 0},
+		{"own other client", &msnclient.Datacast{From: "me@x.com", ID: msnclient.DatacastWink, Data: wink.Data}, nil,
+			"sent a wink from another MSN client", 0},
 		{"no object", &msnclient.Datacast{From: "bob@x.com", ID: msnclient.DatacastWink, Data: []byte("ID: 2\r\n\r\n")}, nil,
 			"sent a wink, which could not be received: it named no valid MSN object", 0},
 	} {

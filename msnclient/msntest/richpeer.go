@@ -199,6 +199,19 @@ func (rc *RichConversation) SendWink(cab []byte, name string) string {
 	return obj
 }
 
+// SendWinkUnavailable sends a wink datacast like SendWink but does not
+// serve the wink: the contact's request for it is declined (603), as by a
+// client that deleted it.
+func (rc *RichConversation) SendWinkUnavailable(cab []byte, name string) string {
+	obj := rc.p.serveObject(scriptedWinkType, cab, "TFR1B5.tmp", name, "")
+	sum := sha1.Sum(cab) //nolint:gosec // format-defined
+	rc.p.mu.Lock()
+	delete(rc.p.objects, base64.StdEncoding.EncodeToString(sum[:]))
+	rc.p.mu.Unlock()
+	rc.sendMSG(datacastHead, []byte("ID: 2\r\nData: "+obj+"\r\n\r\n"))
+	return obj
+}
+
 // SendVoiceClip sends a voice clip as WLM does: a datacast ID 3 whose Data
 // is the clip's MSNObject (Type 11), then serves the clip (a RIFF WAV) to
 // the contact when they ask for it. It returns the MSNObject sent.
