@@ -161,6 +161,12 @@ func TestWAVDuration(t *testing.T) {
 	if ms, ok := wavDuration(wav[:len(wav)-2000]); !ok || ms != 1000 {
 		t.Fatalf("truncated data: %d %v", ms, ok)
 	}
+	// PCM, 16 kHz 16-bit mono, after an odd-sized chunk (padded to even).
+	pcm := []byte("RIFF\x00\x00\x00\x00WAVEjunk\x03\x00\x00\x00abc\x00fmt \x10\x00\x00\x00\x01\x00\x01\x00\x80\x3e\x00\x00\x00\x7d\x00\x00\x02\x00\x10\x00data\x00\x7d\x00\x00")
+	pcm = append(pcm, make([]byte, 32000)...)
+	if ms, ok := wavDuration(pcm); !ok || ms != 1000 {
+		t.Fatalf("PCM: %d %v", ms, ok)
+	}
 	for _, bad := range [][]byte{nil, []byte("RIFF\x00\x00\x00\x00WAVE"), wav[:40], []byte("RIFF\x04\x00\x00\x00WAVEdata\xff\xff\xff\xff")} {
 		if ms, ok := wavDuration(bad); ok {
 			t.Errorf("%q: %d ms", bad, ms)
@@ -225,7 +231,7 @@ func TestHandleRichDatacast(t *testing.T) {
 			func(context.Context, string, *msnclient.DatacastObject) ([]byte, error) {
 				return nil, p2p.ErrTimeout
 			}, "sent a voice clip, which could not be received: the sender's client did not send it in time", 0},
-		{"own other client", &msnclient.Datacast{From: "me@x.com", ID: msnclient.DatacastWink, Data: wink.Data}, nil,
+		{"own other client", &msnclient.Datacast{ConversationEvent: wink.ConversationEvent, From: "me@x.com", ID: msnclient.DatacastWink, Data: wink.Data}, nil,
 			"sent a wink from another MSN client", 0},
 		{"no object", &msnclient.Datacast{From: "bob@x.com", ID: msnclient.DatacastWink, Data: []byte("ID: 2\r\n\r\n")}, nil,
 			"sent a wink, which could not be received: it named no valid MSN object", 0},
