@@ -451,34 +451,11 @@ func (sb *scriptedSB) answerInvite(ctx context.Context, from, invite string) {
 // described by msnobj with AppID 12 (as WLM does), checks its SHA1D and
 // returns it.
 func (p *ScriptedPeer) RequestPicture(ctx context.Context, contact, msnobj string) ([]byte, error) {
-	xfr, err := p.request(ctx, "XFR", "SB")
-	if err != nil {
-		return nil, fmt.Errorf("XFR SB: %w", err)
-	}
-	sb, r, err := p.dialSB(ctx, xfr.Arg(2))
+	sb, err := p.openSB(ctx, contact, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer sb.conn.Close()
-	sbr := make(chan *msnp.Command, 1)
-	go func() {
-		c, err := r.ReadCommand()
-		if err == nil {
-			sbr <- c
-		}
-		close(sbr)
-	}()
-	_ = sb.w.WriteCommand(msnp.New("USR", "1", p.email, xfr.Arg(4)))
-	if c := <-sbr; c == nil || c.Name != "USR" {
-		return nil, errors.New("switchboard USR failed")
-	}
-	go sb.read(r)
-	_ = sb.w.WriteCommand(msnp.New("CAL", "2", contact))
-	select {
-	case <-sb.joined:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%s did not join: %w", contact, ctx.Err())
-	}
 	sid := randU32()%100000000 + 1000
 	callID := fmt.Sprintf("{%08X-1111-4222-8333-%012X}", randU32(), randU32())
 	body := fmt.Sprintf("EUF-GUID: {A4268EEC-FEC5-49E5-95C3-F126696BDBF6}\r\nSessionID: %d\r\nAppID: 12\r\nContext: %s\r\n\r\n",

@@ -95,6 +95,33 @@ type RichConversation struct {
 // OpenConversation opens a switchboard with contact (XFR SB, USR, CAL) and
 // waits until they joined.
 func (p *ScriptedPeer) OpenConversation(ctx context.Context, contact string) (*RichConversation, error) {
+	sb, err := p.openSB(ctx, contact, make(chan uint32, 64))
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	rc := &RichConversation{p: p, sb: sb, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(rc.done)
+		defer sb.conn.Close()
+		stop := context.AfterFunc(sctx, func() { _ = sb.conn.Close() })
+		defer stop()
+		go func() {
+			select {
+			case <-p.closed:
+				cancel()
+			case <-sctx.Done():
+			}
+		}()
+		sb.serve(sctx)
+	}()
+	return rc, nil
+}
+
+// openSB opens a switchboard with contact (XFR SB, USR, CAL) and returns
+// it once they joined, its reader running. acks, when set, receives the
+// ids of our P2P messages acked while the switchboard serves requests.
+func (p *ScriptedPeer) openSB(ctx context.Context, contact string, acks chan uint32) (*scriptedSB, error) {
 	xfr, err := p.request(ctx, "XFR", "SB")
 	if err != nil {
 		return nil, fmt.Errorf("XFR SB: %w", err)
@@ -116,32 +143,16 @@ func (p *ScriptedPeer) OpenConversation(ctx context.Context, contact string) (*R
 		_ = sb.conn.Close()
 		return nil, errors.New("switchboard USR failed")
 	}
-	sb.acks = make(chan uint32, 64)
+	sb.acks = acks
 	go sb.read(r)
 	_ = sb.w.WriteCommand(msnp.New("CAL", "2", contact))
 	select {
 	case <-sb.joined:
+		return sb, nil
 	case <-ctx.Done():
 		_ = sb.conn.Close()
 		return nil, fmt.Errorf("%s did not join: %w", contact, ctx.Err())
 	}
-	sctx, cancel := context.WithCancel(context.Background())
-	rc := &RichConversation{p: p, sb: sb, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(rc.done)
-		defer sb.conn.Close()
-		stop := context.AfterFunc(sctx, func() { _ = sb.conn.Close() })
-		defer stop()
-		go func() {
-			select {
-			case <-p.closed:
-				cancel()
-			case <-sctx.Done():
-			}
-		}()
-		sb.serve(sctx)
-	}()
-	return rc, nil
 }
 
 // Close leaves the switchboard.
