@@ -3,6 +3,7 @@ package bridge
 import (
 	"bytes"
 	"image"
+	"image/png"
 	"testing"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
@@ -48,4 +49,29 @@ func FuzzWAVDuration(f *testing.F) {
 			t.Fatalf("%d ms, %v, for %d bytes", ms, ok, len(wav))
 		}
 	})
+}
+
+// BenchmarkWinkPreview measures taking the thumbnail out of a 200 KiB
+// MSZIP wink (the preview is extracted once per wink received).
+func BenchmarkWinkPreview(b *testing.B) {
+	var thumb bytes.Buffer
+	if err := png.Encode(&thumb, image.NewRGBA(image.Rect(0, 0, 50, 50))); err != nil {
+		b.Fatal(err)
+	}
+	half := make([]byte, 100<<10)
+	for i := range half {
+		half[i] = byte(i * 7 % 251)
+	}
+	cab := mszipCAB(b, []msntest.CABFile{
+		{Name: "content.xml", Data: []byte(`<package><item type="thumbnail" file="t.png"/></package>`)},
+		{Name: "a.swf", Data: append(half, half...)},
+		{Name: "t.png", Data: thumb.Bytes()},
+	})
+	b.SetBytes(int64(2 * len(half))) // unpacked folder data
+	b.ReportAllocs()
+	for b.Loop() {
+		if data, _, _ := winkPreview(cab); data == nil {
+			b.Fatal("no preview")
+		}
+	}
 }

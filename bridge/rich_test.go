@@ -301,7 +301,7 @@ func setCompression(cab []byte, typ uint16) []byte {
 // mszipCAB builds a cabinet whose folder is MSZIP-compressed, each block's
 // deflate stream using the previous output as its dictionary, as
 // Microsoft's compressor does.
-func mszipCAB(t *testing.T, files []msntest.CABFile) []byte {
+func mszipCAB(t testing.TB, files []msntest.CABFile) []byte {
 	t.Helper()
 	stored := msntest.WinkCAB(files)
 	le := binary.LittleEndian

@@ -57,3 +57,20 @@ func p2pInkSample(ct, body string) []byte {
 	}
 	return b
 }
+
+// BenchmarkDecodeP2PInk measures decoding a 20 KiB GIF drawing sent over
+// P2P (UTF-16 text, base64).
+func BenchmarkDecodeP2PInk(b *testing.B) {
+	gif := make([]byte, 20<<10)
+	for i := range gif {
+		gif[i] = byte(i)
+	}
+	raw := p2pInkSample(InkGIF, "base64:"+base64.StdEncoding.EncodeToString(gif))
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, data, err := decodeP2PInk(raw); err != nil || len(data) != len(gif) {
+			b.Fatal(err)
+		}
+	}
+}
