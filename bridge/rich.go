@@ -75,11 +75,7 @@ func (m *MSNClient) handleRichDatacast(ctx context.Context, evt *msnclient.Datac
 	if normalizeEmail(evt.From) == normalizeEmail(m.meta.Email) {
 		// Sent from another client of ours: its objects are not ours to
 		// fetch over P2P (we do not talk P2P to ourselves).
-		what := "sent a wink"
-		if evt.ID == msnclient.DatacastVoiceClip {
-			what = "sent a voice clip"
-		}
-		m.queueRich(pk, evt.From, received, &richMessage{emote: what + " from another MSN client"})
+		m.queueRich(pk, evt.From, received, &richMessage{emote: richWhat(evt.ID) + " from another MSN client"})
 		return
 	}
 	obj, err := evt.Object()
@@ -107,13 +103,17 @@ func (m *MSNClient) handleRichDatacast(ctx context.Context, evt *msnclient.Datac
 	})
 }
 
+// richWhat names what a wink or voice clip datacast sent.
+func richWhat(datacastID int) string {
+	if datacastID == msnclient.DatacastVoiceClip {
+		return "sent a voice clip"
+	}
+	return "sent a wink"
+}
+
 // richFailed is the emote of a wink or voice clip that did not arrive.
 func richFailed(datacastID int, reason string) *richMessage {
-	what := "sent a wink"
-	if datacastID == msnclient.DatacastVoiceClip {
-		what = "sent a voice clip"
-	}
-	return &richMessage{emote: what + ", which could not be received: " + reason}
+	return &richMessage{emote: richWhat(datacastID) + ", which could not be received: " + reason}
 }
 
 // richFailureReason says in plain words why an object did not arrive.
