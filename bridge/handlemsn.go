@@ -343,16 +343,10 @@ func (m *MSNClient) storePresence(ctx context.Context, email string, p storedPre
 	}
 }
 
-// datacastText describes a datacast the bridge cannot show.
+// datacastText describes a datacast the bridge cannot show (winks and
+// voice clips are bridged: rich.go).
 func datacastText(id int) string {
-	switch id {
-	case 2:
-		return "sent a wink, which the bridge cannot show"
-	case 3:
-		return "sent a voice clip, which the bridge cannot play"
-	default:
-		return "sent something the bridge cannot show (MSN datacast " + strconv.Itoa(id) + ")"
-	}
+	return "sent something the bridge cannot show (MSN datacast " + strconv.Itoa(id) + ")"
 }
 
 // setOwnName records our MSN friendly name (shown in emotes and the login
