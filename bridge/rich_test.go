@@ -334,3 +334,22 @@ func mszipCAB(t testing.TB, files []msntest.CABFile) []byte {
 	le.PutUint32(out[8:], uint32(len(out)))
 	return out
 }
+
+// TestHandleDatacastUnknown: a datacast of another kind leaves an emote
+// naming it.
+func TestHandleDatacastUnknown(t *testing.T) {
+	m := testLoginClient(t)
+	queued := make(chan bridgev2.RemoteEvent, 4)
+	m.queueRemote = func(evt bridgev2.RemoteEvent) { queued <- evt }
+	m.handleDatacast(context.Background(), &msnclient.Datacast{ConversationEvent: msnclient.ConversationEvent{Participants: []string{"bob@x.com"}},
+		From: "bob@x.com", ID: 7, Data: []byte("ID: 7\r\n\r\n")})
+	select {
+	case evt := <-queued:
+		c := evt.(*simplevent.Message[*event.MessageEventContent]).Data
+		if c.MsgType != event.MsgEmote || c.Body != "sent something the bridge cannot show (MSN datacast 7)" {
+			t.Fatalf("%+v", c)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("nothing was queued")
+	}
+}
