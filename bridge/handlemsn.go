@@ -118,6 +118,10 @@ func (m *MSNClient) handleMessage(ctx context.Context, evt *msnclient.MessageRec
 		m.rememberName(evt.From, evt.FromName)
 	}
 	received := time.Now()
+	convert := m.convertMessage
+	if batch := m.startEmoticons(evt); batch != nil {
+		convert = m.emoticonConverter(batch)
+	}
 	m.queueRemote(&simplevent.Message[*msnclient.MessageReceived]{
 		EventMeta: simplevent.EventMeta{
 			Type:         bridgev2.RemoteEventMessage,
@@ -132,7 +136,7 @@ func (m *MSNClient) handleMessage(ctx context.Context, evt *msnclient.MessageRec
 		},
 		Data:               evt,
 		ID:                 m.msgIDs.New(),
-		ConvertMessageFunc: m.convertMessage,
+		ConvertMessageFunc: convert,
 	})
 }
 

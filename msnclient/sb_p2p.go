@@ -26,9 +26,9 @@ type p2pState struct {
 	own *p2p.MSNObject
 
 	routeMu sync.Mutex
-	// route is, per peer, the switchboard their last P2P message came on:
-	// answers go back on it while it is open, as a peer may handle P2P
-	// per switchboard.
+	// route is, per peer, the switchboard their last P2P message (or
+	// custom emoticon definition, emoticons.go) came on: answers go back
+	// on it while it is open, as a peer may handle P2P per switchboard.
 	route map[string]*sbConn
 }
 

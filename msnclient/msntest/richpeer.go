@@ -5,7 +5,6 @@ import (
 	"crypto/sha1" //nolint:gosec // the MSNObject checksum is SHA-1
 	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -95,10 +94,11 @@ type RichConversation struct {
 // OpenConversation opens a switchboard with contact (XFR SB, USR, CAL) and
 // waits until they joined.
 func (p *ScriptedPeer) OpenConversation(ctx context.Context, contact string) (*RichConversation, error) {
-	sb, err := p.openSB(ctx, contact, make(chan uint32, 64))
+	sb, err := p.openSB(ctx, contact)
 	if err != nil {
 		return nil, err
 	}
+	sb.acks = make(chan uint32, 64) // before serveObjects reads it
 	sctx, cancel := context.WithCancel(context.Background())
 	rc := &RichConversation{p: p, sb: sb, cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -113,46 +113,9 @@ func (p *ScriptedPeer) OpenConversation(ctx context.Context, contact string) (*R
 			case <-sctx.Done():
 			}
 		}()
-		sb.serve(sctx)
+		sb.serveObjects(sctx)
 	}()
 	return rc, nil
-}
-
-// openSB opens a switchboard with contact (XFR SB, USR, CAL) and returns
-// it once they joined, its reader running. acks, when set, receives the
-// ids of our P2P messages acked while the switchboard serves requests.
-func (p *ScriptedPeer) openSB(ctx context.Context, contact string, acks chan uint32) (*scriptedSB, error) {
-	xfr, err := p.request(ctx, "XFR", "SB")
-	if err != nil {
-		return nil, fmt.Errorf("XFR SB: %w", err)
-	}
-	sb, r, err := p.dialSB(ctx, xfr.Arg(2))
-	if err != nil {
-		return nil, err
-	}
-	usr := make(chan *msnp.Command, 1)
-	go func() {
-		c, err := readCommand(r)
-		if err == nil {
-			usr <- c
-		}
-		close(usr)
-	}()
-	_ = sb.w.WriteCommand(msnp.New("USR", "1", p.email, xfr.Arg(4)))
-	if c := <-usr; c == nil || c.Name != "USR" {
-		_ = sb.conn.Close()
-		return nil, errors.New("switchboard USR failed")
-	}
-	sb.acks = acks
-	go sb.read(r)
-	_ = sb.w.WriteCommand(msnp.New("CAL", "2", contact))
-	select {
-	case <-sb.joined:
-		return sb, nil
-	case <-ctx.Done():
-		_ = sb.conn.Close()
-		return nil, fmt.Errorf("%s did not join: %w", contact, ctx.Err())
-	}
 }
 
 // Close leaves the switchboard.
