@@ -50,6 +50,9 @@ type Circle struct {
 	// Inviter is the email of who invited us (set for a pending
 	// invitation when the address book says so; may be empty).
 	Inviter string
+	// PSM is the circle's personal message (its "status"), set by any
+	// member; empty until the server announced one.
+	PSM string
 }
 
 // Pending reports whether the circle is an invitation not yet answered.
@@ -260,6 +263,12 @@ func (c *Client) AcceptCircleInvitation(ctx context.Context, id CircleID) error 
 // event follows).
 func (c *Client) DeclineCircleInvitation(ctx context.Context, id CircleID) error {
 	return c.answerCircleInvitation(ctx, id, false)
+}
+
+// SetCirclePersonalMessage sets a joined circle's personal message, which
+// every member sees (CircleUpdated). Control characters become spaces.
+func (c *Client) SetCirclePersonalMessage(ctx context.Context, id CircleID, message string) error {
+	return c.setCirclePersonalMessage(ctx, id, message)
 }
 
 // LeaveCircle leaves a circle (a CircleRemoved event follows). Messages

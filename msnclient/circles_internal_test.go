@@ -226,6 +226,9 @@ func FuzzCirclePayload(f *testing.F) {
 			if n.name != nil && strings.ContainsAny(*n.name, "\r\n\x00") {
 				t.Fatalf("unclean circle name %q", *n.name)
 			}
+			if n.psm != nil && strings.ContainsAny(*n.psm, "\r\n\x00") {
+				t.Fatalf("unclean circle message %q", *n.psm)
+			}
 		}
 	})
 }

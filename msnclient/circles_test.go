@@ -390,6 +390,7 @@ func TestCirclesUnsupportedBelow18(t *testing.T) {
 				"accept":  alice.AcceptCircleInvitation(ctx, id),
 				"decline": alice.DeclineCircleInvitation(ctx, id),
 				"leave":   alice.LeaveCircle(ctx, id),
+				"psm":     alice.SetCirclePersonalMessage(ctx, id, "x"),
 			}
 			for name, err := range calls {
 				if !errors.Is(err, msnclient.ErrCirclesUnsupported) {
@@ -520,5 +521,37 @@ func TestCircleLongMessageIsSplit(t *testing.T) {
 	}
 	if got.String() != long {
 		t.Errorf("parts do not add up to the message (%d of %d bytes)", got.Len(), len(long))
+	}
+}
+
+func TestCirclePersonalMessage(t *testing.T) {
+	srv, id := circleSetup(t, "Status")
+	alice, bob := aliceAndBobJoined(t, srv, id)
+	mark := bob.rec.mark()
+	if err := alice.SetCirclePersonalMessage(ctxT(t), id, "meeting\r\nOUT at <8>"); err != nil {
+		t.Fatal(err)
+	}
+	up := waitFrom(t, bob.rec, mark, "the circle's message", func(e *msnclient.CircleUpdated) bool { return e.Circle.ID == id && e.Circle.PSM != "" })
+	if up.Circle.PSM != "meeting OUT at <8>" || up.Circle.Name != "Status" {
+		t.Errorf("bob sees %+v", up.Circle)
+	}
+	if c, _ := alice.Circle(id); c.PSM != "meeting OUT at <8>" {
+		t.Errorf("alice's own view %+v", c)
+	}
+	// It survives an address book re-read, and a later member gets it.
+	if err := bob.RefreshContacts(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := bob.Circle(id); c.PSM != "meeting OUT at <8>" {
+		t.Errorf("after a re-read %+v", c)
+	}
+	carol := nsConnect(t, config(srv, "carol@example.com", 18))
+	waitFrom[*msnclient.CircleInvitation](t, carol.rec, 0, "carol's invitation", nil)
+	if err := carol.AcceptCircleInvitation(ctxT(t), id); err != nil {
+		t.Fatal(err)
+	}
+	waitFrom(t, carol.rec, 0, "carol sees the message", func(e *msnclient.CircleUpdated) bool { return e.Circle.PSM == "meeting OUT at <8>" })
+	if err := alice.SetCirclePersonalMessage(ctxT(t), id, strings.Repeat("x", 130)); err == nil {
+		t.Error("a 130-character circle message was accepted")
 	}
 }

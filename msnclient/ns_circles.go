@@ -185,6 +185,9 @@ func (c *Client) syncCircles(ctx context.Context, s *session) {
 	for _, info := range cs.found {
 		present[info.ID] = true
 		e := cs.byID[info.ID]
+		if e != nil {
+			info.PSM = e.info.PSM // not in the address book: from NFY props
+		}
 		switch {
 		case e == nil && info.State == CircleWaitingResponse:
 			cs.byID[info.ID] = &circleEntry{info: info}

@@ -405,19 +405,66 @@ func (c *Client) handleNFY(s *session, cmd *msnp.Command) {
 		if unknown {
 			c.refreshCircleMembers(s, n.id)
 		}
-	case n.name != nil && *n.name != "":
+	case n.name != nil || n.psm != nil:
 		c.mu.Lock()
 		var changed *Circle
-		if e := c.circles.byID[n.id]; e != nil && e.info.Name != *n.name {
-			e.info.Name = *n.name
+		if e := c.circles.byID[n.id]; e != nil {
 			info := e.info
-			changed = &info
+			if n.name != nil && *n.name != "" {
+				info.Name = *n.name
+			}
+			if n.psm != nil {
+				info.PSM = *n.psm
+			}
+			if info != e.info {
+				e.info = info
+				changed = &info
+			}
 		}
 		c.mu.Unlock()
 		if changed != nil {
 			s.emit(&CircleUpdated{Circle: *changed})
 		}
 	}
+}
+
+// propsPut is the PUT payload that sets a circle's personal message.
+func (c *Client) propsPut(id CircleID, psm string) []byte {
+	body := "<circle><props><presence dtype=\"xml\"><Data><PSM>" + xmlsafe.EscapeLossy(psm) + "</PSM><CurrentMedia></CurrentMedia></Data></presence></props></circle>"
+	b := c.envelope(id.Address())
+	b = append(b, "Publication: 1.0\r\nUri: /circle\r\nContent-Type: application/circles+xml\r\n"...)
+	b = appendHeader(b, "Content-Length", fmt.Sprint(len(body)))
+	b = append(b, "\r\n"...)
+	return append(b, body...)
+}
+
+// maxCirclePSM bounds a circle's personal message (as a contact's).
+const maxCirclePSM = 129
+
+func (c *Client) setCirclePersonalMessage(ctx context.Context, id CircleID, psm string) error {
+	s, err := c.joinedCircle(id)
+	if err != nil {
+		return err
+	}
+	psm = strings.Join(strings.Fields(msnp.CleanText(psm)), " ")
+	if len([]rune(psm)) > maxCirclePSM {
+		return fmt.Errorf("msn: circle personal message longer than %d characters", maxCirclePSM)
+	}
+	if _, err := s.conn.request(ctx, msnp.NewPayload("PUT", c.propsPut(id, psm))); err != nil {
+		return fmt.Errorf("set circle personal message: %w", err)
+	}
+	c.mu.Lock()
+	var changed *Circle
+	if e := c.circles.byID[id]; e != nil && e.info.PSM != psm {
+		e.info.PSM = psm
+		info := e.info
+		changed = &info
+	}
+	c.mu.Unlock()
+	if changed != nil {
+		s.emit(&CircleUpdated{Circle: *changed})
+	}
+	return nil
 }
 
 // handleCircleNOT re-reads a joined circle's members when an address book

@@ -230,17 +230,7 @@ func (c *Client) CreateCircle(ctx context.Context, name, publicName string) (str
 const maxCircleName = 64
 
 func escCircleName(action, name string) (string, error) {
-	if strings.TrimSpace(name) == "" {
-		return "", fmt.Errorf("abch: %s: empty circle name", action)
-	}
-	if len([]rune(name)) > maxCircleName {
-		return "", fmt.Errorf("abch: %s: circle name longer than %d characters", action, maxCircleName)
-	}
-	e, err := xmlsafe.Escape(name)
-	if err != nil {
-		return "", fmt.Errorf("abch: %s: circle name: %w", action, err)
-	}
-	return e, nil
+	return escBoundedName(action, "circle name", name, maxCircleName)
 }
 
 // CreateCircleContact adds email to a circle's address book (the first

@@ -37,9 +37,11 @@ type ScriptedPeer struct {
 	pending map[int]chan *msnp.Command
 	picture []byte
 	msnobj  string
-	served  int // pictures served
+	served  int               // pictures served
+	objects map[string][]byte // other objects served (winks, voice clips) by SHA1D; see richpeer.go
 	nextID  uint32
 	closed  chan struct{}
+	offers  scriptedOffers // file offers and texts received (p2ppeer_offers.go)
 
 	emo scriptedEmoticons // custom emoticons (p2ppeer_emoticons.go)
 }
@@ -213,6 +215,7 @@ type scriptedSB struct {
 	trid    int
 	joined  chan string
 	packets chan scriptedPacket
+	acks    chan uint32   // ids of our messages acked while serving, when set (richpeer.go)
 	done    chan struct{} // closed when read ends (switchboards the peer opened)
 }
 
@@ -261,6 +264,7 @@ func (sb *scriptedSB) read(r *msnp.Reader) {
 		case "MSG":
 			pkt, ok := parseScripted(cmd.Payload, sb.p.email)
 			if !ok {
+				sb.p.offers.recordText(cmd.Payload)
 				continue
 			}
 			if pkt.sid == 0 && pkt.flags&2 == 0 {

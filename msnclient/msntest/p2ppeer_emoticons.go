@@ -296,9 +296,13 @@ func (sb *scriptedSB) serveObjects(ctx context.Context) {
 		switch {
 		case pkt.flags&2 != 0:
 			s.gotAck(pkt.ackID)
+			sb.noteAck(pkt.ackID) // for SendP2PData (richpeer.go)
 		case strings.HasPrefix(pkt.slp, "INVITE "):
 			from := slpAddr(slpField(pkt.slp, "From"))
 			sb.ack(from, pkt)
+			if sb.p.offers.ignore(pkt.slp) {
+				continue // a file offer left unanswered (IgnoreFileOffers)
+			}
 			go s.answer(ctx, from, pkt.slp)
 		case pkt.slp != "" || pkt.sid != 0:
 			sb.ack(sb.peerOf(pkt), pkt) // BYE, data
@@ -354,6 +358,9 @@ func (s *objectServer) answer(ctx context.Context, from, invite string) {
 	ctxBytes, _ := base64.StdEncoding.DecodeString(slpField(body, "Context"))
 	data, _ := p.emoticonFor(ctxBytes)
 	emoticon := data != nil
+	if !emoticon {
+		data = p.objectFor(string(ctxBytes)) // a wink or voice clip (richpeer.go)
+	}
 	if emoticon {
 		p.emo.mu.Lock()
 		p.emo.requests++
@@ -362,7 +369,7 @@ func (s *objectServer) answer(ctx context.Context, from, invite string) {
 		if silent {
 			return
 		}
-	} else {
+	} else if data == nil {
 		p.mu.Lock()
 		picture, obj := p.picture, p.msnobj
 		p.mu.Unlock()
