@@ -207,33 +207,9 @@ func (w *world) waitInSpace(t *testing.T, room id.RoomID) {
 // named after it; bob and carol are invited and, once they accept, get its
 // messages.
 func (w *world) testCircleFromRoom(t *testing.T) {
-	resp, err := w.user.CreateRoom(w.ctx, &mautrix.ReqCreateRoom{
-		Preset: "private_chat",
-		Name:   "Quiz night",
-		Invite: []id.UserID{w.bot, w.br.GhostMXID(bobEmail), w.br.GhostMXID(carolEmail)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	room := resp.RoomID
-	if _, err := w.user.WaitEvent(w.ctx, msgTimeout, func(evt *event.Event) bool {
-		return evt.RoomID == room && evt.Type == event.StateMember && evt.GetStateKey() == w.bot.String() &&
-			evt.Content.AsMember().Membership == event.MembershipJoin
-	}); err != nil {
-		t.Fatalf("the bridge bot did not join the new room: %v", err)
-	}
+	room := w.roomWithGhosts(t, "Quiz night", bobEmail, carolEmail)
 	bobCursor, carolCursor := w.bob.cursor(), w.carol.cursor()
-	cursor := w.user.Cursor()
-	if _, err := w.user.SendText(w.ctx, room, "!msn create-group circle"); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := w.user.WaitEventAfter(w.ctx, cursor, msgTimeout, func(evt *event.Event) bool {
-		return evt.RoomID == room && evt.Sender == w.bot && evt.Type == event.EventMessage
-	})
-	if err != nil {
-		t.Fatalf("no answer to create-group circle: %v", err)
-	}
-	if body := answer.Content.AsMessage().Body; !strings.Contains(body, "circle:") {
+	if body := w.roomCommand(t, room, "!msn create-group circle"); !strings.Contains(body, "circle:") {
 		t.Fatalf("create-group circle answered %q, want a circle", body)
 	}
 	var id msnclient.CircleID
