@@ -85,7 +85,7 @@ func circleSetup(t *testing.T) (context.Context, *MSNClient, remoteRecorder, *ms
 func circleSetupSrv(t *testing.T) (context.Context, *MSNClient, remoteRecorder, *msnclient.Client, *circleInbox, msnclient.CircleID, *msntest.Server) {
 	t.Helper()
 	srv, c := testServer(t)
-	c.DB = testDB(t)
+	c.DB = testFileDB(t) // a live session writes concurrently
 	if err := srv.AddAccount("bob@example.com", "pw", "Bob Builder"); err != nil {
 		t.Fatal(err)
 	}

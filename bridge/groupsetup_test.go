@@ -88,7 +88,7 @@ func (r remoteRecorder) waitJoin(t *testing.T, who string) networkid.PortalKey {
 // join then shows in the group portal.
 func TestGroupSetupKeepsDMMessagesInDM(t *testing.T) {
 	srv, c := testServer(t)
-	c.DB = testDB(t)
+	c.DB = testFileDB(t) // a live session writes concurrently
 	bob, _ := peerClient(t, srv, c, "bob@example.com")
 	peerClient(t, srv, c, "carol@example.com")
 	release := srv.HoldRings("carol@example.com")
