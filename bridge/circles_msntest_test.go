@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/status"
 	"maunium.net/go/mautrix/event"
@@ -82,7 +83,7 @@ func circleSetup(t *testing.T) (context.Context, *MSNClient, remoteRecorder, *ms
 	return ctx, m, events, bob, box, id
 }
 
-func circleSetupSrv(t *testing.T) (context.Context, *MSNClient, remoteRecorder, *msnclient.Client, *circleInbox, msnclient.CircleID, *msntest.Server) {
+func circleSetupSrv(t *testing.T, prepare ...func(*MSNClient)) (context.Context, *MSNClient, remoteRecorder, *msnclient.Client, *circleInbox, msnclient.CircleID, *msntest.Server) {
 	t.Helper()
 	srv, c := testServer(t)
 	c.DB = testFileDB(t) // a live session writes concurrently
@@ -118,6 +119,9 @@ func circleSetupSrv(t *testing.T) (context.Context, *MSNClient, remoteRecorder, 
 	m, states := testClient(t, c, testPassword)
 	events := make(remoteRecorder, 200)
 	m.queueRemote = func(evt bridgev2.RemoteEvent) { events <- evt }
+	for _, fn := range prepare {
+		fn(m)
+	}
 	m.Connect(ctx)
 	expectState(t, states, status.StateConnected, "")
 	return ctx, m, events, bob, box, id, srv
@@ -329,5 +333,34 @@ func TestCircleRoomLeft(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// The presence of a circle member who is not a contact (zed) comes from
+// the circle and goes to their ghost.
+func TestCirclePresenceOfNonContact(t *testing.T) {
+	rec := newPresenceRecorder()
+	ctx, m, events, _, _, id, _ := circleSetupSrv(t, func(m *MSNClient) {
+		m.presence = newPresenceBridge(true, 0, zerolog.Nop(), rec.apply)
+	})
+	pk := makeCirclePortalKey(id, m.login.ID)
+	events.waitEvent(t, "resync of the circle's portal", func(e bridgev2.RemoteEvent) bool {
+		return e.GetType() == bridgev2.RemoteEventChatResync && e.GetPortalKey() == pk
+	})
+	zed := msnclient.NewClient(m.connector.Config.Servers[0].clientConfig("zed@example.com", "pw", msnp.NewGUID()), nil)
+	if err := zed.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer zed.Close()
+	deadline := time.After(testTimeout)
+	for {
+		select {
+		case c := <-rec.ch:
+			if c.email == "zed@example.com" && c.p.Status == msnclient.StatusOnline {
+				return
+			}
+		case <-deadline:
+			t.Fatal("zed's presence in the circle never reached his ghost")
+		}
 	}
 }
