@@ -6,10 +6,16 @@ import (
 	"strings"
 	"testing"
 
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/commands"
 	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/bridgev2/status"
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
+	"github.com/rs/zerolog"
 )
 
 const testCircle = msnclient.CircleID("00000000-0000-0000-0009-0123456789ab")
@@ -114,5 +120,35 @@ func TestCircleChatInfo(t *testing.T) {
 	info = m.circleChatInfo(ctx, nil, msnclient.Circle{ID: testCircle, Name: "Huge"}, many)
 	if n := len(info.Members.MemberMap); n != circleMemberLimit+1 || info.Members.IsFull {
 		t.Errorf("huge circle: %d members, full=%v", n, info.Members.IsFull)
+	}
+}
+
+// replyRecorder is a bridge bot that records the command replies it sends.
+type replyRecorder struct {
+	bridgev2.MatrixAPI
+	replies []string
+}
+
+func (r *replyRecorder) SendMessage(_ context.Context, _ id.RoomID, _ event.Type, content *event.Content, _ *bridgev2.MatrixSendExtra) (*mautrix.RespSendEvent, error) {
+	r.replies = append(r.replies, content.AsMessage().Body)
+	return &mautrix.RespSendEvent{}, nil
+}
+
+// Below MSNP18 the circle commands say that circles need MSNP18 and which
+// version the login uses.
+func TestCircleCommandsNeedMSNP18(t *testing.T) {
+	_, c := testServer(t)
+	c.Config.Servers[0].ProtocolVersions = []int{15}
+	m, states := testClient(t, c, testPassword)
+	m.Connect(context.Background())
+	expectState(t, states, status.StateConnected, "")
+	bot := &replyRecorder{}
+	log := zerolog.Nop()
+	ce := &commands.Event{Bot: bot, Ctx: context.Background(), Log: &log}
+	if _, ok := circlesClient(ce, m); ok {
+		t.Fatal("circles offered on MSNP15")
+	}
+	if len(bot.replies) != 1 || !strings.Contains(bot.replies[0], "need MSNP18") || !strings.Contains(bot.replies[0], "MSNP15") {
+		t.Errorf("replies = %q", bot.replies)
 	}
 }
