@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/commands"
@@ -15,7 +16,6 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
-	"github.com/rs/zerolog"
 )
 
 const testCircle = msnclient.CircleID("00000000-0000-0000-0009-0123456789ab")
