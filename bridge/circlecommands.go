@@ -211,6 +211,10 @@ func (c *Connector) cmdLeaveCircle(ce *commands.Event) {
 			id, inCircle = circleOfPortal(ce.Portal.ID)
 		}
 		if !inCircle {
+			// The confirmation asked for after the user left a room.
+			id, inCircle = m.circles().onlyLeaveAsked()
+		}
+		if !inCircle {
 			replyPlain(ce, "Usage: leave-circle <name|id> (or leave-circle in the group's room)")
 			return
 		}

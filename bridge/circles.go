@@ -87,6 +87,20 @@ func (st *circleState) wasAnnounced(id msnclient.CircleID) bool {
 	return st.invited[id]
 }
 
+// onlyLeaveAsked returns the circle whose room the user left, when there
+// is exactly one waiting for leave-circle.
+func (st *circleState) onlyLeaveAsked() (msnclient.CircleID, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.leaveAsked) != 1 {
+		return "", false
+	}
+	for id := range st.leaveAsked {
+		return id, true
+	}
+	return "", false
+}
+
 // forgetLeft clears the left mark of id (the user joined it again).
 func (st *circleState) forgetLeft(id msnclient.CircleID) {
 	st.mu.Lock()

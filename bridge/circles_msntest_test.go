@@ -327,6 +327,9 @@ func TestCircleRoomLeft(t *testing.T) {
 			if asked == leave {
 				t.Errorf("waiting for leave-circle: %v, want %v", asked, !leave)
 			}
+			if got, ok := st.onlyLeaveAsked(); ok != !leave || (ok && got != id) {
+				t.Errorf("leave-circle without arguments would leave %q (%v)", got, ok)
+			}
 			if leave {
 				events.waitEvent(t, "deletion of the circle's portal", func(e bridgev2.RemoteEvent) bool {
 					return e.GetType() == bridgev2.RemoteEventChatDelete && e.GetPortalKey() == pk
