@@ -112,7 +112,7 @@ func matrixMessage(pk networkid.PortalKey, content *event.MessageEventContent) *
 func sendFileAndWait(ctx context.Context, t *testing.T, m *MSNClient, l *statusLog, pk networkid.PortalKey, content *event.MessageEventContent) error {
 	t.Helper()
 	msg := matrixMessage(pk, content)
-	resp, err := m.HandleMatrixMessage(ctx, msg)
+	resp, err := m.HandleMatrixMessage(m.log.WithContext(ctx), msg)
 	if err != nil {
 		return err
 	}

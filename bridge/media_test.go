@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
@@ -108,6 +109,7 @@ func TestHandleMatrixFile(t *testing.T) {
 	expectState(t, states, status.StateConnected, "")
 
 	send := func(to string, content *event.MessageEventContent) error {
+		t.Helper()
 		return sendFileAndWait(ctx, t, m, sends, makeDMPortalKey(to, m.login.ID), content)
 	}
 	if err := send("friend@example.com", &event.MessageEventContent{MsgType: event.MsgImage, Body: "look at this", FileName: "cat.png", URL: "mxc://x/img"}); err != nil {
@@ -190,7 +192,26 @@ func TestHandleMatrixFile(t *testing.T) {
 	c.Config.MediaFallback = true
 	c.publicMedia = fakePublicMedia{}
 	pickyTexts := make(chan string, 4)
+	// The bridge must see picky's old session end and the new one start:
+	// a call placed in between would ring the closing session, and no one
+	// would join.
+	pickyStatus := func(online bool) {
+		t.Helper()
+		for {
+			if cl, err := m.client(); err == nil {
+				if ct, ok := cl.Contact("picky@example.com"); ok && (ct.Status != msnclient.StatusOffline && ct.Status != "") == online {
+					return
+				}
+			}
+			select {
+			case <-time.After(10 * time.Millisecond):
+			case <-ctx.Done():
+				t.Fatalf("the bridge never saw picky online=%v", online)
+			}
+		}
+	}
 	_ = picky.Close()
+	pickyStatus(false)
 	picky = msnclient.NewClient(pickyCfg, func(evt any) {
 		if e, ok := evt.(*msnclient.MessageReceived); ok {
 			pickyTexts <- e.Message.Text
@@ -200,6 +221,7 @@ func TestHandleMatrixFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer picky.Close()
+	pickyStatus(true)
 	if err := send("picky@example.com", &event.MessageEventContent{MsgType: event.MsgImage, Body: "so cute", FileName: "cat.png", URL: "mxc://x/img"}); err != nil {
 		t.Fatalf("fallback: %v", err)
 	}

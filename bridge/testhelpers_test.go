@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -83,6 +84,9 @@ func testClient(t *testing.T, c *Connector, password string) (*MSNClient, chan s
 	login := &bridgev2.UserLogin{
 		UserLogin: &database.UserLogin{ID: makeUserLoginID(testEmail)},
 		Log:       zerolog.Nop(),
+	}
+	if os.Getenv("MSN_TEST_LOG") != "" {
+		login.Log = zerolog.New(os.Stderr).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 	}
 	meta := &UserLoginMetadata{Email: testEmail, Server: "test", EncryptedPassword: sealed, MachineGUID: msnp.NewGUID()}
 	login.Metadata = meta

@@ -178,6 +178,7 @@ func (c *Client) handleOffline(s *session, cmd *msnp.Command) {
 	}
 	c.list.presence[email] = np
 	c.mu.Unlock()
+	c.sb.inviteeOffline(email)
 	s.emit(&ContactPresence{Email: email, Status: StatusOffline, FriendlyName: name})
 }
 

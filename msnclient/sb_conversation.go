@@ -179,10 +179,16 @@ func (cv *Conversation) send(ctx context.Context, mode string, payload []byte) e
 	id := cv.s.nextMsgID.Add(1)
 	for attempt := 0; ; attempt++ {
 		sb, err := cv.ensure(ctx)
-		if err != nil {
-			return err
+		if err == nil {
+			err = cv.waitForSomeone(ctx, sb)
 		}
-		if err := cv.waitForSomeone(ctx, sb); err != nil {
+		if err != nil {
+			// A switchboard closed while we waited for someone to join
+			// (the invitee signed out): the message goes on a new one.
+			if errors.Is(err, errSBClosed) && attempt == 0 && ctx.Err() == nil {
+				cv.s.log.Debug().Err(err).Msg("switchboard closed before anyone joined, opening a new one")
+				continue
+			}
 			return err
 		}
 		actx, cancel := context.WithTimeout(ctx, cv.s.requestTimeout())

@@ -281,3 +281,37 @@ func TestLateJoinerFindsSwitchboard(t *testing.T) {
 		t.Errorf("%d sessions, want the one bob joined", n)
 	}
 }
+
+// TestInviteeSignedOutWhileRinging: a contact who signs out while our
+// invitation to them is unanswered never answers it (the ring went to the
+// session that ended). The switchboard waiting for them is given up when
+// their sign-out arrives, and the next message rings their new session on
+// a fresh switchboard instead of waiting out the join timeout there.
+func TestInviteeSignedOutWhileRinging(t *testing.T) {
+	t.Parallel()
+	srv, alice, bob, ctx := chatPair(t, 18, 18, nil)
+	msnclient.SetSwitchboardJoinTimeout(alice.Client, 500*time.Millisecond)
+	release := srv.HoldRings("bob@example.com")
+	defer release()
+	conv := alice.Conversation("bob@example.com")
+	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "are you there?"}); !errors.Is(err, msnclient.ErrTimeout) {
+		t.Fatalf("send while bob does not answer: %v, want ErrTimeout", err)
+	}
+	// From now on a switchboard waits for its invitees longer than the
+	// test runs: only giving it up lets the next message through.
+	msnclient.SetSwitchboardJoinTimeout(alice.Client, 2*chatTimeout)
+	_ = bob.Close()
+	chatWait(t, alice, 1, func(e *msnclient.ContactPresence) bool {
+		return e.Email == "bob@example.com" && e.Status == msnclient.StatusOffline
+	})
+	release() // the held ring goes to the session that ended
+	bob2 := chatConnect(t, srv, "bob@example.com", 18, nil)
+	defer bob2.Close()
+	chatWait(t, alice, 2, func(e *msnclient.ContactPresence) bool {
+		return e.Email == "bob@example.com" && e.Status != msnclient.StatusOffline
+	})
+	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "welcome back"}); err != nil {
+		t.Fatalf("send after bob signed in again: %v", err)
+	}
+	chatWait(t, bob2, 1, func(m *msnclient.MessageReceived) bool { return m.Message.Text == "welcome back" })
+}
