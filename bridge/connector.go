@@ -67,6 +67,7 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 	}
 	c.watchEncryptedEvents(br)
 	fixGreeting(br)
+	c.observeSendLatency(br)
 }
 
 // addCommands adds the MSN commands to bridgev2's processor and replaces

@@ -115,8 +115,12 @@ func (m *MSNClient) handleMessage(ctx context.Context, evt *msnclient.MessageRec
 	if evt.FromName != "" && !evt.FromSelf {
 		m.rememberName(evt.From, evt.FromName)
 	}
-	received := time.Now()
-	m.queueRemote(&simplevent.Message[*msnclient.MessageReceived]{
+	received := evt.Time // stamped when the MSG was read off the switchboard
+	if received.IsZero() {
+		received = time.Now()
+	}
+	metrics := m.connector.metrics
+	m.queueRemote(stampMessage(metrics, received, &simplevent.Message[*msnclient.MessageReceived]{
 		EventMeta: simplevent.EventMeta{
 			Type:         bridgev2.RemoteEventMessage,
 			LogContext:   m.logContext(evt.From),
@@ -125,13 +129,14 @@ func (m *MSNClient) handleMessage(ctx context.Context, evt *msnclient.MessageRec
 			CreatePortal: true,
 			Timestamp:    evt.Time,
 			PostHandleFunc: func(context.Context, *bridgev2.Portal) {
-				m.connector.metrics.MessageBridged(ToMatrix, time.Since(received))
+				metrics.MessageBridged(ToMatrix, 0)
+				metrics.Delivered(time.Since(received))
 			},
 		},
 		Data:               evt,
 		ID:                 m.msgIDs.New(),
 		ConvertMessageFunc: m.convertMessage,
-	})
+	}))
 }
 
 func (m *MSNClient) convertMessage(_ context.Context, _ *bridgev2.Portal, _ bridgev2.MatrixAPI, evt *msnclient.MessageReceived) (*bridgev2.ConvertedMessage, error) {

@@ -430,6 +430,7 @@ func (h *harness) memory(ctx context.Context) (MemoryPoint, error) {
 		Logins:       h.logged,
 		RSSKiB:       ps.RSSKiB,
 		HeapInuseKiB: int64(ms.value("go_memstats_heap_inuse_bytes", "", "") / 1024),
+		StackKiB:     int64(ms.value("go_memstats_stack_inuse_bytes", "", "") / 1024),
 		Goroutines:   int(ms.value("go_goroutines", "", "")),
 	}, nil
 }
@@ -451,6 +452,11 @@ func (h *harness) memoryPhase(ctx context.Context) error {
 	if h.opts.Profile {
 		path := filepath.Join(h.opts.Dir, fmt.Sprintf("heap-%d-logins.pprof", h.logged))
 		if err := h.api.saveProfile(ctx, "heap", path); err != nil {
+			return err
+		}
+		h.report.Profiles = append(h.report.Profiles, path)
+		path = filepath.Join(h.opts.Dir, fmt.Sprintf("goroutine-%d-logins.txt", h.logged))
+		if err := h.api.saveProfile(ctx, "goroutine?debug=1", path); err != nil {
 			return err
 		}
 		h.report.Profiles = append(h.report.Profiles, path)
@@ -551,12 +557,19 @@ func (h *harness) warmUp(ctx context.Context, convs []conversation) error {
 	return err
 }
 
-func (h *harness) latencyHistogram(ctx context.Context, dir string) (histogram, error) {
+// latencyHistograms reads the MSN -> Matrix latency (until the send
+// request is issued) and end-to-end (until answered and stored) histograms.
+func (h *harness) latencyHistograms(ctx context.Context) (issued, delivered histogram, err error) {
 	ms, err := h.api.scrape(ctx)
 	if err != nil {
-		return histogram{}, err
+		return histogram{}, histogram{}, err
 	}
-	return ms.histogram("mautrix_msn_bridge_latency_seconds", "direction", dir), nil
+	return ms.histogram("mautrix_msn_bridge_latency_seconds", "direction", "msn_to_matrix"),
+		ms.histogram("mautrix_msn_message_delivered_seconds", "", ""), nil
+}
+
+func latencyOf(h histogram) Latency {
+	return Latency{Samples: h.count, P50: h.quantile(0.5), P99: h.quantile(0.99)}
 }
 
 // latencyPhase sends probes one at a time (idle bridge) and reads the
@@ -570,7 +583,7 @@ func (h *harness) latencyPhase(ctx context.Context) error {
 	if err := h.warmUp(ctx, convs); err != nil {
 		return err
 	}
-	before, err := h.latencyHistogram(ctx, "msn_to_matrix")
+	before, beforeDel, err := h.latencyHistograms(ctx)
 	if err != nil {
 		return err
 	}
@@ -588,13 +601,15 @@ func (h *harness) latencyPhase(ctx context.Context) error {
 		}
 		sleep(ctx, 20*time.Millisecond)
 	}
-	after, err := h.latencyHistogram(ctx, "msn_to_matrix")
+	after, afterDel, err := h.latencyHistograms(ctx)
 	if err != nil {
 		return err
 	}
 	d := after.sub(before)
-	h.report.LatencyIdle = Latency{Samples: d.count, P50: d.quantile(0.5), P99: d.quantile(0.99)}
-	h.logf("latency idle: p50 %s p99 %s (%d samples)", h.report.LatencyIdle.P50, h.report.LatencyIdle.P99, d.count)
+	h.report.LatencyIdle = latencyOf(d)
+	h.report.DeliveredIdle = latencyOf(afterDel.sub(beforeDel))
+	h.logf("latency idle: p50 %s p99 %s (%d samples); end to end p50 %s p99 %s", h.report.LatencyIdle.P50, h.report.LatencyIdle.P99, d.count,
+		h.report.DeliveredIdle.P50, h.report.DeliveredIdle.P99)
 	return nil
 }
 
@@ -611,7 +626,7 @@ func (h *harness) throughputPhase(ctx context.Context) error {
 	}
 	per := (h.opts.Messages + len(convs) - 1) / len(convs)
 	total := per * len(convs)
-	before, err := h.latencyHistogram(ctx, "msn_to_matrix")
+	before, beforeDel, err := h.latencyHistograms(ctx)
 	if err != nil {
 		return err
 	}
@@ -666,7 +681,7 @@ func (h *harness) throughputPhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	after, err := h.latencyHistogram(ctx, "msn_to_matrix")
+	after, afterDel, err := h.latencyHistograms(ctx)
 	if err != nil {
 		return err
 	}
@@ -685,7 +700,8 @@ func (h *harness) throughputPhase(ctx context.Context) error {
 		CPUCores:      (cpu1.CPU - cpu0.CPU).Seconds() / elapsed.Seconds(),
 	}
 	h.report.ToMatrix = tp
-	h.report.LatencyLoaded = Latency{Samples: d.count, P50: d.quantile(0.5), P99: d.quantile(0.99)}
+	h.report.LatencyLoaded = latencyOf(d)
+	h.report.DeliveredLoaded = latencyOf(afterDel.sub(beforeDel))
 	h.logf("MSN->Matrix: %d messages in %.2fs = %.0f/s, %s CPU per message; latency under load p50 %s p99 %s",
 		total, tp.Seconds, tp.PerSecond, tp.CPUPerMessage, h.report.LatencyLoaded.P50, h.report.LatencyLoaded.P99)
 	if h.opts.Verify && h.sink != nil {

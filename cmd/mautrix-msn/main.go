@@ -35,5 +35,13 @@ func main() {
 		}
 	}
 	m.InitVersion(Tag, Commit, BuildTime)
-	m.Run()
+	// m.Run(), with the SQLite tuning applied between loading the config
+	// and opening the database.
+	m.PreInit()
+	m.Config.Database.URI = bridge.TuneDatabaseURI(m.Config.Database.Type, m.Config.Database.URI)
+	m.Init()
+	m.Start()
+	exitCode := m.WaitForInterrupt()
+	m.Stop()
+	os.Exit(exitCode)
 }
