@@ -217,7 +217,7 @@ func (m *MSNClient) startConnectLoop() (newGUID bool) {
 	loopCtx, cancel := context.WithCancel(m.log.WithContext(m.backgroundCtx()))
 	m.loopCancel = cancel
 	m.loopDone = make(chan struct{})
-	m.bg.Go(func() { m.side.run(loopCtx) })
+	m.side.start(loopCtx, &m.bg) // a worker runs while work is queued
 	go m.connectLoop(loopCtx, cfg, adopted, m.loopDone)
 	return newGUID
 }

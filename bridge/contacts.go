@@ -27,7 +27,7 @@ func (m *MSNClient) syncContactsNow() {
 // syncAfterConnect runs the work that follows a successful sign-in.
 func (m *MSNClient) syncAfterConnect(ctx context.Context, sess *session) {
 	m.syncContacts(ctx, sess)
-	go m.refreshContactsLoop(ctx, sess)
+	m.startContactRefresh(ctx, sess)
 }
 
 // syncContacts stores the contact list snapshot, updates the contacts'
