@@ -211,7 +211,9 @@ func (m *MSNClient) startConnectLoop() (newGUID bool) {
 	cfg.MaxFileSize = m.connector.Config.maxFileSize()
 	cfg.P2PTimeout = m.connector.Config.fileOfferTimeout()
 	cfg.EndpointName = m.connector.Config.EndpointName
-	logger := m.log.With().Str("component", "msnclient").Logger()
+	// The library adds the account to the login's own logger; another
+	// child logger here would cost each login half a KiB more.
+	logger := m.log
 	cfg.Logger = &logger
 
 	loopCtx, cancel := context.WithCancel(m.log.WithContext(m.backgroundCtx()))
@@ -335,8 +337,26 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 	}
 }
 
-// dialSession creates a client and signs in.
+// dialSession creates a client and signs in, on a goroutine of its own:
+// signing in (TLS, SOAP, XML) grows a goroutine's stack to tens of KiB,
+// and the connect loop, which then waits on the session for days, would
+// keep that stack for as long (per login; see docs/performance.md).
 func dialSession(ctx context.Context, cfg msnclient.Config) (*session, error) {
+	type result struct {
+		sess *session
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sess, err := signIn(ctx, cfg)
+		done <- result{sess, err}
+	}()
+	r := <-done
+	return r.sess, r.err
+}
+
+// signIn creates a client and signs in.
+func signIn(ctx context.Context, cfg msnclient.Config) (*session, error) {
 	sess := newSession()
 	sess.client = msnclient.NewClient(cfg, sess.handle)
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)

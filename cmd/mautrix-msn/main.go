@@ -17,6 +17,7 @@ var (
 )
 
 func main() {
+	limitMallocArenas()
 	connector := bridge.NewConnector()
 	m := mxmain.BridgeMain{
 		Name:        "mautrix-msn",

@@ -15,9 +15,9 @@ type Writer struct {
 }
 
 // maxKeptBuffer is the largest command buffer a Writer keeps between
-// commands: room for a switchboard message with a full 1,202-byte P2P
-// chunk and its headers.
-const maxKeptBuffer = 2 << 10
+// commands: room for a text message or a presence command. Larger ones (a
+// contact list, a P2P chunk) allocate their buffer when they are sent.
+const maxKeptBuffer = 1 << 10
 
 // NewWriter returns a Writer on w.
 func NewWriter(w io.Writer) *Writer {
