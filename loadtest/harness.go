@@ -947,6 +947,23 @@ func (h *harness) effectiveLoginRate() float64 {
 func (h *harness) stormPhase(ctx context.Context) error {
 	n := h.logged
 	h.logf("reconnect storm: restarting the MSN server under %d logins", n)
+	cpu0, err := readProcStats(h.api.pid)
+	if err != nil {
+		return err
+	}
+	var profiled chan string
+	if h.opts.Profile {
+		// A CPU profile of the bridge while the logins come back.
+		profiled = make(chan string, 1)
+		go func() {
+			defer close(profiled)
+			path := filepath.Join(h.opts.Dir, "cpu-storm.pprof")
+			secs := min(60, n/50+5) // the backoff, then the logins at the default cap
+			if err := h.api.saveProfile(ctx, fmt.Sprintf("profile?seconds=%d", secs), path); err == nil {
+				profiled <- path
+			}
+		}()
+	}
 	down := time.Now()
 	if err := h.msn.restart(ctx, time.Second); err != nil {
 		return err
@@ -955,7 +972,7 @@ func (h *harness) stormPhase(ctx context.Context) error {
 	// down for a second: every connection dropped, reconnections refused).
 	start := time.Now()
 	const timeout = 5 * time.Minute
-	err := h.waitConnected(ctx, n, timeout)
+	err = h.waitConnected(ctx, n, timeout)
 	// CONNECTED is the bridge's view; also check the server's.
 	for err == nil && h.msn.onlineLogins() < n && time.Since(start) < timeout {
 		sleep(ctx, 100*time.Millisecond)
@@ -963,6 +980,15 @@ func (h *harness) stormPhase(ctx context.Context) error {
 	elapsed := time.Since(start)
 	online := h.msn.onlineLogins()
 	tl := h.msn.http.passportLogins()
+	cpu1, cerr := readProcStats(h.api.pid)
+	if cerr != nil {
+		return cerr
+	}
+	if profiled != nil {
+		if path, ok := <-profiled; ok {
+			h.report.Profiles = append(h.report.Profiles, path)
+		}
+	}
 	st := ReconnectStorm{
 		Logins:           n,
 		Seconds:          elapsed.Seconds(),
@@ -971,9 +997,11 @@ func (h *harness) stormPhase(ctx context.Context) error {
 		PassportLogins:   tl.Between(down, time.Now()),
 		PeakLoginsPerSec: tl.PeakPerSecond(down, time.Now()),
 		CapPerSecond:     h.effectiveLoginRate(),
+		// Bridge CPU per sign-in, from the restart until all are back.
+		CPUPerLogin: (cpu1.CPU - cpu0.CPU) / time.Duration(max(n, 1)),
 	}
 	h.report.Storm = st
-	h.logf("storm: %d/%d back in %.1fs, %d Passport logins, peak %d/s", online, n, st.Seconds, st.PassportLogins, st.PeakLoginsPerSec)
+	h.logf("storm: %d/%d back in %.1fs, %d Passport logins, peak %d/s, bridge CPU %s per sign-in", online, n, st.Seconds, st.PassportLogins, st.PeakLoginsPerSec, st.CPUPerLogin)
 	if err != nil {
 		return err
 	}

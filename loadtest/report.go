@@ -95,13 +95,14 @@ type PresenceStorm struct {
 
 // ReconnectStorm is the storm phase's result.
 type ReconnectStorm struct {
-	Logins           int     `json:"logins"`
-	Seconds          float64 `json:"seconds"`
-	Reconnected      int     `json:"reconnected"`
-	LeftBehind       int     `json:"left_behind"`
-	PassportLogins   int64   `json:"passport_logins"`
-	PeakLoginsPerSec int64   `json:"peak_passport_logins_per_second"`
-	CapPerSecond     float64 `json:"cap_per_second"`
+	Logins           int           `json:"logins"`
+	Seconds          float64       `json:"seconds"`
+	Reconnected      int           `json:"reconnected"`
+	LeftBehind       int           `json:"left_behind"`
+	PassportLogins   int64         `json:"passport_logins"`
+	PeakLoginsPerSec int64         `json:"peak_passport_logins_per_second"`
+	CapPerSecond     float64       `json:"cap_per_second"`
+	CPUPerLogin      time.Duration `json:"cpu_per_sign_in_ns"`
 }
 
 func loadAvg() string {
@@ -209,8 +210,8 @@ func (r *Report) Print(w io.Writer) {
 	if r.Storm.Logins > 0 {
 		s := r.Storm
 		p("Reconnect storm (MSN server restarted under %d logins):", s.Logins)
-		p("  all CONNECTED again after %.1f s (goal <= %s: %s); %d left behind; %d Passport logins, peak %d/s (cap %v/s)",
-			s.Seconds, r.StormGoalDuration, goal(s.Seconds <= r.StormGoalDuration.Seconds() && s.LeftBehind == 0), s.LeftBehind, s.PassportLogins, s.PeakLoginsPerSec, s.CapPerSecond)
+		p("  all CONNECTED again after %.1f s (goal <= %s: %s); %d left behind; %d Passport logins, peak %d/s (cap %v/s); bridge CPU %s per sign-in",
+			s.Seconds, r.StormGoalDuration, goal(s.Seconds <= r.StormGoalDuration.Seconds() && s.LeftBehind == 0), s.LeftBehind, s.PassportLogins, s.PeakLoginsPerSec, s.CapPerSecond, s.CPUPerLogin)
 	}
 	for _, v := range r.Verified {
 		p("Verified: %s", v)
@@ -270,6 +271,7 @@ func Median(runs []*Report) *Report {
 	out.DeliveredIdle.P99 = md(func(r *Report) time.Duration { return r.DeliveredIdle.P99 })
 	out.DeliveredLoaded.P50 = md(func(r *Report) time.Duration { return r.DeliveredLoaded.P50 })
 	out.DeliveredLoaded.P99 = md(func(r *Report) time.Duration { return r.DeliveredLoaded.P99 })
+	out.Storm.CPUPerLogin = md(func(r *Report) time.Duration { return r.Storm.CPUPerLogin })
 	out.Storm.PassportLogins = int64(mf(func(r *Report) float64 { return float64(r.Storm.PassportLogins) }))
 	medThroughput := func(get func(*Report) *Throughput) Throughput {
 		t := *get(runs[0])
