@@ -87,6 +87,9 @@ type MSNClient struct {
 
 	profileMu sync.Mutex // guards login.RemoteProfile
 	syncMu    sync.Mutex // one contact list sync at a time
+	// spaceMembersSynced: every forward-list contact joined the login's
+	// space at a sync of this process (contacts.go).
+	spaceMembersSynced atomic.Bool
 	// contactDBMu orders writes to the stored contact snapshot: a sync reads
 	// msnclient's list and stores it under it, and live presence is stored
 	// under it, so a stale snapshot never overwrites newer presence.
@@ -267,6 +270,7 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 			if m.connector.logins.Wait(ctx) != nil {
 				return
 			}
+			m.connector.metrics.SignInStarted()
 			cfg.InitialStatus = m.ownProfile().initialStatus() // never online first when invisible
 			var err error
 			cfg.DisplayPicture = m.ownPicture()

@@ -117,6 +117,7 @@ type Metrics struct {
 	switchboards prometheus.GaugeFunc
 	latency      *prometheus.HistogramVec
 	delivered    prometheus.Histogram
+	signIns      prometheus.Counter
 
 	mu         sync.Mutex
 	loginState map[string]string // login ID -> state label
@@ -161,9 +162,13 @@ func NewMetrics(openSwitchboards func() int) *Metrics {
 				"answer to the send and the message stored.",
 			Buckets: latencyBuckets,
 		}),
+		signIns: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mautrix_msn_sign_ins_started_total",
+			Help: "MSN sign-ins started by the connect loops (each past the login_rate cap), over all logins.",
+		}),
 		loginState: make(map[string]string),
 	}
-	m.registry.MustRegister(m.logins, m.messages, m.sendFailures, m.switchboards, m.latency, m.delivered,
+	m.registry.MustRegister(m.logins, m.messages, m.sendFailures, m.switchboards, m.latency, m.delivered, m.signIns,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, d := range []Direction{ToMatrix, ToMSN} {
 		m.messages.WithLabelValues(string(d))
@@ -230,6 +235,15 @@ func (m *Metrics) Delivered(d time.Duration) {
 		return
 	}
 	m.delivered.Observe(d.Seconds())
+}
+
+// SignInStarted counts a sign-in the connect loop started (after the
+// login_rate cap let it through).
+func (m *Metrics) SignInStarted() {
+	if m == nil {
+		return
+	}
+	m.signIns.Inc()
 }
 
 // SendFailed counts a Matrix message that could not be sent to MSN;

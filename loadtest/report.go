@@ -103,6 +103,9 @@ type ReconnectStorm struct {
 	PeakLoginsPerSec int64         `json:"peak_passport_logins_per_second"`
 	CapPerSecond     float64       `json:"cap_per_second"`
 	CPUPerLogin      time.Duration `json:"cpu_per_sign_in_ns"`
+	// PeakStartsPerSec is the most sign-ins the bridge itself started in
+	// one second (its counter, sampled every 200 ms): what the cap governs.
+	PeakStartsPerSec float64 `json:"peak_sign_ins_started_per_second"`
 }
 
 func loadAvg() string {
@@ -210,8 +213,8 @@ func (r *Report) Print(w io.Writer) {
 	if r.Storm.Logins > 0 {
 		s := r.Storm
 		p("Reconnect storm (MSN server restarted under %d logins):", s.Logins)
-		p("  all CONNECTED again after %.1f s (goal <= %s: %s); %d left behind; %d Passport logins, peak %d/s (cap %v/s); bridge CPU %s per sign-in",
-			s.Seconds, r.StormGoalDuration, goal(s.Seconds <= r.StormGoalDuration.Seconds() && s.LeftBehind == 0), s.LeftBehind, s.PassportLogins, s.PeakLoginsPerSec, s.CapPerSecond, s.CPUPerLogin)
+		p("  all CONNECTED again after %.1f s (goal <= %s: %s); %d left behind; %d Passport logins, peak %d/s at the server; sign-ins started by the bridge: peak %.0f in 1 s (cap %v/s); bridge CPU %s per sign-in",
+			s.Seconds, r.StormGoalDuration, goal(s.Seconds <= r.StormGoalDuration.Seconds() && s.LeftBehind == 0), s.LeftBehind, s.PassportLogins, s.PeakLoginsPerSec, s.PeakStartsPerSec, s.CapPerSecond, s.CPUPerLogin)
 	}
 	for _, v := range r.Verified {
 		p("Verified: %s", v)
@@ -271,6 +274,7 @@ func Median(runs []*Report) *Report {
 	out.DeliveredIdle.P99 = md(func(r *Report) time.Duration { return r.DeliveredIdle.P99 })
 	out.DeliveredLoaded.P50 = md(func(r *Report) time.Duration { return r.DeliveredLoaded.P50 })
 	out.DeliveredLoaded.P99 = md(func(r *Report) time.Duration { return r.DeliveredLoaded.P99 })
+	out.Storm.PeakStartsPerSec = mf(func(r *Report) float64 { return r.Storm.PeakStartsPerSec })
 	out.Storm.CPUPerLogin = md(func(r *Report) time.Duration { return r.Storm.CPUPerLogin })
 	out.Storm.PassportLogins = int64(mf(func(r *Report) float64 { return float64(r.Storm.PassportLogins) }))
 	medThroughput := func(get func(*Report) *Throughput) Throughput {
