@@ -22,11 +22,10 @@ type conversationTracker struct {
 	byPortal map[networkid.PortalKey][]string
 }
 
+// newConversationTracker returns an empty tracker; its maps are made at
+// the first group conversation (most logins never have one).
 func newConversationTracker() *conversationTracker {
-	return &conversationTracker{
-		byKey:    make(map[string]networkid.PortalKey),
-		byPortal: make(map[networkid.PortalKey][]string),
-	}
+	return &conversationTracker{}
 }
 
 func (t *conversationTracker) lookup(participants []string) (networkid.PortalKey, bool) {
@@ -39,6 +38,10 @@ func (t *conversationTracker) lookup(participants []string) (networkid.PortalKey
 func (t *conversationTracker) set(participants []string, pk networkid.PortalKey) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.byKey == nil {
+		t.byKey = make(map[string]networkid.PortalKey)
+		t.byPortal = make(map[networkid.PortalKey][]string)
+	}
 	if old, ok := t.byPortal[pk]; ok {
 		delete(t.byKey, participantKey(old))
 	}

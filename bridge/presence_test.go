@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/bridgev2/status"
@@ -330,4 +331,12 @@ func bridgeGoroutines(t *testing.T) int {
 		}
 	}
 	return n
+}
+
+// Every login keeps one presenceState per contact: it stays in the
+// 112-byte size class (it was 160), a kilobyte per login with 20 contacts.
+func TestPresenceStateSize(t *testing.T) {
+	if n := unsafe.Sizeof(presenceState{}); n > 112 {
+		t.Errorf("presenceState is %d bytes, want at most 112", n)
+	}
 }
