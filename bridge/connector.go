@@ -67,6 +67,7 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 	}
 	c.watchEncryptedEvents(br)
 	fixGreeting(br)
+	tuneHomeserverClient(br)
 	c.observeSendLatency(br)
 }
 
