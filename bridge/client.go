@@ -62,6 +62,9 @@ type MSNClient struct {
 
 	// stateSink receives bridge states (the login's queue; tests replace it).
 	stateSink func(status.BridgeState)
+	// cancelDisconnectNotice drops bridgev2's pending notice about a
+	// transient disconnect once connected again (tests replace it).
+	cancelDisconnectNotice func()
 	// queueRemote hands remote events to bridgev2 (tests replace it).
 	queueRemote func(bridgev2.RemoteEvent)
 	// saveLogin stores the login row (tests replace it).
@@ -146,6 +149,15 @@ func newMSNClient(c *Connector, login *bridgev2.UserLogin, meta *UserLoginMetada
 	m.stateSink = func(state status.BridgeState) {
 		if login.BridgeState != nil {
 			login.BridgeState.Send(state)
+		}
+	}
+	// bridgev2 waits 3 minutes on a goroutine of the login after a
+	// TRANSIENT_DISCONNECT before it notices the user, and does not stop
+	// waiting when the login is CONNECTED again: after an MSN server
+	// restart every login kept one more goroutine and timer for minutes.
+	m.cancelDisconnectNotice = func() {
+		if login.BridgeState != nil {
+			login.BridgeState.StopUnknownErrorReconnect()
 		}
 	}
 	m.queueRemote = func(evt bridgev2.RemoteEvent) { login.QueueRemoteEvent(evt) }
@@ -341,26 +353,8 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 	}
 }
 
-// dialSession creates a client and signs in, on a goroutine of its own:
-// signing in (TLS, SOAP, XML) grows a goroutine's stack to tens of KiB,
-// and the connect loop, which then waits on the session for days, would
-// keep that stack for as long (per login; see docs/performance.md).
+// dialSession creates a client and signs in.
 func dialSession(ctx context.Context, cfg msnclient.Config) (*session, error) {
-	type result struct {
-		sess *session
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		sess, err := signIn(ctx, cfg)
-		done <- result{sess, err}
-	}()
-	r := <-done
-	return r.sess, r.err
-}
-
-// signIn creates a client and signs in.
-func signIn(ctx context.Context, cfg msnclient.Config) (*session, error) {
 	sess := newSession()
 	sess.client = msnclient.NewClient(cfg, sess.handle)
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
@@ -489,6 +483,9 @@ func (m *MSNClient) sendState(evt status.BridgeStateEvent, code status.BridgeSta
 		m.credsProblem.Store(true)
 	}
 	m.stateSink(state)
+	if evt == status.StateConnected {
+		m.cancelDisconnectNotice()
+	}
 }
 
 // sleepCtx waits d or until ctx is done; it reports whether d elapsed.

@@ -1028,6 +1028,23 @@ func (h *harness) stormPhase(ctx context.Context) error {
 	if h.opts.Verify {
 		h.report.Verified = append(h.report.Verified, fmt.Sprintf("all %d logins reconnected after the MSN server restart", n))
 	}
+	// Memory once everyone is back: every login signed in again inside
+	// the bridge (not through the provisioning API), so this shows what a
+	// long-running bridge keeps after reconnects.
+	h.settle(ctx)
+	p, err := h.memory(ctx)
+	if err != nil {
+		return err
+	}
+	h.report.MemoryAfterStorm = &p
+	if h.opts.Profile {
+		path := filepath.Join(h.opts.Dir, fmt.Sprintf("goroutine-%d-logins-after-storm.txt", n))
+		if err := h.api.saveProfile(ctx, "goroutine?debug=1", path); err != nil {
+			return err
+		}
+		h.report.Profiles = append(h.report.Profiles, path)
+	}
+	h.logf("memory after the storm: RSS %d KiB, heap in use %d KiB, stacks %d KiB, %d goroutines", p.RSSKiB, p.HeapInuseKiB, p.StackKiB, p.Goroutines)
 	return nil
 }
 

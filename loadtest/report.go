@@ -38,6 +38,7 @@ type Report struct {
 	ToMSN              Throughput     `json:"matrix_to_msn"`
 	Presence           PresenceStorm  `json:"presence_storm"`
 	Storm              ReconnectStorm `json:"reconnect_storm"`
+	MemoryAfterStorm   *MemoryPoint   `json:"memory_after_storm,omitempty"`
 	Verified           []string       `json:"verified,omitempty"`
 	Profiles           []string       `json:"profiles,omitempty"`
 	Error              string         `json:"error,omitempty"`
@@ -216,6 +217,13 @@ func (r *Report) Print(w io.Writer) {
 		p("  all CONNECTED again after %.1f s (goal <= %s: %s); %d left behind; %d Passport logins, peak %d/s at the server; sign-ins started by the bridge: peak %.0f in 1 s (cap %v/s); bridge CPU %s per sign-in",
 			s.Seconds, r.StormGoalDuration, goal(s.Seconds <= r.StormGoalDuration.Seconds() && s.LeftBehind == 0), s.LeftBehind, s.PassportLogins, s.PeakLoginsPerSec, s.PeakStartsPerSec, s.CapPerSecond, s.CPUPerLogin)
 	}
+	if m := r.MemoryAfterStorm; m != nil && len(r.Memory) > 0 {
+		base := r.Memory[0]
+		per := func(a, b int64) float64 { return float64(a-b) / float64(max(m.Logins-base.Logins, 1)) }
+		p("  after the storm (%d logins): RSS %.1f MiB, Go heap in use %.1f MiB, stacks %.1f MiB, %d goroutines; per login: RSS %.1f KiB, heap %.1f KiB, stacks %.1f KiB",
+			m.Logins, float64(m.RSSKiB)/1024, float64(m.HeapInuseKiB)/1024, float64(m.StackKiB)/1024, m.Goroutines,
+			per(m.RSSKiB, base.RSSKiB), per(m.HeapInuseKiB, base.HeapInuseKiB), per(m.StackKiB, base.StackKiB))
+	}
 	for _, v := range r.Verified {
 		p("Verified: %s", v)
 	}
@@ -274,6 +282,21 @@ func Median(runs []*Report) *Report {
 	out.DeliveredIdle.P99 = md(func(r *Report) time.Duration { return r.DeliveredIdle.P99 })
 	out.DeliveredLoaded.P50 = md(func(r *Report) time.Duration { return r.DeliveredLoaded.P50 })
 	out.DeliveredLoaded.P99 = md(func(r *Report) time.Duration { return r.DeliveredLoaded.P99 })
+	if runs[0].MemoryAfterStorm != nil {
+		ms := *runs[0].MemoryAfterStorm
+		get := func(r *Report) MemoryPoint {
+			if r.MemoryAfterStorm == nil {
+				return MemoryPoint{}
+			}
+			return *r.MemoryAfterStorm
+		}
+		ms.RSSKiB = int64(mf(func(r *Report) float64 { return float64(get(r).RSSKiB) }))
+		ms.HeapInuseKiB = int64(mf(func(r *Report) float64 { return float64(get(r).HeapInuseKiB) }))
+		ms.StackKiB = int64(mf(func(r *Report) float64 { return float64(get(r).StackKiB) }))
+		ms.GoHeldKiB = int64(mf(func(r *Report) float64 { return float64(get(r).GoHeldKiB) }))
+		ms.Goroutines = int(mf(func(r *Report) float64 { return float64(get(r).Goroutines) }))
+		out.MemoryAfterStorm = &ms
+	}
 	out.Storm.PeakStartsPerSec = mf(func(r *Report) float64 { return r.Storm.PeakStartsPerSec })
 	out.Storm.CPUPerLogin = md(func(r *Report) time.Duration { return r.Storm.CPUPerLogin })
 	out.Storm.PassportLogins = int64(mf(func(r *Report) float64 { return float64(r.Storm.PassportLogins) }))
