@@ -80,6 +80,9 @@ type Config struct {
 	MediaFallback                 bool           `yaml:"media_fallback"`
 	ContactGroups                 GroupsConfig   `yaml:"contact_groups"`
 
+	// CustomEmoticons configures inline custom emoticons (emoticons.go).
+	CustomEmoticons EmoticonsConfig `yaml:"custom_emoticons"`
+
 	// LoginRate caps sign-ins per second (loginrate.go).
 	LoginRate LoginRateConfig `yaml:"login_rate"`
 
@@ -143,6 +146,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.LoginRate.Validate(); err != nil {
 		return fmt.Errorf("network.%w", err)
+	}
+	if err := c.CustomEmoticons.validate(); err != nil {
+		return err
 	}
 	if c.MaxMessageLength < 0 || c.Presence.MinIntervalSeconds < 0 || c.SwitchboardIdleTimeoutSeconds < 0 ||
 		c.Pictures.MaxSize < 0 || c.Pictures.MaxConcurrentFetches < 0 ||
@@ -288,6 +294,7 @@ func upgradeConfig(helper up.Helper) (generatedKey string) {
 	helper.Copy(up.Int, "max_file_size")
 	helper.Copy(up.Int, "file_offer_timeout_seconds")
 	helper.Copy(up.Bool, "media_fallback")
+	helper.Copy(up.Float|up.Int, "custom_emoticons", "max_wait_seconds")
 	helper.Copy(up.Bool, "metrics", "enabled")
 	helper.Copy(up.Str, "metrics", "listen")
 	helper.Copy(up.Bool, "contact_groups", "spaces")

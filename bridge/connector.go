@@ -42,6 +42,9 @@ type Connector struct {
 	avatarMu sync.Mutex
 	avatars  *avatarFetcher // see avatar.go
 
+	emoticonMu sync.Mutex
+	emoticons  *emoticonCache // see emoticons.go
+
 	media       mediaDownloader // see media.go; nil: the bridge bot
 	publicMedia publicMedia     // see media.go; nil: the bridge's Matrix connector
 }

@@ -213,7 +213,13 @@ func msnToMatrix(msg msnclient.TextMessage, emoji bool) *event.MessageEventConte
 	if !f.Bold && !f.Italic && !f.Underline && !f.Strike && f.Color == 0 {
 		return content
 	}
-	body := strings.ReplaceAll(html.EscapeString(text), "\n", "<br/>")
+	content.Format = event.FormatHTML
+	content.FormattedBody = wrapFormat(strings.ReplaceAll(html.EscapeString(text), "\n", "<br/>"), f)
+	return content
+}
+
+// wrapFormat wraps the HTML of a message in its uniform formatting.
+func wrapFormat(body string, f msnclient.Format) string {
 	if f.Color != 0 {
 		c := fmt.Sprintf("#%06x", f.Color&0xffffff)
 		body = fmt.Sprintf(`<font color="%s" data-mx-color="%s">%s</font>`, c, c, body)
@@ -230,9 +236,7 @@ func msnToMatrix(msg msnclient.TextMessage, emoji bool) *event.MessageEventConte
 	if f.Bold {
 		body = "<b>" + body + "</b>"
 	}
-	content.Format = event.FormatHTML
-	content.FormattedBody = body
-	return content
+	return body
 }
 
 // emoticons maps MSN text emoticons to emoji. Codes are matched

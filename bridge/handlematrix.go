@@ -35,6 +35,9 @@ func (m *MSNClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.Matri
 		m.connector.metrics.SendFailed(reason)
 		return nil, err
 	}
+	if resp.Pending {
+		return resp, nil // a file: counted when its transfer ends
+	}
 	m.connector.metrics.MessageBridged(ToMSN, time.Since(start))
 	return resp, nil
 }

@@ -120,6 +120,10 @@ func (m *MSNClient) handleMessage(ctx context.Context, evt *msnclient.MessageRec
 		received = time.Now()
 	}
 	metrics := m.connector.metrics
+	convert := m.convertMessage
+	if batch := m.startEmoticons(evt); batch != nil {
+		convert = m.emoticonConverter(batch)
+	}
 	m.queueRemote(stampMessage(metrics, received, &simplevent.Message[*msnclient.MessageReceived]{
 		EventMeta: simplevent.EventMeta{
 			Type:         bridgev2.RemoteEventMessage,
@@ -135,7 +139,7 @@ func (m *MSNClient) handleMessage(ctx context.Context, evt *msnclient.MessageRec
 		},
 		Data:               evt,
 		ID:                 m.msgIDs.New(),
-		ConvertMessageFunc: m.convertMessage,
+		ConvertMessageFunc: convert,
 	}))
 }
 

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/bridgev2"
-	"maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -105,10 +104,11 @@ func mediaName(content *event.MessageEventContent) (name, caption string) {
 
 // sendMatrixFile sends a Matrix image, file, video, audio or sticker to
 // the contact of a DM, or to each contact of a group chat, as a P2P file
-// transfer; the status is success only once every contact received it
-// all. A caption follows as text in the conversation.
+// transfer. It returns at once with a pending response; the transfer runs
+// in the background (filesend.go) and the status, success only once every
+// contact received it all, comes when it ends. A caption follows as text
+// in the conversation.
 func (m *MSNClient) sendMatrixFile(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, string, error) {
-	content := msg.Content
 	cl, err := m.client()
 	if err != nil {
 		return nil, FailureReason(err), m.sendFailure(err)
@@ -119,32 +119,12 @@ func (m *MSNClient) sendMatrixFile(ctx context.Context, msg *bridgev2.MatrixMess
 	} else if contacts, err = m.groupParticipants(ctx, msg.Portal.PortalKey); err != nil {
 		return nil, FailureReason(err), m.sendFailure(fmt.Errorf("find conversation participants: %w", err))
 	}
-	name, caption := mediaName(content)
-	sendErr := m.checkAnnouncedSize(content)
-	if sendErr == nil {
-		err = m.downloadAndSend(ctx, msg, cl, contacts, name, &sendErr)
+	name, caption := mediaName(msg.Content)
+	if err := m.checkAnnouncedSize(msg.Content); err != nil && !m.connector.Config.MediaFallback {
+		// Refused before anything is downloaded or offered.
+		return nil, ReasonUnsupported, err
 	}
-	if err != nil {
-		return nil, ReasonUnsupported, userError(fmt.Errorf("download media: %w", err), "The bridge could not download the file from Matrix.")
-	}
-	if sendErr != nil {
-		if m.connector.Config.MediaFallback {
-			if ferr := m.sendMediaLink(ctx, msg, name, caption); ferr == nil {
-				return m.mediaResponse(), "", nil
-			}
-		}
-		return nil, fileSendReason(sendErr), m.fileSendFailure(sendErr)
-	}
-	if caption != "" {
-		cv, err := m.conversationFor(ctx, msg.Portal)
-		if err == nil {
-			err = cv.SendText(ctx, msnclient.TextMessage{Text: caption})
-		}
-		if err != nil {
-			return nil, FailureReason(err), m.sendFailure(fmt.Errorf("the file was sent, its caption was not: %w", err))
-		}
-	}
-	return m.mediaResponse(), "", nil
+	return m.startFileSend(ctx, &fileSend{msg: msg, cl: cl, contacts: contacts, name: name, caption: caption, start: time.Now()}), "", nil
 }
 
 // downloadAndSend downloads the Matrix media to a temporary file and offers
@@ -194,8 +174,12 @@ func (m *MSNClient) checkAnnouncedSize(content *event.MessageEventContent) error
 }
 
 func tooLargeError(size, limit int64) error {
+	s, l := formatBytes(size), formatBytes(limit)
+	if s == l { // just over: the rounded sizes would read the same
+		s, l = fmt.Sprintf("%d bytes", size), fmt.Sprintf("%d bytes", limit)
+	}
 	return userError(fmt.Errorf("file of %d bytes over the limit", size),
-		fmt.Sprintf("The file is too large for MSN (%s, the limit is %s).", formatBytes(size), formatBytes(limit)))
+		fmt.Sprintf("The file is too large for MSN (%s, the limit is %s).", s, l))
 }
 
 // contactFileError is a file one contact of the conversation did not get.
@@ -207,10 +191,6 @@ type contactFileError struct {
 
 func (e *contactFileError) Error() string { return e.contact + ": " + e.err.Error() }
 func (e *contactFileError) Unwrap() error { return e.err }
-
-func (m *MSNClient) mediaResponse() *bridgev2.MatrixMessageResponse {
-	return &bridgev2.MatrixMessageResponse{DB: &database.Message{ID: m.msgIDs.New(), SenderID: m.selfUserID(), Timestamp: time.Now()}}
-}
 
 // sendMediaLink sends the contact a text with a public link to the media
 // (network.media_fallback), when the bridge has public media.
@@ -239,6 +219,10 @@ func fileSendReason(err error) string {
 	switch {
 	case errors.Is(err, msnclient.ErrFileDeclined), errors.Is(err, msnclient.ErrFileNoAnswer), errors.Is(err, msnclient.ErrFileCancelled):
 		return ReasonUnsupported
+	case errors.Is(err, msnclient.ErrFileStalled):
+		return ReasonTimeout
+	case errors.Is(err, errSessionEnded):
+		return ReasonNotConnected
 	}
 	return FailureReason(err)
 }
@@ -250,12 +234,24 @@ func (m *MSNClient) fileSendFailure(err error) error {
 		who = ce.contact
 	}
 	switch {
+	case errors.Is(err, errSessionEnded):
+		return bridgev2.WrapErrorInStatus(err).
+			WithMessage("The connection to MSN ended (the bridge reconnected, logged out or stopped) before the file was sent. Send it again.").
+			WithIsCertain(true).WithSendNotice(true).
+			WithStatus(event.MessageStatusRetriable).WithErrorReason(event.MessageStatusNetworkError)
 	case errors.Is(err, msnclient.ErrFileDeclined):
 		return userError(err, who+" declined the file.")
 	case errors.Is(err, msnclient.ErrFileNoAnswer):
-		return userError(err, who+" did not accept the file in time.")
+		return userError(err, fmt.Sprintf("%s did not answer in time: the file offer expired after %s without being accepted.",
+			who, formatDuration(m.connector.Config.fileOfferTimeout())))
 	case errors.Is(err, msnclient.ErrFileCancelled):
 		return userError(err, who+" cancelled the transfer.")
+	case errors.Is(err, msnclient.ErrFileStalled):
+		return userError(err, "The transfer stalled: "+strings.ToLower(who[:1])+who[1:]+" accepted the file, then their Messenger stopped taking it.")
+	case errors.Is(err, msnclient.ErrFileEmpty):
+		return userError(err, "The file is empty: MSN cannot send a file of 0 bytes.")
+	case errors.Is(err, msnclient.ErrContactOffline):
+		return userError(err, who+" is offline: MSN files can only be sent to contacts who are online.")
 	}
 	var he *humanError
 	if errors.As(err, &he) {

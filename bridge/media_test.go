@@ -103,15 +103,12 @@ func TestHandleMatrixFile(t *testing.T) {
 	_, _ = rand.Read(bin)
 	c.media = &mediaBot{media: map[id.ContentURIString][]byte{"mxc://x/img": img, "mxc://x/bin": bin}}
 	m, states := testClient(t, c, testPassword)
+	sends := watchSends(m)
 	m.Connect(ctx)
 	expectState(t, states, status.StateConnected, "")
 
 	send := func(to string, content *event.MessageEventContent) error {
-		_, err := m.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
-			Content: content,
-			Portal:  testPortal(makeDMPortalKey(to, m.login.ID)),
-		}})
-		return err
+		return sendFileAndWait(ctx, t, m, sends, makeDMPortalKey(to, m.login.ID), content)
 	}
 	if err := send("friend@example.com", &event.MessageEventContent{MsgType: event.MsgImage, Body: "look at this", FileName: "cat.png", URL: "mxc://x/img"}); err != nil {
 		t.Fatal(err)
@@ -166,10 +163,7 @@ func TestHandleMatrixFile(t *testing.T) {
 	group := networkid.PortalKey{ID: newGroupPortalID(), Receiver: m.login.ID}
 	m.convs.set([]string{"friend@example.com", "picky@example.com"}, group)
 	friendFiles := len(box.files)
-	_, err = m.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
-		Content: &event.MessageEventContent{MsgType: event.MsgFile, Body: "group.bin", URL: "mxc://x/bin"},
-		Portal:  testPortal(group),
-	}})
+	err = sendFileAndWait(ctx, t, m, sends, group, &event.MessageEventContent{MsgType: event.MsgFile, Body: "group.bin", URL: "mxc://x/bin"})
 	if !errors.As(err, &st) || st.Status != event.MessageStatusFail || !strings.Contains(st.Message, "picky@example.com declined the file") {
 		t.Errorf("group file: %v (%+v)", err, st)
 	}
@@ -217,11 +211,29 @@ func TestHandleMatrixFile(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no fallback link arrived")
 	}
+	// The user is told that a link went instead of the file, and why: in
+	// the success status (Beeper shows it) and as a notice (Element shows
+	// no text of a success status).
+	sends.mu.Lock()
+	notices := slices.Clone(sends.notices)
+	var fallbackStatus []string
+	for _, st := range sends.statuses {
+		if st.Status == event.MessageStatusSuccess && st.Message != "" {
+			fallbackStatus = append(fallbackStatus, st.Message)
+		}
+	}
+	sends.mu.Unlock()
+	for _, text := range [][]string{notices, fallbackStatus} {
+		if len(text) != 1 || !strings.Contains(text[0], "“cat.png” could not be sent over MSN (The contact declined the file.)") ||
+			!strings.Contains(text[0], "got a link to it instead") {
+			t.Errorf("fallback announced as %q", text)
+		}
+	}
 	c.Config.MediaFallback = false
 
 	err = send("nobody@example.com", &event.MessageEventContent{MsgType: event.MsgImage, Body: "cat.png", URL: "mxc://x/img"})
-	if !errors.As(err, &st) || st.Status != event.MessageStatusFail {
-		t.Errorf("file to an offline contact: %v", err)
+	if !errors.As(err, &st) || st.Status != event.MessageStatusFail || !strings.Contains(st.Message, "is offline") {
+		t.Errorf("file to an offline contact: %v (%+v)", err, st)
 	}
 }
 

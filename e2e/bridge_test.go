@@ -149,6 +149,7 @@ func TestBridge(t *testing.T) {
 		{"Files", w.testFiles},
 		{"FileDeclined", w.testFileDeclined},
 		{"FileFigures", w.testFileFigures},
+		{"CustomEmoticon", w.testCustomEmoticon},
 		{"ChatCommands", w.testChatCommands},
 		{"OfflineContact", w.testOfflineContact},
 		{"GroupOfflineMember", w.testGroupOfflineMember},

@@ -98,11 +98,26 @@ func (w *world) testFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// A text sent right after the file is not held up by the
+			// transfer: the contact has it before the file is complete.
+			after := "sent right after " + f.name
+			if _, err := w.user.SendText(w.ctx, w.bobRoom, after); err != nil {
+				t.Fatal(err)
+			}
 			got, err := w.bob.waitAfter(w.ctx, bobCursor, fileTimeout, "file "+f.name, func(evt any) bool {
 				e, ok := evt.(*msnclient.FileReceived)
 				return ok && e.Name == f.name
 			})
 			if err != nil {
+				t.Fatal(err)
+			}
+			if f.msgType == event.MsgFile && !w.bob.before(bobCursor, got, func(evt any) bool {
+				e, ok := evt.(*msnclient.MessageReceived)
+				return ok && e.Message.Text == after
+			}) {
+				t.Errorf("the text sent after the file did not arrive before the 5 MiB transfer ended")
+			}
+			if _, err := w.bob.waitText(w.ctx, bobCursor, meEmail, after); err != nil {
 				t.Fatal(err)
 			}
 			e := got.(*msnclient.FileReceived)
@@ -113,6 +128,21 @@ func (w *world) testFiles(t *testing.T) {
 			}
 			if err := w.waitSuccess(cursor, w.bobRoom, resp.EventID); err != nil {
 				t.Fatal(err)
+			}
+			// The file's message was stored when its transfer ended: a
+			// reply to it quotes it.
+			bobCursor = w.bob.cursor()
+			reply := &event.MessageEventContent{MsgType: event.MsgText, Body: "about that file"}
+			reply.SetReply(&event.Event{ID: resp.EventID, RoomID: w.bobRoom, Sender: w.user.UserID})
+			if _, err := w.user.SendMessageEvent(w.ctx, w.bobRoom, event.EventMessage, reply); err != nil {
+				t.Fatal(err)
+			}
+			quoted, err := w.bob.waitText(w.ctx, bobCursor, meEmail, "about that file")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(quoted.Message.Text, ": "+f.name+"\n") {
+				t.Errorf("a reply to the file arrived as %q, without quoting it", quoted.Message.Text)
 			}
 		})
 	}
@@ -232,4 +262,20 @@ func (w *world) testFileFigures(t *testing.T) {
 		}
 		_ = got.(*msnclient.FileReceived).File.Close()
 	})
+}
+
+// before reports whether an event after cursor that match accepts came
+// before the event last.
+func (p *peer) before(cursor int, last any, match func(any) bool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, evt := range p.events[cursor:] {
+		if evt == last {
+			return false
+		}
+		if match(evt) {
+			return true
+		}
+	}
+	return false
 }

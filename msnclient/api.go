@@ -233,6 +233,9 @@ type MessageReceived struct {
 	FromSelf bool // sent by another endpoint of ours
 	Message  TextMessage
 	Time     time.Time
+	// Emoticons are the custom emoticons the sender defined for this
+	// message whose shortcut is in the text, longest shortcut first.
+	Emoticons []Emoticon
 }
 
 // Typing is a typing notification.
@@ -257,7 +260,7 @@ type Datacast struct {
 }
 
 // UnknownMessage is a switchboard message of a content type we do not handle
-// (P2P, emoticons, invitations), with its raw MIME payload. It also reports
+// (invitations, ink...), with its raw MIME payload. It also reports
 // a chunked message that could not be reassembled: Err is then set (wrapping
 // ErrIncompleteMessage) and Raw holds the parts that arrived, joined.
 type UnknownMessage struct {

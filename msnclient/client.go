@@ -120,6 +120,9 @@ type Client struct {
 	list         contactList
 	own          ownState
 
+	circles    circleSet  // MSNP18 circles (ns_circles.go), guarded by mu
+	circleSync sync.Mutex // one circle sync at a time
+
 	p2pOnce sync.Once
 	p2p     *p2pState // see sb_p2p.go
 }

@@ -49,6 +49,9 @@ type dialect struct {
 	oimSend   bool // MSNP13+: offline messages can be sent (OIM store)
 	uum       bool // MSNP18: UUM with Dest-Agent: client stores an offline message
 
+	// Circles.
+	circles bool // MSNP18: circles (USR SHA, circle ADL, SDG/PUT/NFY)
+
 	// Switchboard (read by the switchboard code).
 	sbCaps bool // MSNP12+: IRO/JOI carry capabilities
 	sbMPOP bool // MSNP16+: IRO/JOI/USR/ANS use email;{guid}
@@ -89,6 +92,7 @@ func dialectFor(version int) (*dialect, error) {
 		oimNotify:        v >= 11,
 		oimSend:          v >= 13,
 		uum:              v >= 18,
+		circles:          v >= 18,
 		sbCaps:           v >= 12,
 		sbMPOP:           v >= 16,
 	}

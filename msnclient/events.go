@@ -78,7 +78,8 @@ func (q *eventQueue) admit(evt any) bool {
 	if n < eventSoftLimit {
 		return true
 	}
-	if _, ok := evt.(*Typing); ok {
+	switch evt.(type) {
+	case *Typing, *CircleTyping:
 		return false
 	}
 	key := supersedeKey(evt)
@@ -126,6 +127,8 @@ func supersedeKey(evt any) string {
 		return "psm " + e.Email
 	case *ContactListChanged:
 		return "list"
+	case *CircleMemberPresence:
+		return "circle presence " + string(e.ID) + " " + e.Email
 	}
 	return ""
 }

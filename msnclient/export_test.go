@@ -22,3 +22,12 @@ func OfferFileRaw(ctx context.Context, c *Client, to string, fileContext, data [
 	return c.p2pApps().m.Offer(ctx, to, p2p.Offer{EUFGUID: p2p.EUFGUIDFile, AppID: p2p.AppIDFile,
 		Context: fileContext, Data: data, DataFlags: p2p.FlagFileData})
 }
+
+// SendRawP2P sends a raw P2P payload to a contact with ack mode D (tests
+// only).
+func SendRawP2P(ctx context.Context, c *Client, to string, payload []byte) error {
+	return c.Conversation(to).send(ctx, "D", payload)
+}
+
+// EndpointGUID is the client's endpoint (machine) GUID (tests only).
+func EndpointGUID(c *Client) string { return c.guid }

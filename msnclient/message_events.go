@@ -29,6 +29,9 @@ func (sb *sbConn) handleMessage(cmd *msnp.Command) {
 		sb.s.c.handleLegacyInvite(sb, from, payload)
 		return
 	}
+	if sb.handleEmoticonPayload(from, payload) {
+		return
+	}
 	evt := messageEvent(from, msnp.DecodeParam(cmd.Arg(1)), from == sb.self, payload)
 	if evt == nil {
 		return
@@ -37,6 +40,7 @@ func (sb *sbConn) handleMessage(cmd *msnp.Command) {
 	switch e := evt.(type) {
 	case *MessageReceived:
 		e.Participants = parts
+		e.Emoticons = sb.emoticons.take(from, e.Message.Text)
 	case *Typing:
 		e.Participants = parts
 	case *Nudge:

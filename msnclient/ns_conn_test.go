@@ -137,7 +137,9 @@ func TestSecretsNeverLogged(t *testing.T) {
 	logger := zerolog.New(&buf).Level(zerolog.TraceLevel)
 	p := newPipeSession(t, 18, &logger)
 	const ticket = "t=0123456789abcdef0123SECRETFILLER&p="
+	sent := make(chan struct{})
 	go func() {
+		defer close(sent)
 		_ = p.s.conn.send(msnp.New("USR", "SSO", "S", ticket, "HAAAAAEAAAADZgAABIAAAAgAAAAUAAAAmbiblob", "{guid}"))
 	}()
 	_ = p.server.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -150,6 +152,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 			break
 		}
 	}
+	<-sent // send logs after its write, which the server may read first
 	out := buf.String()
 	if !strings.Contains(out, "USR") {
 		t.Fatalf("trace log does not show commands: %s", out)

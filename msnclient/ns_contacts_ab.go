@@ -57,6 +57,7 @@ func (c *Client) fetchList(ctx context.Context, s *session) (map[string]*Contact
 		return nil, nil, "", err
 	}
 	var book *abch.AddressBook
+	circleGen := c.circleGen()
 	if s.d.abPaged {
 		book, err = ab.ABFindContactsPaged(ctx)
 	} else {
@@ -65,6 +66,7 @@ func (c *Client) fetchList(ctx context.Context, s *session) (map[string]*Contact
 	if err != nil {
 		return nil, nil, "", err
 	}
+	c.noteCircleResult(s, book, circleGen) // ns_circles.go
 	contacts := make(map[string]*Contact)
 	get := func(email string) *Contact {
 		email, err := checkEmail(email)
@@ -140,6 +142,7 @@ func (o *abOps) load(ctx context.Context) error {
 			return fmt.Errorf("initial ADL: %w", err)
 		}
 	}
+	c.syncCircles(ctx, s) // MSNP18: join the circles, after the initial ADL
 	return nil
 }
 
@@ -362,7 +365,7 @@ func (c *Client) handleNOT(s *session, cmd *msnp.Command) {
 		c.log.Warn().Err(err).Msg("Skipping malformed NOT payload")
 		return
 	}
-	if ok && s.d.addressBook {
+	if ok && s.d.addressBook && !c.handleCircleNOT(s, cmd.Payload) {
 		c.scheduleRefresh(s)
 	}
 }
@@ -438,6 +441,7 @@ func (c *Client) refreshListCtx(ctx context.Context, s *session) error {
 		s.emit(&ContactListChanged{})
 	}
 	c.emitPendingRequests()
+	c.syncCircles(ctx, s)
 	return nil
 }
 

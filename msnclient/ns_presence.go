@@ -108,6 +108,9 @@ func normalizeMSNObject(obj string) string {
 
 // handlePresence handles ILN and NLN.
 func (c *Client) handlePresence(s *session, cmd *msnp.Command) {
+	if c.handleCircleLine(s, cmd) {
+		return
+	}
 	p, err := parsePresence(s.d, cmd)
 	if err != nil {
 		c.log.Warn().Err(err).Str("cmd", cmd.Redacted()).Msg("Skipping malformed presence line")
@@ -146,6 +149,9 @@ func (c *Client) handlePresence(s *session, cmd *msnp.Command) {
 
 // handleOffline handles "FLN email", "FLN email 1 0", "FLN 1:email 0:0".
 func (c *Client) handleOffline(s *session, cmd *msnp.Command) {
+	if c.handleCircleLine(s, cmd) {
+		return
+	}
 	email, via := splitAddress(cmd.Arg(0))
 	if _, err := checkEmail(email); err != nil || via {
 		if err != nil {
@@ -178,6 +184,9 @@ func (c *Client) handleOffline(s *session, cmd *msnp.Command) {
 // handleUBX handles a personal message: "UBX email len", "UBX email 1 len",
 // "UBX 1:email len".
 func (c *Client) handleUBX(s *session, cmd *msnp.Command) {
+	if c.handleCircleLine(s, cmd) {
+		return
+	}
 	email, via := splitAddress(cmd.Arg(0))
 	if _, err := checkEmail(email); err != nil || via {
 		if err != nil {

@@ -191,7 +191,11 @@ func (s *session) handle(cmd *msnp.Command) {
 		c.handleServerML(s, cmd)
 	case "NOT":
 		c.handleNOT(s, cmd)
-	case "GCF", "SBS", "UBN", "NFY", "SDG", "IPG", "UUX", "CHG", "QRY":
+	case "NFY":
+		c.handleNFY(s, cmd) // ns_circles_wire.go
+	case "SDG":
+		c.handleSDG(s, cmd)
+	case "GCF", "SBS", "UBN", "IPG", "UUX", "CHG", "QRY":
 		c.log.Debug().Str("cmd", cmd.Redacted()).Msg("Ignoring notification server command")
 	default:
 		if cmd.IsError() {

@@ -65,6 +65,8 @@ type sbConn struct {
 
 	chunks *chunkAssembler // reassembles chunked messages
 	done   chan struct{}
+
+	emoticons emoticonDefs // custom emoticons defined for the next text (emoticons.go)
 }
 
 func newSBConn(s *switchboards, conn net.Conn) *sbConn {

@@ -229,7 +229,8 @@ type File struct {
 // contact received the whole file, and otherwise an error wrapping
 // ErrFileDeclined (the contact said no), ErrFileNoAnswer (no answer within
 // Config.P2PTimeout), ErrFileCancelled (the contact cancelled while it
-// was sent) or the switchboard error (offline contact, lost connection).
+// was sent), ErrFileStalled (accepted, then not acknowledged) or the
+// switchboard error (offline contact, lost connection).
 func (c *Client) SendFile(ctx context.Context, to string, f File) error {
 	to = strings.ToLower(strings.TrimSpace(to))
 	if _, err := checkEmail(to); err != nil {
@@ -257,6 +258,8 @@ func (c *Client) SendFile(ctx context.Context, to string, f File) error {
 		err = fmt.Errorf("%w: %w", ErrFileDeclined, err)
 	case errors.Is(err, p2p.ErrClosed), errors.Is(err, p2p.ErrPeerError):
 		err = fmt.Errorf("%w: %w", ErrFileCancelled, err)
+	case errors.Is(err, p2p.ErrStalled):
+		err = fmt.Errorf("%w: %w", ErrFileStalled, err)
 	case errors.Is(err, p2p.ErrTimeout):
 		err = fmt.Errorf("%w: %w", ErrFileNoAnswer, err)
 	}
@@ -268,6 +271,9 @@ var (
 	ErrFileDeclined  = errors.New("the contact declined the file")
 	ErrFileNoAnswer  = errors.New("the contact did not answer the file offer in time")
 	ErrFileCancelled = errors.New("the contact cancelled the transfer")
+	// ErrFileStalled: the contact accepted, then their client stopped
+	// acknowledging the data.
+	ErrFileStalled = errors.New("the contact's client stopped taking the file")
 )
 
 // truncateLog bounds a peer's text in a log line.

@@ -201,49 +201,64 @@ func (sb *sbConn) writeFailed(cmd *msnp.Command, err error) error {
 // (another switchboard may be tried); once the message was written
 // without an acknowledgement, the error is an *UnconfirmedError.
 func (sb *sbConn) sendMessage(ctx context.Context, mode string, payload []byte, id uint64) error {
+	wait, err := sb.startMessage(mode, payload, id)
+	if err != nil {
+		return err
+	}
+	return wait(ctx)
+}
+
+// startMessage writes one MSG payload and returns at once with a function
+// that waits for its ACK (mode "A" or "D"; other modes: nothing to wait
+// for), as sendMessage describes. Messages written one after the other go
+// out in that order, and their ACKs can be awaited later: P2P chunks are
+// pipelined this way, as real clients do.
+func (sb *sbConn) startMessage(mode string, payload []byte, id uint64) (wait func(context.Context) error, err error) {
 	if len(payload) > maxPayload {
-		return fmt.Errorf("message payload of %d bytes is over the %d-byte limit", len(payload), maxPayload)
+		return nil, fmt.Errorf("message payload of %d bytes is over the %d-byte limit", len(payload), maxPayload)
 	}
 	if !sb.touchToSend() {
-		return errSBClosed
+		return nil, errSBClosed
 	}
 	cmd := msnp.NewPayload("MSG", payload, mode)
 	if mode != "A" && mode != "D" {
 		if err := sb.eng.Send(cmd); err != nil {
-			return sb.writeFailed(cmd, err)
+			return nil, sb.writeFailed(cmd, err)
 		}
-		return nil
+		return func(context.Context) error { return nil }, nil
 	}
 	call, err := sb.eng.Start(cmd, nil)
 	if err != nil {
 		err = sb.writeFailed(cmd, err)
 		if errors.Is(err, errSBClosed) {
-			return err
+			return nil, err
 		}
-		return fmt.Errorf("%w: %w", ErrNotDelivered, err)
+		return nil, fmt.Errorf("%w: %w", ErrNotDelivered, err)
 	}
 	// From here on the message is on its way: it is never sent again.
-	select {
-	case reply := <-call.Reply():
-		return ackResult(reply)
-	case <-sb.eng.Done():
+	return func(ctx context.Context) error {
 		select {
-		case reply := <-call.Reply(): // answered just before the close
+		case reply := <-call.Reply():
 			return ackResult(reply)
-		default:
+		case <-sb.eng.Done():
+			select {
+			case reply := <-call.Reply(): // answered just before the close
+				return ackResult(reply)
+			default:
+			}
+			return &UnconfirmedError{ID: id, Err: errSBClosed}
+		case <-ctx.Done():
 		}
-		return &UnconfirmedError{ID: id, Err: errSBClosed}
-	case <-ctx.Done():
-	}
-	// The caller gave up (or the request timed out): the transaction stays
-	// registered, and an acknowledgement that still comes is reported as
-	// an event.
-	sb.awaitLate(call, id)
-	err = ctx.Err()
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = ErrTimeout
-	}
-	return &UnconfirmedError{ID: id, Late: true, Err: err}
+		// The caller gave up (or the request timed out): the transaction
+		// stays registered, and an acknowledgement that still comes is
+		// reported as an event.
+		sb.awaitLate(call, id)
+		err := ctx.Err()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = ErrTimeout
+		}
+		return &UnconfirmedError{ID: id, Late: true, Err: err}
+	}, nil
 }
 
 // ackResult interprets the reply to a MSG.

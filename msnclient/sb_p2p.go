@@ -26,9 +26,9 @@ type p2pState struct {
 	own *p2p.MSNObject
 
 	routeMu sync.Mutex
-	// route is, per peer, the switchboard their last P2P message came on:
-	// answers go back on it while it is open, as a peer may handle P2P
-	// per switchboard.
+	// route is, per peer, the switchboard their last P2P message (or
+	// custom emoticon definition, emoticons.go) came on: answers go back
+	// on it while it is open, as a peer may handle P2P per switchboard.
 	route map[string]*sbConn
 }
 
@@ -43,6 +43,7 @@ func (c *Client) p2pApps() *p2pState {
 			Self:        c.Email(),
 			SelfGUID:    c.guid,
 			Send:        c.sendP2P,
+			Start:       c.startP2P,
 			MaxDataSize: maxSize,
 			CallTimeout: c.cfg.P2PTimeout,
 			Logger:      c.log.With().Str("component", "p2p").Logger(),
@@ -74,6 +75,36 @@ func (c *Client) sendP2P(ctx context.Context, peer string, payload []byte) error
 		}
 	}
 	return c.Conversation(peer).send(ctx, "D", payload)
+}
+
+// startP2P writes one P2P payload to peer like sendP2P and returns at once
+// with a function that waits for the switchboard's acknowledgement, so
+// that the chunks of a transfer are pipelined. Without a switchboard the
+// peer is on, it sends as sendP2P does (opening one) and the wait returns
+// its result.
+func (c *Client) startP2P(ctx context.Context, peer string, payload []byte) (func() error, error) {
+	st := c.p2p
+	st.routeMu.Lock()
+	sb := st.route[peer]
+	st.routeMu.Unlock()
+	if sb != nil && sb.usable() && slices.Contains(sb.Participants(), peer) {
+		wait, err := sb.startMessage("D", payload, c.sb.nextMsgID.Add(1))
+		if err == nil {
+			timeout := c.sb.requestTimeout()
+			return func() error {
+				actx, cancel := context.WithTimeout(ctx, timeout)
+				defer cancel()
+				return wait(actx)
+			}, nil
+		}
+		if !errors.Is(err, errSBClosed) {
+			return nil, err
+		}
+	}
+	if err := c.Conversation(peer).send(ctx, "D", payload); err != nil {
+		return nil, err
+	}
+	return func() error { return nil }, nil
 }
 
 // abortP2P ends the P2P calls in progress when the session ends: their

@@ -24,13 +24,14 @@ type abFindContactsPagedEnvelope struct {
 // abResult covers both find calls: ABFindAll uses lower-case container
 // names (groups, contacts, ab), ABFindContactsPaged capitalised ones.
 type abResult struct {
-	Groups       []xmlGroup   `xml:"groups>Group"`
-	GroupsPaged  []xmlGroup   `xml:"Groups>Group"`
-	Contacts     []xmlContact `xml:"contacts>Contact"`
-	ContactsPage []xmlContact `xml:"Contacts>Contact"`
-	AB           xmlAB        `xml:"ab"`
-	ABPaged      xmlAB        `xml:"Ab"`
-	CircleTicket string       `xml:"CircleResult>CircleTicket"`
+	Groups       []xmlGroup         `xml:"groups>Group"`
+	GroupsPaged  []xmlGroup         `xml:"Groups>Group"`
+	Contacts     []xmlContact       `xml:"contacts>Contact"`
+	ContactsPage []xmlContact       `xml:"Contacts>Contact"`
+	AB           xmlAB              `xml:"ab"`
+	ABPaged      xmlAB              `xml:"Ab"`
+	CircleTicket string             `xml:"CircleResult>CircleTicket"`
+	Circles      []xmlCircleInverse `xml:"CircleResult>Circles>CircleInverseInfo"` // circles.go
 }
 
 type xmlAB struct {
@@ -49,14 +50,15 @@ type xmlContact struct {
 	ID      string `xml:"contactId"`
 	Deleted string `xml:"fDeleted"`
 	Info    struct {
-		Type            string          `xml:"contactType"`
-		PassportName    string          `xml:"passportName"`
-		DisplayName     string          `xml:"displayName"`
-		QuickName       string          `xml:"quickName"`
-		CID             string          `xml:"CID"`
-		IsMessengerUser string          `xml:"isMessengerUser"`
-		GroupIDs        []string        `xml:"groupIds>guid"`
-		Annotations     []xmlAnnotation `xml:"annotations>Annotation"`
+		Type            string           `xml:"contactType"`
+		PassportName    string           `xml:"passportName"`
+		DisplayName     string           `xml:"displayName"`
+		QuickName       string           `xml:"quickName"`
+		CID             string           `xml:"CID"`
+		IsMessengerUser string           `xml:"isMessengerUser"`
+		GroupIDs        []string         `xml:"groupIds>guid"`
+		Annotations     []xmlAnnotation  `xml:"annotations>Annotation"`
+		Networks        []xmlNetworkInfo `xml:"NetworkInfoList>NetworkInfo"` // circles.go
 	} `xml:"contactInfo"`
 }
 
@@ -85,7 +87,7 @@ func (c *Client) ABFindContactsPaged(ctx context.Context) (*AddressBook, error) 
 }
 
 func convertAddressBook(r *abResult) *AddressBook {
-	ab := &AddressBook{CircleTicket: strings.TrimSpace(r.CircleTicket)}
+	ab := &AddressBook{CircleTicket: strings.TrimSpace(r.CircleTicket), Circles: convertCircles(r.Circles)}
 	for _, x := range []xmlAB{r.AB, r.ABPaged} {
 		if ab.ABID == "" {
 			ab.ABID = strings.TrimSpace(x.ID)
@@ -130,6 +132,7 @@ func convertContact(x *xmlContact) Contact {
 		QuickName:       strings.TrimSpace(x.Info.QuickName),
 		CID:             strings.TrimSpace(x.Info.CID),
 		IsMessengerUser: isTrue(x.Info.IsMessengerUser),
+		Networks:        convertNetworks(x.Info.Networks),
 	}
 	if c.DisplayName == "" {
 		c.DisplayName = c.QuickName

@@ -195,15 +195,21 @@ func escID(action, what, id string) (string, error) {
 const maxGroupName = 61
 
 func escName(action, name string) (string, error) {
+	return escBoundedName(action, "group name", name, maxGroupName)
+}
+
+// escBoundedName checks a name (not empty, at most limit characters,
+// valid XML text) and escapes it.
+func escBoundedName(action, what, name string, limit int) (string, error) {
 	if strings.TrimSpace(name) == "" {
-		return "", fmt.Errorf("abch: %s: empty group name", action)
+		return "", fmt.Errorf("abch: %s: empty %s", action, what)
 	}
-	if len([]rune(name)) > maxGroupName {
-		return "", fmt.Errorf("abch: %s: group name longer than %d characters", action, maxGroupName)
+	if len([]rune(name)) > limit {
+		return "", fmt.Errorf("abch: %s: %s longer than %d characters", action, what, limit)
 	}
 	e, err := xmlsafe.Escape(name)
 	if err != nil {
-		return "", fmt.Errorf("abch: %s: group name: %w", action, err)
+		return "", fmt.Errorf("abch: %s: %s: %w", action, what, err)
 	}
 	return e, nil
 }

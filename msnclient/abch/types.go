@@ -83,6 +83,7 @@ type Contact struct {
 	IsMessengerUser bool
 	GroupIDs        []string
 	Annotations     map[string]string
+	Networks        []NetworkInfo // NetworkInfoList (circle memberships)
 }
 
 // Group is an address book group.
@@ -99,7 +100,8 @@ type AddressBook struct {
 	Me           *Contact  // the user's own entry (display name, MSN.IM.* settings); nil if absent
 	Contacts     []Contact // all other entries (Regular, Circle, …)
 	Groups       []Group
-	CircleTicket string // MSNP18 circle SignedTicket (unescaped XML), if any
+	CircleTicket string       // MSNP18 circle SignedTicket (unescaped XML), if any
+	Circles      []CircleInfo // MSNP18 circles the user is in or invited to
 }
 
 // Contact returns the entry for an email (case-insensitive).

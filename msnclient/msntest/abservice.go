@@ -25,7 +25,7 @@ func (s *Server) handleABService(w http.ResponseWriter, req *soapRequest, action
 			return
 		}
 		if id := req.action.find("ABId").text(); id != "" && id != zeroABID {
-			w.WriteHeader(http.StatusInternalServerError) // no circles here
+			s.circleAddressBook(w, req, id) // circles_soap.go
 			return
 		}
 		writeXML(w, http.StatusOK, soapEnvelope(s.abFindContactsPaged(req.acct)))
@@ -43,6 +43,12 @@ func (s *Server) handleABService(w http.ResponseWriter, req *soapRequest, action
 		s.abGroupDelete(w, req)
 	case "ABGroupContactAdd", "ABGroupContactDelete":
 		s.abGroupContact(w, req, action == "ABGroupContactAdd")
+	case "CreateContact": // circles_soap.go
+		s.createContact(w, req)
+	case "ManageWLConnection":
+		s.manageWLConnection(w, req)
+	case "BreakConnection":
+		s.breakConnection(w, req)
 	default:
 		unsupported(w, action)
 	}
@@ -153,8 +159,9 @@ func (s *Server) abFindContactsPaged(a *account) string {
 	for _, c := range s.fwdContacts(a) {
 		b.WriteString(s.contactXML(a, c, a.contacts[key(c.email)], now))
 	}
+	b.WriteString(s.circleContactsXML(a, now))
 	b.WriteString(s.meXML(a, now))
-	b.WriteString(`</Contacts><CircleResult><CircleTicket>&lt;?xml version="1.0" encoding="utf-16"?&gt;&lt;SignedTicket ver="1" keyVer="1"&gt;&lt;Data&gt;&lt;/Data&gt;&lt;Sig&gt;&lt;/Sig&gt;&lt;/SignedTicket&gt;</CircleTicket></CircleResult>`)
+	b.WriteString(`</Contacts>` + s.circleResultXML(a))
 	b.WriteString(`<Ab>` + s.abInfo(a, now) + `</Ab></ABFindContactsPagedResult></ABFindContactsPagedResponse>`)
 	return b.String()
 }

@@ -75,6 +75,8 @@ func (sess *nsSession) cmdUSR(cmd *msnp.Command) bool {
 		return true
 	}
 	switch method {
+	case "SHA":
+		return sess.cmdUSRSHA(cmd)
 	case "TWN":
 		if sess.dialect < 8 || sess.dialect >= 15 {
 			return true

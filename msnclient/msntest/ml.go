@@ -86,6 +86,7 @@ func (sess *nsSession) listXML(cmd *msnp.Command, add bool) bool {
 		return true
 	}
 	if add && initial {
+		sess.circ.initialADL = true
 		sess.send("ADL", trid, "OK")
 		return false
 	}
@@ -94,8 +95,7 @@ func (sess *nsSession) listXML(cmd *msnp.Command, add bool) bool {
 			return false // Escargot: unhandled error, no reply
 		}
 		if e.network == "9" {
-			sess.sendError(933, trid)
-			return false
+			return sess.circleML(trid, entries, add) // circles*.go
 		}
 		if !validNetworks[e.network] {
 			sess.sendError(204, trid)

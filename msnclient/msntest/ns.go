@@ -45,7 +45,8 @@ type nsSession struct {
 	challenge   string // Microsoft mode: outstanding CHL
 	synDone     bool
 	gone        bool
-	loginSeq    uint64 // login order, for stable endpoint lists
+	loginSeq    uint64        // login order, for stable endpoint lists
+	circ        circleSession // MSNP18 circle state (circles*.go)
 }
 
 func (s *Server) serveNS(conn net.Conn, dispatch bool) {
@@ -137,6 +138,8 @@ func init() {
 		"PNG": (*nsSession).cmdPNG,
 		"OUT": func(*nsSession, *msnp.Command) bool { return true },
 		"QRY": (*nsSession).cmdQRY,
+		"PUT": (*nsSession).cmdPUT, // circles_ns.go
+		"SDG": (*nsSession).cmdSDG,
 		"CHG": (*nsSession).cmdCHG,
 		"PRP": (*nsSession).cmdPRP,
 		"REA": (*nsSession).cmdREA,
@@ -270,6 +273,7 @@ func (s *Server) endSession(sess *nsSession) {
 		return
 	}
 	a := sess.acct
+	s.endCircleSession(sess)
 	if len(s.sessionsOf(a)) == 0 {
 		wasShown := a.status != ""
 		a.status = ""

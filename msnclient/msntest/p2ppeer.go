@@ -40,6 +40,9 @@ type ScriptedPeer struct {
 	served  int // pictures served
 	nextID  uint32
 	closed  chan struct{}
+	offers  scriptedOffers // file offers and texts received (p2ppeer_offers.go)
+
+	emo scriptedEmoticons // custom emoticons (p2ppeer_emoticons.go)
 }
 
 // scriptedChunk is the data chunk size of WLM 8.5 through a switchboard
@@ -211,6 +214,7 @@ type scriptedSB struct {
 	trid    int
 	joined  chan string
 	packets chan scriptedPacket
+	done    chan struct{} // closed when read ends (switchboards the peer opened)
 }
 
 // scriptedPacket is a P2P message received (one chunk).
@@ -241,7 +245,7 @@ func (p *ScriptedPeer) answerRing(sessID, addr, cookie string) {
 	defer sb.conn.Close()
 	_ = sb.w.WriteCommand(msnp.New("ANS", "1", p.email, cookie, sessID))
 	go sb.read(r)
-	sb.serve(ctx)
+	sb.serveObjects(ctx)
 }
 
 func (sb *scriptedSB) read(r *msnp.Reader) {
@@ -258,6 +262,7 @@ func (sb *scriptedSB) read(r *msnp.Reader) {
 		case "MSG":
 			pkt, ok := parseScripted(cmd.Payload, sb.p.email)
 			if !ok {
+				sb.p.offers.recordText(cmd.Payload)
 				continue
 			}
 			if pkt.sid == 0 && pkt.flags&2 == 0 {
@@ -299,8 +304,9 @@ func (sb *scriptedSB) send(dest string, sid, flags, footer uint32, data []byte) 
 	id := sb.p.nextID
 	sb.p.mu.Unlock()
 	uid := randU32()
-	for off := 0; off == 0 || off < len(data); off += scriptedChunk {
-		end := min(off+scriptedChunk, len(data))
+	chunk := sb.p.chunkSize()
+	for off := 0; off == 0 || off < len(data); off += chunk {
+		end := min(off+chunk, len(data))
 		sb.write(dest, sid, id, uint64(off), uint64(len(data)), flags, uid, 0, 0, data[off:end], footer)
 		if len(data) == 0 {
 			break
@@ -349,26 +355,6 @@ func slpField(text, name string) string {
 	return ""
 }
 
-// serve answers picture requests on a switchboard it was invited to, until
-// the switchboard closes.
-func (sb *scriptedSB) serve(ctx context.Context) {
-	for {
-		pkt, ok := sb.nextPacket(ctx)
-		if !ok {
-			return
-		}
-		if pkt.flags&2 != 0 || !strings.HasPrefix(pkt.slp, "INVITE ") {
-			if pkt.slp != "" || pkt.sid != 0 {
-				sb.ack(sb.peerOf(pkt), pkt)
-			}
-			continue
-		}
-		from := slpAddr(slpField(pkt.slp, "From"))
-		sb.ack(from, pkt)
-		sb.answerInvite(ctx, from, pkt.slp)
-	}
-}
-
 func (sb *scriptedSB) peerOf(pkt scriptedPacket) string { return slpAddr(slpField(pkt.slp, "From")) }
 
 func slpAddr(v string) string {
@@ -405,71 +391,15 @@ func (sb *scriptedSB) response(invite string, code int, reason, body string) str
 		code, reason, slpAddr(slpField(invite, "From")), sb.p.email, slpField(invite, "Via"), slpField(invite, "Call-ID"), len(body)+1, body)
 }
 
-func (sb *scriptedSB) answerInvite(ctx context.Context, from, invite string) {
-	body := invite[strings.Index(invite, "\r\n\r\n")+4:]
-	sid, _ := strconv.ParseUint(slpField(body, "SessionID"), 10, 32)
-	appID, _ := strconv.ParseUint(slpField(body, "AppID"), 10, 32)
-	ctxBytes, _ := base64.StdEncoding.DecodeString(slpField(body, "Context"))
-	sb.p.mu.Lock()
-	picture, obj := sb.p.picture, sb.p.msnobj
-	sb.p.mu.Unlock()
-	want := ""
-	if i := strings.Index(obj, `SHA1D="`); i >= 0 {
-		want = obj[i : i+len(`SHA1D="`)+28]
-	}
-	if picture == nil || !strings.Contains(string(ctxBytes), want) {
-		sb.send(from, 0, 0, 0, []byte(sb.response(invite, 603, "Decline", fmt.Sprintf("SessionID: %d\r\n\r\n", sid))))
-		return
-	}
-	ok := sb.send(from, 0, 0, 0, []byte(sb.response(invite, 200, "OK", fmt.Sprintf("SessionID: %d\r\n\r\n", sid))))
-	if !sb.waitAck(ctx, ok) {
-		return
-	}
-	prep := sb.send(from, uint32(sid), 0, uint32(appID), []byte{0, 0, 0, 0})
-	if !sb.waitAck(ctx, prep) {
-		return
-	}
-	data := sb.send(from, uint32(sid), 0x20, uint32(appID), picture)
-	if !sb.waitAck(ctx, data) {
-		return
-	}
-	sb.p.mu.Lock()
-	sb.p.served++
-	sb.p.mu.Unlock()
-}
-
 // RequestPicture opens a switchboard with contact, asks for the picture
 // described by msnobj with AppID 12 (as WLM does), checks its SHA1D and
 // returns it.
 func (p *ScriptedPeer) RequestPicture(ctx context.Context, contact, msnobj string) ([]byte, error) {
-	xfr, err := p.request(ctx, "XFR", "SB")
-	if err != nil {
-		return nil, fmt.Errorf("XFR SB: %w", err)
-	}
-	sb, r, err := p.dialSB(ctx, xfr.Arg(2))
+	sb, err := p.openSB(ctx, contact)
 	if err != nil {
 		return nil, err
 	}
 	defer sb.conn.Close()
-	sbr := make(chan *msnp.Command, 1)
-	go func() {
-		c, err := r.ReadCommand()
-		if err == nil {
-			sbr <- c
-		}
-		close(sbr)
-	}()
-	_ = sb.w.WriteCommand(msnp.New("USR", "1", p.email, xfr.Arg(4)))
-	if c := <-sbr; c == nil || c.Name != "USR" {
-		return nil, errors.New("switchboard USR failed")
-	}
-	go sb.read(r)
-	_ = sb.w.WriteCommand(msnp.New("CAL", "2", contact))
-	select {
-	case <-sb.joined:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%s did not join: %w", contact, ctx.Err())
-	}
 	sid := randU32()%100000000 + 1000
 	callID := fmt.Sprintf("{%08X-1111-4222-8333-%012X}", randU32(), randU32())
 	body := fmt.Sprintf("EUF-GUID: {A4268EEC-FEC5-49E5-95C3-F126696BDBF6}\r\nSessionID: %d\r\nAppID: 12\r\nContext: %s\r\n\r\n",

@@ -219,6 +219,7 @@ func (s *Server) broadcastPresence(a *account) {
 		}
 		sess.sendPresence(a, s.statusFor(a, b), "")
 	}
+	s.broadcastCirclePresence(a)
 }
 
 // presenceTo sends a's presence to b's sessions that watch a (after a list

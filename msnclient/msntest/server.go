@@ -77,6 +77,7 @@ type Server struct {
 	soapFaults map[string][]string // queued FailNextSOAP error codes by action
 	loginSeq   uint64
 	changed    chan struct{} // closed and replaced on every online-state change
+	circles    circleStore   // MSNP18 circles (circles*.go)
 }
 
 // Start starts a server listening on 127.0.0.1 with random ports.
@@ -98,6 +99,7 @@ func Start(opts Options) (*Server, error) {
 		soapFaults: make(map[string][]string),
 		changed:    make(chan struct{}),
 	}
+	s.circles.init()
 	if opts.Logger != nil {
 		s.log = opts.Logger.With().Str("component", "msntest").Logger()
 	}

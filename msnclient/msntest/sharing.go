@@ -15,6 +15,8 @@ func (s *Server) handleSharing(w http.ResponseWriter, req *soapRequest, action s
 		writeXML(w, http.StatusOK, soapEnvelope(s.findMembership(req.acct)))
 	case "AddMember", "DeleteMember":
 		s.changeMembers(w, req, action == "AddMember")
+	case "CreateCircle":
+		s.createCircle(w, req) // circles_soap.go
 	default:
 		unsupported(w, action)
 	}

@@ -38,17 +38,34 @@ var (
 	ErrTooLarge  = errors.New("p2p: the data is over the size limit")
 	ErrStopped   = errors.New("p2p: manager stopped")
 	ErrPeerError = errors.New("p2p: the peer reported an error")
+	// ErrStalled wraps ErrTimeout when an accepted offer's data was not
+	// acknowledged in time: the peer accepted, then stopped answering.
+	ErrStalled = errors.New("p2p: the peer stopped acknowledging the data")
 )
 
 // SendFunc sends one switchboard MSG payload (P2P envelope and packet) to
 // peer and returns when the switchboard server accepted it.
 type SendFunc func(ctx context.Context, peer string, payload []byte) error
 
+// StartFunc writes one switchboard MSG payload to peer and returns at once
+// with a function that waits until the server accepted it. A stream calls
+// it for its chunks one after the other, so they go out in order.
+type StartFunc func(ctx context.Context, peer string, payload []byte) (wait func() error, err error)
+
+// DefaultWindow is how many chunks of a message may await the server's
+// acceptance at once when Config.Start is set.
+const DefaultWindow = 16
+
 // Config configures a Manager.
 type Config struct {
-	Self        string // our email
-	SelfGUID    string // our endpoint GUID (MSNP16+); messages for another endpoint are ignored
-	Send        SendFunc
+	Self     string // our email
+	SelfGUID string // our endpoint GUID (MSNP16+); messages for another endpoint are ignored
+	Send     SendFunc
+	// Start, when set, pipelines the chunks of a message: up to Window
+	// (default DefaultWindow) are written before the first is accepted,
+	// as real clients stream, instead of one round trip per chunk.
+	Start       StartFunc
+	Window      int
 	ChunkSize   int           // data bytes per chunk; default DefaultChunkSize
 	MaxDataSize int64         // largest data message accepted; default DefaultMaxDataSize
 	AckTimeout  time.Duration // how long to wait for the peer's ack of a message we send
@@ -131,6 +148,8 @@ type Manager struct {
 	mu       sync.Mutex
 	links    map[string]*link
 	handlers map[string]InviteHandler // by upper-case EUF-GUID
+	v2       map[string]*v2Link       // by "peer;endpoint", P2P version 2 (v2.go)
+	v2out    chan v2Out               // version 2 messages to send, in order
 }
 
 // link is the state shared with one peer.
@@ -165,6 +184,11 @@ type call struct {
 	started   bool          // the streamed data message began (one per call)
 	progress  chan struct{} // a chunk was written to sink
 
+	// v2src is the peer endpoint of a call it invited us to over P2P
+	// version 2 (v2.go); "" for version 1. v2got counts its data bytes.
+	v2src string
+	v2got int64
+
 	resp chan *SLPMessage // responses to our INVITE; nil when the peer invited
 	data chan []byte      // the complete data message
 	fail chan error       // BYE before the data, peer error
@@ -178,6 +202,9 @@ func (c *call) closeBye() { c.once.Do(func() { close(c.bye) }) }
 func NewManager(cfg Config) *Manager {
 	if cfg.ChunkSize <= 0 {
 		cfg.ChunkSize = DefaultChunkSize
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
 	}
 	if cfg.MaxDataSize <= 0 {
 		cfg.MaxDataSize = DefaultMaxDataSize
@@ -282,12 +309,17 @@ func (m *Manager) HandleMessage(peer string, payload []byte) {
 	}
 	pkt, err := ParsePacket(env.Body)
 	if err != nil {
-		if strings.Contains(env.Src, ";") && strings.Contains(env.Dest, ";") {
+		if src := endpointGUID(env.Src); src != "" && env.DestGUID() != "" {
 			// Endpoint-addressed and not a valid version 1 packet: P2P
 			// version 2, which WLM 2009 uses only with peers announcing
-			// it. We never announce it; the peer's transfer fails, the
-			// chat is unaffected.
-			m.log.Warn().Str("peer", peer).Msg("Dropping P2P version 2 message (only version 1 is supported)")
+			// it. We never announce it; its invitations are declined
+			// over version 2 so the sender does not wait.
+			v2, err := ParseV2(env.Body)
+			if err != nil {
+				m.log.Warn().Err(err).Str("peer", peer).Msg("Dropping malformed P2P version 2 message")
+				return
+			}
+			m.handleV2(peer, src, v2)
 			return
 		}
 		m.log.Warn().Err(err).Str("peer", peer).Msg("Dropping malformed P2P packet")
@@ -605,6 +637,8 @@ func (m *Manager) sendStream(ctx context.Context, peer string, sessionID, flags,
 		}()
 	}
 	unique := randUint32()
+	w := &chunkWriter{m: m}
+	defer w.abandon()
 	buf := make([]byte, 0, 160+HeaderSize+m.cfg.ChunkSize+FooterSize)
 	chunk := make([]byte, m.cfg.ChunkSize)
 	for off := uint64(0); off == 0 || off < total; {
@@ -621,20 +655,16 @@ func (m *Manager) sendStream(ctx context.Context, peer string, sessionID, flags,
 			Footer: footer,
 		}
 		buf = AppendEnvelope(buf[:0], peer, pkt.AppendPacket(nil))
-		if err := m.cfg.Send(ctx, peer, buf); err != nil {
-			if acked != nil && off+n == total {
-				select {
-				case <-acked: // the last chunk arrived: the peer acked it
-					return nil
-				default:
-				}
-			}
-			return fmt.Errorf("send P2P chunk at %d of %d: %w", off, total, err)
+		if err := w.send(ctx, peer, buf, off); err != nil {
+			return ackedAnyway(acked, err, off, total)
 		}
 		off += n
 		if total == 0 {
 			break
 		}
+	}
+	if err := w.flush(0); err != nil {
+		return ackedAnyway(acked, err, total, total)
 	}
 	if !waitAck {
 		return nil
@@ -654,6 +684,77 @@ func (m *Manager) sendStream(ctx context.Context, peer string, sessionID, flags,
 		}
 		return ctx.Err()
 	}
+}
+
+// chunkWriter sends the chunks of one message: one at a time with
+// Config.Send, or pipelined with Config.Start, Window at a time.
+type chunkWriter struct {
+	m       *Manager
+	pending []pendingChunk
+}
+
+type pendingChunk struct {
+	off  uint64
+	wait func() error
+}
+
+// send writes one chunk; with Start it first waits for the oldest chunks
+// so that at most Window are outstanding.
+func (w *chunkWriter) send(ctx context.Context, peer string, payload []byte, off uint64) error {
+	if w.m.cfg.Start == nil {
+		return w.m.cfg.Send(ctx, peer, payload)
+	}
+	if err := w.flush(w.m.cfg.Window - 1); err != nil {
+		return err
+	}
+	wait, err := w.m.cfg.Start(ctx, peer, payload)
+	if err != nil {
+		return err
+	}
+	w.pending = append(w.pending, pendingChunk{off: off, wait: wait})
+	return nil
+}
+
+// flush waits until at most keep chunks are outstanding.
+func (w *chunkWriter) flush(keep int) error {
+	for len(w.pending) > keep {
+		c := w.pending[0]
+		w.pending = w.pending[1:]
+		if err := c.wait(); err != nil {
+			w.abandon()
+			return fmt.Errorf("chunk at %d: %w", c.off, err)
+		}
+	}
+	return nil
+}
+
+// abandon stops waiting for outstanding chunks (the message failed); their
+// waits end in the background, bounded by the switchboard's timeout.
+func (w *chunkWriter) abandon() {
+	if len(w.pending) == 0 {
+		return
+	}
+	rest := w.pending
+	w.pending = nil
+	go func() {
+		for _, c := range rest {
+			_ = c.wait()
+		}
+	}()
+}
+
+// ackedAnyway is the result of a message whose last chunks failed to send:
+// nil when the peer acknowledged the whole message all the same (its last
+// chunk arrived), else the send error.
+func ackedAnyway(acked chan struct{}, err error, off, total uint64) error {
+	if acked != nil {
+		select {
+		case <-acked: // the last chunk arrived: the peer acked it
+			return nil
+		default:
+		}
+	}
+	return fmt.Errorf("send P2P chunk at %d of %d: %w", off, total, err)
 }
 
 // sendSLP sends an MSNSLP message (session 0, footer 0).
@@ -681,7 +782,7 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 	sessionBody := "SessionID: " + f["sessionid"] + "\r\n\r\n"
 	if err != nil || sid64 == 0 {
 		m.log.Warn().Str("peer", peer).Str("session", truncate(f["sessionid"], 16)).Msg("Declining MSNSLP INVITE without a valid SessionID")
-		m.sendSLP(peer, newSLPResponse(slp, 500, "Internal Error", SLPSessionReq, sessionBody), false)
+		m.reply(peer, c, slp, 500, "Internal Error", sessionBody)
 		return
 	}
 	if app, err := strconv.ParseUint(f["appid"], 10, 32); err == nil {
@@ -691,7 +792,7 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 		inv.Context, err = base64.StdEncoding.DecodeString(ctxField)
 		if err != nil {
 			m.log.Warn().Err(err).Str("peer", peer).Msg("Declining MSNSLP INVITE with a bad Context")
-			m.sendSLP(peer, newSLPResponse(slp, 500, "Internal Error", SLPSessionReq, sessionBody), false)
+			m.reply(peer, c, slp, 500, "Internal Error", sessionBody)
 			return
 		}
 	}
@@ -702,9 +803,14 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 	if h != nil {
 		ans = h(ctx, peer, inv)
 	}
+	if ans.Accept && c.v2src != "" && (!ans.Receive || ans.Sink == nil) {
+		// Over version 2 only streamed receives (files) are supported.
+		m.log.Info().Str("peer", peer).Str("euf_guid", inv.EUFGUID).Msg("Declining an invitation over P2P version 2: only receiving files is supported")
+		ans.Accept = false
+	}
 	if !ans.Accept {
 		m.log.Debug().Str("peer", peer).Str("euf_guid", inv.EUFGUID).Msg("Declining MSNSLP INVITE")
-		m.sendSLP(peer, newSLPResponse(slp, 603, "Decline", SLPSessionReq, sessionBody), false)
+		m.reply(peer, c, slp, 603, "Decline", sessionBody)
 		return
 	}
 	log := m.log.With().Str("peer", peer).Uint32("session", inv.SessionID).Logger()
@@ -716,7 +822,7 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 		}
 		m.mu.Unlock()
 	}
-	if err := m.sendSLPCtx(ctx, peer, newSLPResponse(slp, 200, "OK", SLPSessionReq, sessionBody), true); err != nil {
+	if err := m.accept(ctx, peer, c, slp, sessionBody); err != nil {
 		log.Warn().Err(err).Msg("P2P session not acknowledged")
 		if ans.OnData != nil {
 			ans.OnData(nil, err)
@@ -763,6 +869,28 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// reply answers an INVITE with a status and no session, over the version
+// of P2P the INVITE came on.
+func (m *Manager) reply(peer string, c *call, slp *SLPMessage, code int, reason, body string) {
+	resp := newSLPResponse(slp, code, reason, SLPSessionReq, body)
+	if c.v2src != "" {
+		m.sendSLPV2(peer, c.v2src, slp, resp)
+		return
+	}
+	m.sendSLP(peer, resp, false)
+}
+
+// accept answers an INVITE with 200 OK; over version 1 it returns once
+// the peer acknowledged it.
+func (m *Manager) accept(ctx context.Context, peer string, c *call, slp *SLPMessage, body string) error {
+	resp := newSLPResponse(slp, 200, "OK", SLPSessionReq, body)
+	if c.v2src != "" {
+		m.sendSLPV2(peer, c.v2src, slp, resp)
+		return nil
+	}
+	return m.sendSLPCtx(ctx, peer, resp, true)
 }
 
 func (m *Manager) removeCall(peer string, c *call) {
@@ -879,6 +1007,10 @@ func (m *Manager) endStream(peer string, c *call) {
 
 // sendBye closes a call with BYE, in the background.
 func (m *Manager) sendBye(peer string, c *call) {
+	if c.v2src != "" {
+		m.sendByeV2(peer, c)
+		return
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.AckTimeout)
 		defer cancel()
@@ -931,6 +1063,12 @@ func (m *Manager) Offer(ctx context.Context, peer string, o Offer) error {
 	err := m.invite(ictx, peer, o.EUFGUID, o.AppID, o.Context, c)
 	icancel()
 	if err != nil {
+		if !errors.Is(err, ErrDeclined) && !errors.Is(err, ErrStopped) {
+			// Unanswered or given up: withdraw the offer, so that the
+			// contact's client stops showing it (accepting it later
+			// would start a transfer nobody sends).
+			m.sendBye(peer, c)
+		}
 		return err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -980,6 +1118,9 @@ func (m *Manager) offerData(ctx context.Context, peer string, c *call, o Offer) 
 		r, size = o.Reader, o.Size
 	}
 	if err := m.sendStream(ctx, peer, c.sessionID, o.DataFlags, o.AppID, r, uint64(size), true); err != nil {
+		if errors.Is(err, ErrTimeout) {
+			return fmt.Errorf("send data: %w: %w", ErrStalled, err)
+		}
 		return fmt.Errorf("send data: %w", err)
 	}
 	return nil

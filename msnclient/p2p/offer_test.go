@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -107,6 +108,18 @@ func TestObjectsBetweenManagers(t *testing.T) {
 func TestOfferNoAnswer(t *testing.T) {
 	mine, theirs := connectedManagers(t)
 	mine.cfg.CallTimeout = 300 * time.Millisecond
+	sent := make(chan *SLPMessage, 16)
+	send := mine.cfg.Send
+	mine.cfg.Send = func(ctx context.Context, peer string, payload []byte) error {
+		if env, err := ParseEnvelope(payload); err == nil {
+			if pkt, err := ParsePacket(env.Body); err == nil && pkt.SessionID == 0 && !pkt.IsAck() {
+				if slp, err := ParseSLP(pkt.Data); err == nil {
+					sent <- slp
+				}
+			}
+		}
+		return send(ctx, peer, payload)
+	}
 	theirs.HandleInvites(fileGUID, func(ctx context.Context, _ string, _ *Invite) Answer {
 		<-ctx.Done() // a user who never clicks
 		return Answer{}
@@ -114,6 +127,17 @@ func TestOfferNoAnswer(t *testing.T) {
 	err := mine.Offer(context.Background(), buddy, Offer{EUFGUID: fileGUID, AppID: 2, Data: []byte("x")})
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("got %v, want ErrTimeout", err)
+	}
+	// The offer is withdrawn with a BYE on its call, so the contact's
+	// client stops showing it.
+	invite := <-sent
+	select {
+	case bye := <-sent:
+		if bye.Method != "BYE" || bye.CallID() != invite.CallID() || bye.ContentType() != SLPSessionClose {
+			t.Errorf("after the INVITE came %s %s (%s)", bye.Method, bye.CallID(), bye.ContentType())
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the unanswered offer was not withdrawn")
 	}
 	waitIdle(t, mine)
 }
@@ -181,4 +205,32 @@ type blockingReader chan struct{}
 func (b blockingReader) Read([]byte) (int, error) {
 	<-b
 	return 0, io.EOF
+}
+
+// TestOfferStalledAfterAccept: a peer that accepts an offer, then never
+// acknowledges the data (its client hung) fails the offer with
+// ErrStalled, not as an offer nobody answered, after the ack timeout.
+func TestOfferStalledAfterAccept(t *testing.T) {
+	mine, theirs := connectedManagers(t)
+	mine.cfg.AckTimeout = 300 * time.Millisecond
+	send := theirs.cfg.Send
+	var answered atomic.Bool
+	theirs.cfg.Send = func(ctx context.Context, peer string, payload []byte) error {
+		if env, err := ParseEnvelope(payload); err == nil {
+			if h, err := ParseHeader(env.Body); err == nil && !h.IsAck() && !answered.Swap(true) {
+				return send(ctx, peer, payload) // the 200 OK
+			}
+		}
+		return nil // then the client hangs: nothing more, no ack, no BYE
+	}
+	theirs.HandleInvites(fileGUID, func(context.Context, string, *Invite) Answer {
+		return Answer{Accept: true, Receive: true, OnData: func([]byte, error) {}}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	err := mine.Offer(ctx, buddy, Offer{EUFGUID: fileGUID, AppID: 2, Data: bytes.Repeat([]byte("x"), 5000), DataFlags: FlagFileData})
+	if !errors.Is(err, ErrStalled) || !errors.Is(err, ErrTimeout) {
+		t.Fatalf("got %v, want ErrStalled", err)
+	}
+	waitIdle(t, mine)
 }
