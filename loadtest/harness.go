@@ -1038,11 +1038,16 @@ func (h *harness) stormPhase(ctx context.Context) error {
 	}
 	h.report.MemoryAfterStorm = &p
 	if h.opts.Profile {
-		path := filepath.Join(h.opts.Dir, fmt.Sprintf("goroutine-%d-logins-after-storm.txt", n))
-		if err := h.api.saveProfile(ctx, "goroutine?debug=1", path); err != nil {
-			return err
+		for name, file := range map[string]string{
+			"goroutine?debug=1": fmt.Sprintf("goroutine-%d-logins-after-storm.txt", n),
+			"heap":              fmt.Sprintf("heap-%d-logins-after-storm.pprof", n),
+		} {
+			path := filepath.Join(h.opts.Dir, file)
+			if err := h.api.saveProfile(ctx, name, path); err != nil {
+				return err
+			}
+			h.report.Profiles = append(h.report.Profiles, path)
 		}
-		h.report.Profiles = append(h.report.Profiles, path)
 	}
 	h.logf("memory after the storm: RSS %d KiB, heap in use %d KiB, stacks %d KiB, %d goroutines", p.RSSKiB, p.HeapInuseKiB, p.StackKiB, p.Goroutines)
 	return nil
