@@ -36,8 +36,10 @@ func loginGoroutines(t *testing.T) (int, []string) {
 	return len(creators), creators
 }
 
-// An idle login keeps two goroutines: the connect loop and the
-// notification server's read loop. Everything else (the side work after
+// An idle login keeps two goroutines of ours: the connect loop and the
+// notification server's read loop (bridgev2 adds its bridge state queue).
+// It replaces TestIdleLoginBridgeGoroutines, which counted only the
+// goroutines started by MSNClient methods and missed the side work's. Everything else (the side work after
 // MSN events, the presence refresh, the address book refresh) runs on
 // timers or on goroutines started when there is work, so 1,000 idle
 // logins do not pay for idle stacks (docs/performance.md).
