@@ -19,7 +19,8 @@ const datacastAction = 4
 const maxActionRunes = 1000
 
 // handleDatacast shows a datacast: an action message as an emote with its
-// text, anything else (wink, voice clip) as a notice naming it.
+// text, a wink or voice clip with its object (rich.go), anything else as
+// a notice naming it.
 func (m *MSNClient) handleDatacast(ctx context.Context, evt *msnclient.Datacast) {
 	if evt.ID == datacastAction {
 		if text := actionText(evt.Data); text != "" {
@@ -31,6 +32,10 @@ func (m *MSNClient) handleDatacast(ctx context.Context, evt *msnclient.Datacast)
 			m.queueLocalMessage(pk, evt.From, false, &event.MessageEventContent{MsgType: event.MsgEmote, Body: text})
 			return
 		}
+	}
+	if evt.ID == msnclient.DatacastWink || evt.ID == msnclient.DatacastVoiceClip {
+		m.handleRichDatacast(ctx, evt, m.fetchFromSession)
+		return
 	}
 	m.handleNotice(ctx, evt.ConversationEvent, evt.From, datacastText(evt.ID))
 }

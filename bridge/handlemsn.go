@@ -64,6 +64,8 @@ func (m *MSNClient) handleEvent(ctx context.Context, sess *session, evt any) {
 			return
 		}
 		m.log.Debug().Str("from", evt.From).Str("content_type", evt.ContentType).Msg("Ignoring unsupported MSN message")
+	case *msnclient.Ink:
+		m.handleInk(ctx, evt)
 	case *msnclient.FileReceived:
 		m.handleFileReceived(ctx, evt)
 	case *msnclient.FileFailed:
@@ -195,9 +197,9 @@ func (m *MSNClient) handleNudge(ctx context.Context, evt *msnclient.Nudge) {
 }
 
 // unknownMessageNotice is what the portal shows of a message msnclient
-// could not decode: a file transfer invitation, or a chunked message that
-// arrived incomplete (so the user knows something was lost). Other content
-// types (P2P, emoticon data) show nothing.
+// could not decode: a file transfer invitation, a chunked message that
+// arrived incomplete (so the user knows something was lost), or content of
+// a type the bridge does not know (see unknownContentNotice).
 func unknownMessageNotice(evt *msnclient.UnknownMessage) (string, bool) {
 	switch {
 	case errors.Is(evt.Err, msnclient.ErrIncompleteMessage):
@@ -206,7 +208,7 @@ func unknownMessageNotice(evt *msnclient.UnknownMessage) (string, bool) {
 		// File offers are FileFailed events: this is another application.
 		return "sent an invitation (voice, video or an application) that the bridge cannot accept", true
 	}
-	return "", false
+	return unknownContentNotice(evt.ContentType)
 }
 
 // handleNotice shows something we cannot bridge as an emote of the sender
@@ -350,16 +352,10 @@ func (m *MSNClient) storePresence(ctx context.Context, email string, p storedPre
 	}
 }
 
-// datacastText describes a datacast the bridge cannot show.
+// datacastText describes a datacast the bridge cannot show (winks and
+// voice clips are bridged: rich.go).
 func datacastText(id int) string {
-	switch id {
-	case 2:
-		return "sent a wink, which the bridge cannot show"
-	case 3:
-		return "sent a voice clip, which the bridge cannot play"
-	default:
-		return "sent something the bridge cannot show (MSN datacast " + strconv.Itoa(id) + ")"
-	}
+	return "sent something the bridge cannot show (MSN datacast " + strconv.Itoa(id) + ")"
 }
 
 // setOwnName records our MSN friendly name (shown in emotes and the login

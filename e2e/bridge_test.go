@@ -150,6 +150,7 @@ func TestBridge(t *testing.T) {
 		{"FileDeclined", w.testFileDeclined},
 		{"FileFigures", w.testFileFigures},
 		{"CustomEmoticon", w.testCustomEmoticon},
+		{"RichContent", w.testRich},
 		{"ChatCommands", w.testChatCommands},
 		{"OfflineContact", w.testOfflineContact},
 		{"GroupOfflineMember", w.testGroupOfflineMember},

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
@@ -163,15 +162,7 @@ func (w *world) testFileDeclined(t *testing.T) {
 	}
 	defer func() {
 		_ = picky.Close()
-		// The usual bob again, for the scenarios after this one: closed
-		// when the whole run ends, not with this subtest.
-		bob := newPeer(bobEmail, "Bob Builder")
-		bob.Client = msnclient.NewClient(msnConfig(w.srv, bobEmail, peerPass), bob.handle)
-		if err := bob.Connect(w.ctx); err != nil {
-			t.Fatalf("bob could not sign in again: %v", err)
-		}
-		context.AfterFunc(w.ctx, func() { _ = bob.Close() })
-		w.bob = bob
+		w.bobBack(t)
 	}()
 	data := randomBytes(t, 5000)
 	up, err := w.user.UploadBytes(w.ctx, data, "application/octet-stream")

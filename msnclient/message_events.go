@@ -49,6 +49,8 @@ func (sb *sbConn) handleMessage(cmd *msnp.Command) {
 		e.Participants = parts
 	case *UnknownMessage:
 		e.Participants = parts
+	case *Ink:
+		e.Participants = parts
 	}
 	sb.s.c.emit(evt)
 }
@@ -96,6 +98,9 @@ func messageEvent(from, fromName string, fromSelf bool, payload []byte) any {
 			return &Nudge{From: from, FromSelf: fromSelf}
 		}
 		return &Datacast{From: from, ID: id, Data: m.Body}
+	}
+	if isInkType(ct) {
+		return inkEvent(from, ct, m.Body)
 	}
 	return &UnknownMessage{From: from, ContentType: ct, Raw: payload}
 }

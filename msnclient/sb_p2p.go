@@ -50,6 +50,7 @@ func (c *Client) p2pApps() *p2pState {
 		})
 		c.p2p = &p2pState{m: m, objects: p2p.NewObjects(m), route: make(map[string]*sbConn)}
 		m.HandleInvites(p2p.EUFGUIDFile, c.handleFileInvite)
+		m.HandleBare(inkSessionID, maxP2PInk, c.handleP2PInk)
 	})
 	return c.p2p
 }

@@ -81,6 +81,11 @@ func toJSONEvent(evt any) jsonEvent {
 		e.Type, e.From, e.FromSelf, e.Participants = "nudge", v.From, v.FromSelf, v.Participants
 	case *msnclient.Datacast:
 		e.Type, e.From, e.ID, e.Participants = "datacast", v.From, v.ID, v.Participants
+	case *msnclient.Ink:
+		e.Type, e.From, e.ContentType, e.Count, e.Participants = "ink", v.From, v.ContentType, len(v.Data), v.Participants
+		if v.Err != nil {
+			e.Error = v.Err.Error()
+		}
 	case *msnclient.UnknownMessage:
 		e.Type, e.From, e.ContentType, e.Participants = "unknown_message", v.From, v.ContentType, v.Participants
 	case *msnclient.ParticipantJoined:

@@ -37,7 +37,8 @@ type ScriptedPeer struct {
 	pending map[int]chan *msnp.Command
 	picture []byte
 	msnobj  string
-	served  int // pictures served
+	served  int               // pictures served
+	objects map[string][]byte // other objects served (winks, voice clips) by SHA1D; see richpeer.go
 	nextID  uint32
 	closed  chan struct{}
 	offers  scriptedOffers // file offers and texts received (p2ppeer_offers.go)
@@ -214,6 +215,7 @@ type scriptedSB struct {
 	trid    int
 	joined  chan string
 	packets chan scriptedPacket
+	acks    chan uint32   // ids of our messages acked while serving, when set (richpeer.go)
 	done    chan struct{} // closed when read ends (switchboards the peer opened)
 }
 

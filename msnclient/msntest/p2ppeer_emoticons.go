@@ -296,6 +296,7 @@ func (sb *scriptedSB) serveObjects(ctx context.Context) {
 		switch {
 		case pkt.flags&2 != 0:
 			s.gotAck(pkt.ackID)
+			sb.noteAck(pkt.ackID) // for SendP2PData (richpeer.go)
 		case strings.HasPrefix(pkt.slp, "INVITE "):
 			from := slpAddr(slpField(pkt.slp, "From"))
 			sb.ack(from, pkt)
@@ -357,6 +358,9 @@ func (s *objectServer) answer(ctx context.Context, from, invite string) {
 	ctxBytes, _ := base64.StdEncoding.DecodeString(slpField(body, "Context"))
 	data, _ := p.emoticonFor(ctxBytes)
 	emoticon := data != nil
+	if !emoticon {
+		data = p.objectFor(string(ctxBytes)) // a wink or voice clip (richpeer.go)
+	}
 	if emoticon {
 		p.emo.mu.Lock()
 		p.emo.requests++
@@ -365,7 +369,7 @@ func (s *objectServer) answer(ctx context.Context, from, invite string) {
 		if silent {
 			return
 		}
-	} else {
+	} else if data == nil {
 		p.mu.Lock()
 		picture, obj := p.picture, p.msnobj
 		p.mu.Unlock()

@@ -150,6 +150,7 @@ type Manager struct {
 	handlers map[string]InviteHandler // by upper-case EUF-GUID
 	v2       map[string]*v2Link       // by "peer;endpoint", P2P version 2 (v2.go)
 	v2out    chan v2Out               // version 2 messages to send, in order
+	bare     map[uint32]bareHandler   // by session id; see HandleBare
 }
 
 // link is the state shared with one peer.
@@ -225,6 +226,7 @@ func NewManager(cfg Config) *Manager {
 		cancel:   cancel,
 		links:    make(map[string]*link),
 		handlers: make(map[string]InviteHandler),
+		bare:     make(map[uint32]bareHandler),
 	}
 }
 
@@ -373,6 +375,10 @@ func (m *Manager) handlePacket(peer string, pkt *Packet) {
 	if a == nil {
 		return // more chunks to come
 	}
+	if a.first.SessionID != 0 && a.call == nil {
+		go m.deliverBare(peer, a) // see HandleBare
+		return
+	}
 	if a.first.SessionID != 0 {
 		// Ack before the call learns of its data: the BYE that may follow
 		// then reaches the sender after the ack, as it expects.
@@ -435,11 +441,16 @@ func (m *Manager) assembleLocked(l *link, pkt *Packet) (*assembly, error) {
 		limit := int64(maxSLPSize)
 		if h.SessionID != 0 {
 			c = l.callBySession(h.SessionID)
-			if c == nil || !c.receiving {
+			bare, isBare := m.bare[h.SessionID]
+			switch {
+			case c == nil && isBare:
+				limit = bare.maxSize
+			case c == nil || !c.receiving:
 				return nil, fmt.Errorf("data for unknown session %d", h.SessionID)
+			default:
+				limit = c.maxSize
 			}
-			limit = c.maxSize
-			if c.sink != nil {
+			if c != nil && c.sink != nil {
 				if c.started {
 					return nil, fmt.Errorf("%w: a second data message on streamed session %d", ErrBadPacket, h.SessionID)
 				}
@@ -449,6 +460,8 @@ func (m *Manager) assembleLocked(l *link, pkt *Packet) (*assembly, error) {
 		if h.TotalSize > uint64(limit) {
 			if c != nil {
 				c.failWith(fmt.Errorf("%w: %d bytes announced, limit %d", ErrTooLarge, h.TotalSize, limit))
+			} else if bare, ok := m.bare[h.SessionID]; ok && h.SessionID != 0 {
+				go bare.fn(l.peer, nil, fmt.Errorf("%w: %d bytes announced, limit %d", ErrTooLarge, h.TotalSize, limit))
 			}
 			return nil, fmt.Errorf("%w: %d bytes announced, limit %d", ErrTooLarge, h.TotalSize, limit)
 		}
