@@ -220,7 +220,7 @@ func (m *MSNClient) startConnectLoop() (newGUID bool) {
 		m.meta.MachineGUID = msnp.NewGUID()
 		newGUID = true
 	}
-	cfg := srv.clientConfig(m.meta.Email, password, m.meta.MachineGUID)
+	cfg := m.connector.loginConfig(srv, m.meta.Email, password, m.meta.MachineGUID)
 	cfg.SwitchboardIdleTimeout = m.connector.Config.switchboardIdleTimeout()
 	cfg.MaxPictureSize = m.connector.Config.Pictures.maxSize()
 	cfg.MaxFileSize = m.connector.Config.maxFileSize()

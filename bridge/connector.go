@@ -45,6 +45,8 @@ type Connector struct {
 	emoticonMu sync.Mutex
 	emoticons  *emoticonCache // see emoticons.go
 
+	web webClients // the web services' HTTP clients, shared by the logins
+
 	media       mediaDownloader // see media.go; nil: the bridge bot
 	publicMedia publicMedia     // see media.go; nil: the bridge's Matrix connector
 }
