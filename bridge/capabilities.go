@@ -21,8 +21,13 @@ func (c *Connector) GetCapabilities() *bridgev2.NetworkGeneralCapabilities {
 			},
 			GroupCreation: map[string]bridgev2.GroupTypeCapabilities{
 				groupTypeSwitchboard: {
-					TypeDescription: "an MSN group conversation (switchboard)",
+					TypeDescription: "an MSN group conversation (switchboard), which lasts while people are in it",
 					Participants:    bridgev2.GroupFieldCapability{Allowed: true, Required: true, MinLength: 2, MaxLength: maxSwitchboardInvitees},
+				},
+				groupTypeCircle: {
+					TypeDescription: "an MSN group (Windows Live group, MSNP18 circle): persistent, people join once they accept",
+					Name:            bridgev2.GroupFieldCapability{Allowed: true, MaxLength: maxCircleNameLength},
+					Participants:    bridgev2.GroupFieldCapability{Allowed: true, Required: true, MinLength: 1, MaxLength: maxCircleInvitees},
 				},
 			},
 		},
@@ -66,6 +71,12 @@ func (c *Connector) roomFeatures() *event.RoomFeatures {
 }
 
 // GetCapabilities implements bridgev2.NetworkAPI.
-func (m *MSNClient) GetCapabilities(_ context.Context, _ *bridgev2.Portal) *event.RoomFeatures {
-	return m.connector.roomFeatures()
+func (m *MSNClient) GetCapabilities(_ context.Context, portal *bridgev2.Portal) *event.RoomFeatures {
+	features := m.connector.roomFeatures()
+	if portal != nil && isCirclePortalID(portal.ID) {
+		// Circles carry text, typing and nudges, no files.
+		features.ID += ".circle"
+		features.File = nil
+	}
+	return features
 }

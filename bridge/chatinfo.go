@@ -16,6 +16,9 @@ func (m *MSNClient) GetChatInfo(ctx context.Context, portal *bridgev2.Portal) (*
 	if contact, ok := dmContact(portal.ID); ok {
 		return m.dmChatInfo(ctx, contact), nil
 	}
+	if id, ok := circleOfPortal(portal.ID); ok {
+		return m.circleInfo(ctx, portal, id)
+	}
 	row, err := m.connector.DB.GroupPortal.GetByPortalID(ctx, string(m.login.ID), string(portal.ID))
 	if err != nil {
 		return nil, err

@@ -118,6 +118,9 @@ type MSNClient struct {
 	offline       *offlineReceiver             // offline.go
 	offlineModeMu sync.Mutex                   // guards offlineMode
 	offlineMode   map[networkid.PortalKey]bool // last message to the portal went as an offline message
+
+	circlesOnce sync.Once
+	circleSt    *circleState // circles.go
 }
 
 var (

@@ -63,6 +63,13 @@ type GroupsConfig struct {
 	RefreshIntervalSeconds int `yaml:"refresh_interval_seconds"`
 }
 
+// CirclesConfig is the MSNP18 circles part of the config.
+type CirclesConfig struct {
+	// LeaveOnRoomLeave leaves the circle on MSN as soon as the user leaves
+	// its Matrix room; false asks for confirmation with leave-circle.
+	LeaveOnRoomLeave bool `yaml:"leave_on_room_leave"`
+}
+
 // Config is the network section of the bridge config.
 type Config struct {
 	Servers                       []ServerConfig `yaml:"servers"`
@@ -79,6 +86,7 @@ type Config struct {
 	FileOfferTimeoutSeconds       int            `yaml:"file_offer_timeout_seconds"`
 	MediaFallback                 bool           `yaml:"media_fallback"`
 	ContactGroups                 GroupsConfig   `yaml:"contact_groups"`
+	Circles                       CirclesConfig  `yaml:"circles"`
 
 	// CustomEmoticons configures inline custom emoticons (emoticons.go).
 	CustomEmoticons EmoticonsConfig `yaml:"custom_emoticons"`
@@ -299,6 +307,7 @@ func upgradeConfig(helper up.Helper) (generatedKey string) {
 	helper.Copy(up.Str, "metrics", "listen")
 	helper.Copy(up.Bool, "contact_groups", "spaces")
 	helper.Copy(up.Int, "contact_groups", "refresh_interval_seconds")
+	helper.Copy(up.Bool, "circles", "leave_on_room_leave")
 	upgradeLoginRate(helper)
 	if key, ok := helper.Get(up.Str, "credentials_key"); !ok || key == "generate" {
 		generatedKey = generateCredentialsKey()

@@ -71,6 +71,7 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 		c.addCommands(proc)
 	}
 	c.watchEncryptedEvents(br)
+	c.watchCircleLeaves(br)
 	fixGreeting(br)
 	tuneHomeserverClient(br)
 	c.observeSendLatency(br)
@@ -82,6 +83,7 @@ func (c *Connector) addCommands(proc *commands.Processor) {
 	proc.AddHandlers(c.commandHandlers()...)
 	proc.AddHandlers(c.groupCommandHandlers()...)
 	proc.AddHandlers(c.chatCommandHandlers()...)
+	proc.AddHandlers(c.circleCommandHandlers()...)
 	proc.AddHandlers(unsupportedCommandHandlers()...)
 	proc.AddHandler(c.encryptCommand())
 }

@@ -20,12 +20,36 @@ type conversationTracker struct {
 	mu       sync.Mutex
 	byKey    map[string]networkid.PortalKey // participant key -> group portal
 	byPortal map[networkid.PortalKey][]string
+	// setup maps the participant sets a group conversation started from
+	// Matrix passes through while people are called in (one person, then
+	// two...) to its portal, for joins only: a message from a set of one
+	// person is that person's DM, never the group being set up.
+	setup map[string]networkid.PortalKey
 }
 
 // newConversationTracker returns an empty tracker; its maps are made at
 // the first group conversation (most logins never have one).
 func newConversationTracker() *conversationTracker {
 	return &conversationTracker{}
+}
+
+// settingUp routes the joins of a conversation with participants to pk
+// while a group conversation is being set up (see setup); done ends it.
+func (t *conversationTracker) settingUp(participants []string, pk networkid.PortalKey) (done func()) {
+	key := participantKey(participants)
+	t.mu.Lock()
+	if t.setup == nil {
+		t.setup = make(map[string]networkid.PortalKey)
+	}
+	t.setup[key] = pk
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.setup[key] == pk {
+			delete(t.setup, key)
+		}
+	}
 }
 
 func (t *conversationTracker) lookup(participants []string) (networkid.PortalKey, bool) {
@@ -58,6 +82,9 @@ func (t *conversationTracker) set(participants []string, pk networkid.PortalKey)
 func (t *conversationTracker) move(from, to []string) (networkid.PortalKey, bool) {
 	t.mu.Lock()
 	pk, ok := t.byKey[participantKey(from)]
+	if !ok && len(to) > len(from) {
+		pk, ok = t.setup[participantKey(from)]
+	}
 	t.mu.Unlock()
 	if !ok {
 		return pk, false

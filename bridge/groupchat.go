@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
@@ -29,8 +30,11 @@ var (
 	_ bridgev2.GroupCreatingNetworkAPI      = (*MSNClient)(nil)
 )
 
-// groupTypeSwitchboard is the group creation type of switchboard chats.
-const groupTypeSwitchboard = "group"
+// Group creation types: switchboard chats, and MSNP18 circles.
+const (
+	groupTypeSwitchboard = "group"
+	groupTypeCircle      = "circle"
+)
 
 // maxSwitchboardInvitees bounds a group chat started from Matrix: MSN
 // clients allowed a few dozen people in one conversation.
@@ -43,6 +47,11 @@ const groupInviteTimeout = 90 * time.Second
 // Only invites of contacts' ghosts do something on MSN: there is no way to
 // remove someone from a switchboard, and leaving is not bridged.
 func (m *MSNClient) HandleMatrixMembership(ctx context.Context, msg *bridgev2.MatrixMembershipChange) (*bridgev2.MatrixMembershipResult, error) {
+	if msg.Portal != nil {
+		if id, ok := circleOfPortal(msg.Portal.ID); ok {
+			return m.handleCircleMembership(ctx, msg, id)
+		}
+	}
 	if msg.Type != bridgev2.Invite {
 		return nil, nil
 	}
@@ -208,8 +217,9 @@ func (m *MSNClient) roomNotice(ctx context.Context, portal *bridgev2.Portal, tex
 }
 
 // CreateGroup implements bridgev2.GroupCreatingNetworkAPI (the create-group
-// command and the provisioning API): it starts a switchboard conversation
-// with the participants. Contacts who cannot be reached are reported as
+// command and the provisioning API): type circle (MSNP18) creates a circle
+// and invites the participants (see createCircleGroup); type group starts
+// a switchboard conversation with the participants. Contacts who cannot be reached are reported as
 // failed participants; the conversation goes on with the others.
 func (m *MSNClient) CreateGroup(ctx context.Context, params *bridgev2.GroupCreateParams) (*bridgev2.CreateChatResponse, error) {
 	cl, err := m.client()
@@ -228,6 +238,13 @@ func (m *MSNClient) CreateGroup(ctx context.Context, params *bridgev2.GroupCreat
 		}
 	}
 	slices.Sort(parts)
+	if params.Type == groupTypeCircle {
+		if !cl.SupportsCircles() {
+			return nil, bridgev2.RespError(mautrix.MInvalidParam.WithMessage(
+				"MSN groups (circles) need MSNP18, and this login uses MSNP%d; create a group conversation (type %s) instead", cl.Version(), groupTypeSwitchboard))
+		}
+		return m.createCircleGroup(ctx, cl, params, parts)
+	}
 	switch {
 	case len(parts) < 2:
 		return nil, bridgev2.RespError(mautrix.MInvalidParam.WithMessage("A group chat needs at least two other people; start a direct chat instead"))
@@ -246,6 +263,7 @@ func (m *MSNClient) CreateGroup(ctx context.Context, params *bridgev2.GroupCreat
 	if err != nil {
 		return nil, err
 	}
+	bridged := false
 	if params.RoomID != "" {
 		// Bridge the room before anyone joins on MSN: joins queue events
 		// that would otherwise create a room of their own.
@@ -254,22 +272,17 @@ func (m *MSNClient) CreateGroup(ctx context.Context, params *bridgev2.GroupCreat
 				portal.MXID.URI(m.connector.Bridge.Matrix.ServerName()).MatrixToURL()))
 		}
 		if portal.MXID == "" {
-			if err := m.ensureBotPower(ctx, params.RoomID); err != nil {
+			if err := m.bridgeRoom(ctx, portal, params.RoomID); err != nil {
 				return nil, err
 			}
-			err = portal.UpdateMatrixRoomID(ctx, params.RoomID, bridgev2.UpdateMatrixRoomIDParams{
-				FailIfMXIDSet:  true,
-				ChatInfo:       info,
-				ChatInfoSource: m.login,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("bridge the room: %w", err)
-			}
+			bridged = true
 		}
 	}
 	joined, failed := m.startGroupConversation(ctx, cl, parts, pk)
 	if len(joined) < 2 {
-		m.convs.remove(joined)
+		if bridged {
+			m.unbridgeRoom(ctx, portal, params.RoomID)
+		}
 		return nil, bridgev2.RespError(mautrix.MUnknown.WithMessage("A group chat needs two people who can be reached, but these could not: %s", failedSummary(failed)))
 	}
 	if len(failed) > 0 {
@@ -285,13 +298,13 @@ func (m *MSNClient) CreateGroup(ctx context.Context, params *bridgev2.GroupCreat
 			m.queueMemberChange(pk, normalizeEmail(m.meta.Email), gone)
 		}
 	}
-	resp := &bridgev2.CreateChatResponse{PortalKey: pk, Portal: portal, PortalInfo: info}
-	if len(failed) > 0 {
-		resp.FailedParticipants = make(map[networkid.UserID]*bridgev2.CreateChatFailedParticipant, len(failed))
-		for email, err := range failed {
-			resp.FailedParticipants[makeUserID(email)] = &bridgev2.CreateChatFailedParticipant{Reason: describeInviteError(err)}
-		}
+	if bridged {
+		// Members and name now that the conversation stands (bridging
+		// left them out, so that a failure had nothing to undo).
+		portal.UpdateInfo(ctx, info, m.login, nil, time.Time{})
 	}
+	resp := &bridgev2.CreateChatResponse{PortalKey: pk, Portal: portal, PortalInfo: info,
+		FailedParticipants: failedParticipants(failed, describeInviteError)}
 	return resp, nil
 }
 
@@ -305,14 +318,15 @@ func (m *MSNClient) startGroupConversation(ctx context.Context, cl *msnclient.Cl
 	for _, p := range parts {
 		ictx, cancel := context.WithTimeout(ctx, groupInviteTimeout)
 		if cv == nil {
-			// The first reachable participant opens the switchboard (its
-			// events belong to the group portal from now on); the others
-			// are called into it one by one.
+			// The first reachable participant opens the switchboard; the
+			// others are called into it one by one.
 			cv = cl.Conversation(p)
-			m.convs.set([]string{p}, pk)
+			// Only the joins of this conversation follow p into the
+			// group portal: p's messages from a set of one are p's DM.
+			done := m.convs.settingUp([]string{p}, pk)
+			defer done()
 			if err := cv.Invite(ictx, p); err != nil {
 				failed[p] = err
-				m.convs.remove([]string{p})
 				cv = nil
 				cancel()
 				continue
@@ -328,7 +342,7 @@ func (m *MSNClient) startGroupConversation(ctx context.Context, cl *msnclient.Cl
 		}
 		cancel()
 	}
-	if len(joined) > 0 {
+	if len(joined) >= 2 {
 		m.convs.set(joined, pk)
 	}
 	return joined, failed
@@ -366,4 +380,61 @@ func (m *MSNClient) ensureBotPower(ctx context.Context, roomID id.RoomID) error 
 		return fmt.Errorf("give the bridge bot power in the room: %w", err)
 	}
 	return nil
+}
+
+// bridgeRoom makes roomID, a room the user made, the Matrix room of portal
+// (bridge info and capabilities only: members and name follow once the
+// MSN side stands, see unbridgeRoom).
+func (m *MSNClient) bridgeRoom(ctx context.Context, portal *bridgev2.Portal, roomID id.RoomID) error {
+	if err := m.ensureBotPower(ctx, roomID); err != nil {
+		return err
+	}
+	err := portal.UpdateMatrixRoomID(ctx, roomID, bridgev2.UpdateMatrixRoomIDParams{
+		FailIfMXIDSet:  true,
+		ChatInfoSource: m.login,
+	})
+	if err != nil {
+		return fmt.Errorf("bridge the room: %w", err)
+	}
+	return nil
+}
+
+// unbridgeRoom undoes bridgeRoom after the MSN side could not be created:
+// the room is no portal any more, loses the bridge's state events and
+// leaves the login's space, and stays the user's as it was.
+func (m *MSNClient) unbridgeRoom(ctx context.Context, portal *bridgev2.Portal, roomID id.RoomID) {
+	log := zerolog.Ctx(ctx)
+	if err := portal.RemoveMXID(ctx); err != nil {
+		log.Err(err).Msg("Failed to unbridge the room")
+	}
+	br := m.connector.Bridge
+	stateKey := string(br.ID)
+	if br.Config.NoBridgeInfoStateKey {
+		stateKey = ""
+	} else if idp, ok := br.Matrix.(bridgev2.MatrixConnectorWithBridgeIdentifier); ok {
+		stateKey = idp.GetUniqueBridgeID()
+	}
+	for _, evtType := range []event.Type{event.StateBridge, event.StateHalfShotBridge, event.StateBeeperRoomFeatures} {
+		if _, err := br.Bot.SendState(ctx, roomID, evtType, stateKey, &event.Content{Raw: map[string]any{}}, time.Now()); err != nil {
+			log.Warn().Err(err).Stringer("event_type", evtType).Msg("Failed to clear bridge state of the unbridged room")
+		}
+	}
+	if space, err := m.login.GetSpaceRoom(ctx); err == nil && space != "" {
+		if _, err := br.Bot.SendState(ctx, space, event.StateSpaceChild, roomID.String(), &event.Content{Raw: map[string]any{}}, time.Now()); err != nil {
+			log.Warn().Err(err).Msg("Failed to take the unbridged room out of the space")
+		}
+	}
+}
+
+// failedParticipants is the FailedParticipants of a group creation: who
+// could not be added, and why in words (nil when everyone was).
+func failedParticipants(failed map[string]error, describe func(error) string) map[networkid.UserID]*bridgev2.CreateChatFailedParticipant {
+	if len(failed) == 0 {
+		return nil
+	}
+	out := make(map[networkid.UserID]*bridgev2.CreateChatFailedParticipant, len(failed))
+	for email, err := range failed {
+		out[makeUserID(email)] = &bridgev2.CreateChatFailedParticipant{Reason: describe(err)}
+	}
+	return out
 }

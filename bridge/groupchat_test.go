@@ -45,6 +45,20 @@ func TestCreateGroupRefusesBadParticipants(t *testing.T) {
 	}
 }
 
+// A circle cannot be created below MSNP18: the error says so and names
+// the type that works.
+func TestCreateCircleNeedsMSNP18(t *testing.T) {
+	_, c := testServer(t)
+	c.Config.Servers[0].ProtocolVersions = []int{15}
+	m, states := testClient(t, c, testPassword)
+	m.Connect(context.Background())
+	expectState(t, states, status.StateConnected, "")
+	_, err := m.CreateGroup(context.Background(), &bridgev2.GroupCreateParams{Type: groupTypeCircle, Participants: []networkid.UserID{"bob@example.com"}})
+	if err == nil || !strings.Contains(err.Error(), "need MSNP18") || !strings.Contains(err.Error(), "MSNP15") || !strings.Contains(err.Error(), "type group") {
+		t.Errorf("circle on MSNP15: %v", err)
+	}
+}
+
 // Membership changes other than inviting a contact's ghost change nothing
 // on MSN and are accepted.
 func TestHandleMatrixMembershipIgnoresOthers(t *testing.T) {

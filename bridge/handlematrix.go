@@ -46,6 +46,9 @@ func (m *MSNClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.Matri
 // returns the metrics reason.
 func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, string, error) {
 	content := msg.Content
+	if id, ok := circleOfPortal(msg.Portal.ID); ok {
+		return m.sendCircleMatrixMessage(ctx, msg, id)
+	}
 	switch content.MsgType {
 	case event.MsgText, event.MsgNotice, event.MsgEmote:
 	case event.MsgImage, event.MsgFile, event.MsgVideo, event.MsgAudio, event.MessageType(event.CapMsgSticker):
@@ -53,22 +56,9 @@ func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 	default:
 		return nil, ReasonUnsupported, bridgev2.ErrUnsupportedMessageType
 	}
-	text := matrixToMSN(ctx, content)
-	snippet := quoteSnippet(text.Text)
-	if content.MsgType == event.MsgEmote && msg.OrigSender == nil {
-		// A relayed emote was already formatted by the relay templates
-		// with the Matrix sender's name ("* Sender waves").
-		text.Text = "* " + m.ownName() + " " + text.Text
-	}
-	if msg.ReplyTo != nil {
-		text.Text = m.replyQuote(ctx, msg) + text.Text
-	}
-	if strings.TrimSpace(text.Text) == "" {
-		return nil, ReasonUnsupported, userError(errors.New("empty message"), "The message is empty after conversion to MSN text.")
-	}
-	if n, limit := utf8.RuneCountInString(text.Text), m.connector.maxMessageLength(); n > limit {
-		return nil, ReasonTooLong, userError(fmt.Errorf("message too long: %d > %d", n, limit),
-			fmt.Sprintf("The message is too long for MSN (%d characters, the limit is %d). Split it into shorter messages.", n, limit))
+	text, snippet, reason, err := m.matrixText(ctx, msg)
+	if err != nil {
+		return nil, reason, err
 	}
 	cl, err := m.waitConnected(ctx)
 	if err != nil {
@@ -93,6 +83,31 @@ func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 	return &bridgev2.MatrixMessageResponse{DB: m.sentMessageRow(snippet)}, "", nil
 }
 
+// matrixText converts a Matrix text, notice or emote to MSN text (with a
+// quote of the message it replies to) and checks that MSN can carry it.
+// On failure it returns the metrics reason and the status error.
+func (m *MSNClient) matrixText(ctx context.Context, msg *bridgev2.MatrixMessage) (msnclient.TextMessage, string, string, error) {
+	content := msg.Content
+	text := matrixToMSN(ctx, content)
+	snippet := quoteSnippet(text.Text)
+	if content.MsgType == event.MsgEmote && msg.OrigSender == nil {
+		// A relayed emote was already formatted by the relay templates
+		// with the Matrix sender's name ("* Sender waves").
+		text.Text = "* " + m.ownName() + " " + text.Text
+	}
+	if msg.ReplyTo != nil {
+		text.Text = m.replyQuote(ctx, msg) + text.Text
+	}
+	if strings.TrimSpace(text.Text) == "" {
+		return text, snippet, ReasonUnsupported, userError(errors.New("empty message"), "The message is empty after conversion to MSN text.")
+	}
+	if n, limit := utf8.RuneCountInString(text.Text), m.connector.maxMessageLength(); n > limit {
+		return text, snippet, ReasonTooLong, userError(fmt.Errorf("message too long: %d > %d", n, limit),
+			fmt.Sprintf("The message is too long for MSN (%d characters, the limit is %d). Split it into shorter messages.", n, limit))
+	}
+	return text, snippet, "", nil
+}
+
 // sentMessageRow is the message row of a text sent to MSN.
 func (m *MSNClient) sentMessageRow(snippet string) *database.Message {
 	return &database.Message{
@@ -108,6 +123,9 @@ func (m *MSNClient) conversationFor(ctx context.Context, portal *bridgev2.Portal
 	cl, err := m.client()
 	if err != nil {
 		return nil, err
+	}
+	if _, ok := circleOfPortal(portal.ID); ok {
+		return nil, errCircleNoConversation
 	}
 	if contact, ok := dmContact(portal.ID); ok {
 		return cl.Conversation(contact), nil
@@ -179,6 +197,9 @@ func (m *MSNClient) HandleMatrixTyping(_ context.Context, msg *bridgev2.MatrixTy
 
 // sendTyping sends one typing notification to a portal's conversation.
 func (m *MSNClient) sendTyping(ctx context.Context, pk networkid.PortalKey) error {
+	if id, ok := circleOfPortal(pk.ID); ok {
+		return m.sendCircleTyping(ctx, id)
+	}
 	portal, err := m.connector.Bridge.GetExistingPortalByKey(ctx, pk)
 	if err != nil || portal == nil {
 		return fmt.Errorf("portal %s not found: %w", pk, err)
@@ -196,6 +217,9 @@ func (m *MSNClient) sendTyping(ctx context.Context, pk networkid.PortalKey) erro
 
 // sendNudge sends a nudge to a portal's conversation.
 func (m *MSNClient) sendNudge(ctx context.Context, portal *bridgev2.Portal) error {
+	if id, ok := circleOfPortal(portal.ID); ok {
+		return m.sendCircleNudge(ctx, id)
+	}
 	cv, err := m.conversationFor(ctx, portal)
 	if err != nil {
 		return err

@@ -81,6 +81,9 @@ func (m *MSNClient) handleEvent(ctx context.Context, sess *session, evt any) {
 	case *msnclient.ParticipantUnreachable:
 		m.handleUnreachable(ctx, evt)
 	default:
+		if m.handleCircleEvent(ctx, sess, evt) {
+			return
+		}
 		m.log.Debug().Type("event_type", evt).Msg("Unhandled MSN event")
 	}
 }
@@ -146,13 +149,19 @@ func (m *MSNClient) handleMessage(ctx context.Context, evt *msnclient.MessageRec
 }
 
 func (m *MSNClient) convertMessage(_ context.Context, _ *bridgev2.Portal, _ bridgev2.MatrixAPI, evt *msnclient.MessageReceived) (*bridgev2.ConvertedMessage, error) {
+	return m.convertText(evt.Message), nil
+}
+
+// convertText is the Matrix message of an MSN text (of a conversation or
+// a circle).
+func (m *MSNClient) convertText(msg msnclient.TextMessage) *bridgev2.ConvertedMessage {
 	return &bridgev2.ConvertedMessage{
 		Parts: []*bridgev2.ConvertedMessagePart{{
 			Type:       event.EventMessage,
-			Content:    msnToMatrix(evt.Message, m.connector.Config.EmoticonsToEmoji),
-			DBMetadata: &MessageMetadata{Snippet: quoteSnippet(evt.Message.Text)},
+			Content:    msnToMatrix(msg, m.connector.Config.EmoticonsToEmoji),
+			DBMetadata: &MessageMetadata{Snippet: quoteSnippet(msg.Text)},
 		}},
-	}, nil
+	}
 }
 
 func (m *MSNClient) handleTyping(ctx context.Context, evt *msnclient.Typing) {

@@ -72,7 +72,7 @@ func isGroupPortalID(id networkid.PortalID) bool {
 
 // dmContact returns the contact email of a DM portal ID.
 func dmContact(id networkid.PortalID) (string, bool) {
-	if isGroupPortalID(id) {
+	if isGroupPortalID(id) || isCirclePortalID(id) {
 		return "", false
 	}
 	return string(id), true

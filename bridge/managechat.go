@@ -63,6 +63,9 @@ func (m *MSNClient) HandleMatrixBlockUser(ctx context.Context, msg *bridgev2.Mat
 // event); the delete-chat command does it itself (cmdDeleteChat).
 func (m *MSNClient) HandleMatrixDeleteChat(ctx context.Context, msg *bridgev2.MatrixDeleteChat) error {
 	pk := msg.Portal.PortalKey
+	if id, ok := circleOfPortal(pk.ID); ok {
+		return fmt.Errorf("this is the MSN group %s: leave it with leave-circle, which also removes its room", id)
+	}
 	var parts []string
 	if contact, ok := dmContact(pk.ID); ok {
 		parts = []string{contact}

@@ -10,31 +10,13 @@ import (
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/status"
 	"maunium.net/go/mautrix/event"
-
-	"github.com/mautrix-msn/mautrix-msn/msnclient"
-	"github.com/mautrix-msn/mautrix-msn/msnclient/msnp"
 )
 
 // connectedPeer signs in an MSN contact of the test account that records
 // what it receives.
-func connectedPeer(t *testing.T, srv interface {
-	AddAccount(email, password, name string) error
-	AddContact(owner, contact string, lists uint8) error
-}, c *Connector, email string) *inbox {
+func connectedPeer(t *testing.T, srv peerServer, c *Connector, email string) *inbox {
 	t.Helper()
-	if err := srv.AddAccount(email, "pw", "Friend"); err != nil {
-		t.Fatal(err)
-	}
-	_ = srv.AddContact(testEmail, email, 1|2|8)
-	_ = srv.AddContact(email, testEmail, 1|2|8)
-	box := &inbox{ch: make(chan struct{}, 1)}
-	peer := msnclient.NewClient(c.Config.Servers[0].clientConfig(email, "pw", msnp.NewGUID()), box.handle)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	if err := peer.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = peer.Close() })
+	_, box := peerClient(t, srv, c, email)
 	return box
 }
 

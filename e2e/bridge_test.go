@@ -29,6 +29,7 @@ type world struct {
 	*env
 	bob, carol *peer
 	bobRoom    id.RoomID
+	bookClub   id.RoomID // the circle room of TestBridge/CircleRoom
 }
 
 // newWorld starts a stack and puts the accounts on the fake server: bob,
@@ -140,7 +141,12 @@ func TestBridge(t *testing.T) {
 		{"Commands", w.testCommands},
 		{"ContactGroups", w.testContactGroups},
 		{"GroupChatFromMatrix", w.testGroupChatFromMatrix},
+		{"GroupChatFromMatrixFails", w.testGroupChatFromMatrixFails},
 		{"InviteIntoDM", w.testInviteIntoDM},
+		{"CircleRoom", w.testCircleRoom},
+		{"CircleCreateGroup", w.testCircleCreateGroup},
+		{"CircleFromRoom", w.testCircleFromRoom},
+		{"CircleLeave", w.testCircleLeave},
 		{"ContactPicture", w.testContactPicture},
 		{"UserPicture", w.testUserPicture},
 		{"SetPictureFromImage", w.testSetPictureFromImage},

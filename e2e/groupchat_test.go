@@ -17,33 +17,8 @@ import (
 // the message sent in the room; dave (offline) is reported and the others
 // stay.
 func (w *world) testGroupChatFromMatrix(t *testing.T) {
-	resp, err := w.user.CreateRoom(w.ctx, &mautrix.ReqCreateRoom{
-		Preset: "private_chat",
-		Name:   "Planning",
-		Invite: []id.UserID{w.bot, w.br.GhostMXID(bobEmail), w.br.GhostMXID(carolEmail), w.br.GhostMXID(daveEmail)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	room := resp.RoomID
-	_, err = w.user.WaitEvent(w.ctx, msgTimeout, func(evt *event.Event) bool {
-		return evt.RoomID == room && evt.Type == event.StateMember && evt.GetStateKey() == w.bot.String() &&
-			evt.Content.AsMember().Membership == event.MembershipJoin
-	})
-	if err != nil {
-		t.Fatalf("the bridge bot did not join the new room: %v", err)
-	}
-	cursor := w.user.Cursor()
-	if _, err := w.user.SendText(w.ctx, room, "!msn create-group"); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := w.user.WaitEventAfter(w.ctx, cursor, msgTimeout, func(evt *event.Event) bool {
-		return evt.RoomID == room && evt.Sender == w.bot && evt.Type == event.EventMessage
-	})
-	if err != nil {
-		t.Fatalf("no answer to create-group: %v", err)
-	}
-	body := answer.Content.AsMessage().Body
+	room := w.roomWithGhosts(t, "Planning", bobEmail, carolEmail, daveEmail)
+	body := w.roomCommand(t, room, "!msn create-group")
 	if !strings.Contains(body, daveEmail) {
 		t.Errorf("create-group answered %q, want dave (offline) reported", body)
 	}
@@ -131,4 +106,44 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// roomWithGhosts has the user make a room named name with the bridge bot
+// and the ghosts of emails invited, as a Matrix client does, and waits for
+// the bot to join it.
+func (w *world) roomWithGhosts(t *testing.T, name string, emails ...string) id.RoomID {
+	t.Helper()
+	invite := []id.UserID{w.bot}
+	for _, e := range emails {
+		invite = append(invite, w.br.GhostMXID(e))
+	}
+	resp, err := w.user.CreateRoom(w.ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Name: name, Invite: invite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := resp.RoomID
+	_, err = w.user.WaitEvent(w.ctx, msgTimeout, func(evt *event.Event) bool {
+		return evt.RoomID == room && evt.Type == event.StateMember && evt.GetStateKey() == w.bot.String() &&
+			evt.Content.AsMember().Membership == event.MembershipJoin
+	})
+	if err != nil {
+		t.Fatalf("the bridge bot did not join the new room: %v", err)
+	}
+	return room
+}
+
+// roomCommand sends a bot command in room and returns the bot's answer.
+func (w *world) roomCommand(t *testing.T, room id.RoomID, command string) string {
+	t.Helper()
+	cursor := w.user.Cursor()
+	if _, err := w.user.SendText(w.ctx, room, command); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := w.user.WaitEventAfter(w.ctx, cursor, msgTimeout, func(evt *event.Event) bool {
+		return evt.RoomID == room && evt.Sender == w.bot && evt.Type == event.EventMessage
+	})
+	if err != nil {
+		t.Fatalf("no answer to %q: %v", command, err)
+	}
+	return answer.Content.AsMessage().Body
 }
