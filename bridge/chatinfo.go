@@ -108,9 +108,16 @@ func (m *MSNClient) friendlyName(ctx context.Context, email string) string {
 
 // rememberName keeps a name seen in a message or join for later lookups.
 func (m *MSNClient) rememberName(email, name string) {
-	if name != "" {
-		m.names.Store(normalizeEmail(email), name)
+	if name == "" {
+		return
 	}
+	email = normalizeEmail(email)
+	// Most calls (every message, every presence change) repeat the known
+	// name: a Store would allocate a new entry each time.
+	if old, ok := m.names.Load(email); ok && old.(string) == name {
+		return
+	}
+	m.names.Store(email, name)
 }
 
 // updateGhostName pushes a contact's new friendly name to its ghost.

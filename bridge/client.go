@@ -62,6 +62,9 @@ type MSNClient struct {
 
 	// stateSink receives bridge states (the login's queue; tests replace it).
 	stateSink func(status.BridgeState)
+	// cancelDisconnectNotice drops bridgev2's pending notice about a
+	// transient disconnect once connected again (tests replace it).
+	cancelDisconnectNotice func()
 	// queueRemote hands remote events to bridgev2 (tests replace it).
 	queueRemote func(bridgev2.RemoteEvent)
 	// saveLogin stores the login row (tests replace it).
@@ -87,6 +90,9 @@ type MSNClient struct {
 
 	profileMu sync.Mutex // guards login.RemoteProfile
 	syncMu    sync.Mutex // one contact list sync at a time
+	// spaceMembersSynced: every forward-list contact joined the login's
+	// space at a sync of this process (contacts.go).
+	spaceMembersSynced atomic.Bool
 	// contactDBMu orders writes to the stored contact snapshot: a sync reads
 	// msnclient's list and stores it under it, and live presence is stored
 	// under it, so a stale snapshot never overwrites newer presence.
@@ -146,6 +152,15 @@ func newMSNClient(c *Connector, login *bridgev2.UserLogin, meta *UserLoginMetada
 	m.stateSink = func(state status.BridgeState) {
 		if login.BridgeState != nil {
 			login.BridgeState.Send(state)
+		}
+	}
+	// bridgev2 waits 3 minutes on a goroutine of the login after a
+	// TRANSIENT_DISCONNECT before it notices the user, and does not stop
+	// waiting when the login is CONNECTED again: after an MSN server
+	// restart every login kept one more goroutine and timer for minutes.
+	m.cancelDisconnectNotice = func() {
+		if login.BridgeState != nil {
+			login.BridgeState.StopUnknownErrorReconnect()
 		}
 	}
 	m.queueRemote = func(evt bridgev2.RemoteEvent) { login.QueueRemoteEvent(evt) }
@@ -208,19 +223,21 @@ func (m *MSNClient) startConnectLoop() (newGUID bool) {
 		m.meta.MachineGUID = msnp.NewGUID()
 		newGUID = true
 	}
-	cfg := srv.clientConfig(m.meta.Email, password, m.meta.MachineGUID)
+	cfg := m.connector.loginConfig(srv, m.meta.Email, password, m.meta.MachineGUID)
 	cfg.SwitchboardIdleTimeout = m.connector.Config.switchboardIdleTimeout()
 	cfg.MaxPictureSize = m.connector.Config.Pictures.maxSize()
 	cfg.MaxFileSize = m.connector.Config.maxFileSize()
 	cfg.P2PTimeout = m.connector.Config.fileOfferTimeout()
 	cfg.EndpointName = m.connector.Config.EndpointName
-	logger := m.log.With().Str("component", "msnclient").Logger()
+	// The library adds the account to the login's own logger; another
+	// child logger here would cost each login half a KiB more.
+	logger := m.log
 	cfg.Logger = &logger
 
 	loopCtx, cancel := context.WithCancel(m.log.WithContext(m.backgroundCtx()))
 	m.loopCancel = cancel
 	m.loopDone = make(chan struct{})
-	m.bg.Go(func() { m.side.run(loopCtx) })
+	m.side.start(loopCtx, &m.bg) // a worker runs while work is queued
 	go m.connectLoop(loopCtx, cfg, adopted, m.loopDone)
 	return newGUID
 }
@@ -268,6 +285,7 @@ func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess 
 			if m.connector.logins.Wait(ctx) != nil {
 				return
 			}
+			m.connector.metrics.SignInStarted()
 			cfg.InitialStatus = m.ownProfile().initialStatus() // never online first when invisible
 			var err error
 			cfg.DisplayPicture = m.ownPicture()
@@ -468,6 +486,9 @@ func (m *MSNClient) sendState(evt status.BridgeStateEvent, code status.BridgeSta
 		m.credsProblem.Store(true)
 	}
 	m.stateSink(state)
+	if evt == status.StateConnected {
+		m.cancelDisconnectNotice()
+	}
 }
 
 // sleepCtx waits d or until ctx is done; it reports whether d elapsed.

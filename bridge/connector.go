@@ -45,6 +45,8 @@ type Connector struct {
 	emoticonMu sync.Mutex
 	emoticons  *emoticonCache // see emoticons.go
 
+	web webClients // the web services' HTTP clients, shared by the logins
+
 	media       mediaDownloader // see media.go; nil: the bridge bot
 	publicMedia publicMedia     // see media.go; nil: the bridge's Matrix connector
 }
@@ -71,6 +73,8 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 	c.watchEncryptedEvents(br)
 	c.watchCircleLeaves(br)
 	fixGreeting(br)
+	tuneHomeserverClient(br)
+	c.observeSendLatency(br)
 }
 
 // addCommands adds the MSN commands to bridgev2's processor and replaces

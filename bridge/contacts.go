@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"maunium.net/go/mautrix"
@@ -27,7 +28,7 @@ func (m *MSNClient) syncContactsNow() {
 // syncAfterConnect runs the work that follows a successful sign-in.
 func (m *MSNClient) syncAfterConnect(ctx context.Context, sess *session) {
 	m.syncContacts(ctx, sess)
-	go m.refreshContactsLoop(ctx, sess)
+	m.startContactRefresh(ctx, sess)
 }
 
 // syncContacts stores the contact list snapshot, updates the contacts'
@@ -137,11 +138,11 @@ func (m *MSNClient) syncSpaceMembers(ctx context.Context, current map[string]boo
 		m.log.Err(err).Msg("Failed to get personal space")
 		return
 	}
-	emails := make([]string, 0, len(current))
-	for email := range current {
-		emails = append(emails, email)
-	}
-	m.joinSpaceAll(ctx, space, "", emails)
+	emails := spaceJoinsNeeded(current, previous, m.spaceMembersSynced.Load())
+	joined := m.joinSpaceAll(ctx, space, "", emails)
+	// Once every contact joined, later syncs (each reconnect) only join the
+	// contacts new on the list instead of checking every ghost again.
+	m.spaceMembersSynced.Store(len(joined) == len(emails))
 	for email, prev := range previous {
 		if current[email] || msnclient.Lists(prev.Lists)&msnclient.ListForward == 0 {
 			continue
@@ -150,6 +151,21 @@ func (m *MSNClient) syncSpaceMembers(ctx context.Context, current map[string]boo
 			m.log.Warn().Err(err).Str("contact", email).Msg("Failed to remove contact from space")
 		}
 	}
+}
+
+// spaceJoinsNeeded returns the forward-list contacts to put in the login's
+// space: all of them until one sync put them all there (synced), then only
+// those not on the forward list of the previous snapshot.
+func spaceJoinsNeeded(current map[string]bool, previous map[string]*database.Contact, synced bool) []string {
+	emails := make([]string, 0, len(current))
+	for email := range current {
+		if prev := previous[email]; synced && prev != nil && msnclient.Lists(prev.Lists)&msnclient.ListForward != 0 {
+			continue
+		}
+		emails = append(emails, email)
+	}
+	slices.Sort(emails)
+	return emails
 }
 
 func (m *MSNClient) joinSpace(ctx context.Context, space id.RoomID, email string) error {

@@ -27,12 +27,10 @@ type conversationTracker struct {
 	setup map[string]networkid.PortalKey
 }
 
+// newConversationTracker returns an empty tracker; its maps are made at
+// the first group conversation (most logins never have one).
 func newConversationTracker() *conversationTracker {
-	return &conversationTracker{
-		byKey:    make(map[string]networkid.PortalKey),
-		byPortal: make(map[networkid.PortalKey][]string),
-		setup:    make(map[string]networkid.PortalKey),
-	}
+	return &conversationTracker{}
 }
 
 // settingUp routes the joins of a conversation with participants to pk
@@ -40,6 +38,9 @@ func newConversationTracker() *conversationTracker {
 func (t *conversationTracker) settingUp(participants []string, pk networkid.PortalKey) (done func()) {
 	key := participantKey(participants)
 	t.mu.Lock()
+	if t.setup == nil {
+		t.setup = make(map[string]networkid.PortalKey)
+	}
 	t.setup[key] = pk
 	t.mu.Unlock()
 	return func() {
@@ -61,6 +62,10 @@ func (t *conversationTracker) lookup(participants []string) (networkid.PortalKey
 func (t *conversationTracker) set(participants []string, pk networkid.PortalKey) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.byKey == nil {
+		t.byKey = make(map[string]networkid.PortalKey)
+		t.byPortal = make(map[networkid.PortalKey][]string)
+	}
 	if old, ok := t.byPortal[pk]; ok {
 		delete(t.byKey, participantKey(old))
 	}

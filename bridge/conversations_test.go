@@ -11,6 +11,7 @@ import (
 	"go.mau.fi/util/dbutil"
 	"maunium.net/go/mautrix/bridgev2"
 	bdb "maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/networkid"
 
 	"github.com/mautrix-msn/mautrix-msn/database"
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
@@ -199,5 +200,25 @@ func TestShrunkGroupDoesNotCaptureDM(t *testing.T) {
 	// The first group is still found by its people.
 	if got, _ := m.portalFor(ctx, []string{"alice@x.com", "bob@x.com"}); got != group {
 		t.Errorf("alice and bob again got %v, want %v", got, group)
+	}
+}
+
+// A tracker makes its maps on first use (most logins never have a group
+// conversation): every operation works on a fresh one.
+func TestConversationTrackerLazyMaps(t *testing.T) {
+	pk := networkid.PortalKey{ID: "g1", Receiver: "login"}
+	tr := newConversationTracker()
+	if _, ok := tr.lookup([]string{"a@x.com", "b@x.com"}); ok {
+		t.Fatal("a fresh tracker found a conversation")
+	}
+	tr.remove([]string{"a@x.com", "b@x.com"})
+	tr.removePortal(pk)
+	done := tr.settingUp([]string{"a@x.com"}, pk)
+	if got, ok := tr.move([]string{"a@x.com"}, []string{"a@x.com", "b@x.com"}); !ok || got != pk {
+		t.Fatalf("move during setup = %v, %v", got, ok)
+	}
+	done()
+	if got, ok := tr.lookup([]string{"a@x.com", "b@x.com"}); !ok || got != pk {
+		t.Fatalf("lookup after move = %v, %v", got, ok)
 	}
 }

@@ -386,29 +386,43 @@ func (m *MSNClient) addPortalToGroupSpaces(portal *bridgev2.Portal) {
 	}
 }
 
-// refreshContactsLoop re-reads the address book every refresh interval
-// while sess lives, so group changes made in other clients (which servers
-// do not announce) reach Matrix; a change triggers ContactListChanged and
-// with it a sync.
-func (m *MSNClient) refreshContactsLoop(ctx context.Context, sess *session) {
+// startContactRefresh re-reads the address book every refresh interval
+// while sess lives (ctx is the session's), so group changes made in other
+// clients (which servers do not announce) reach Matrix; a change triggers
+// ContactListChanged and with it a sync. It is a timer, not a goroutine
+// per login: an idle login keeps no stack for it.
+func (m *MSNClient) startContactRefresh(ctx context.Context, sess *session) {
 	every := time.Duration(m.connector.Config.ContactGroups.RefreshIntervalSeconds) * time.Second
-	if every <= 0 || sess == nil || sess.client.Version() < 13 {
+	if every <= 0 || sess == nil || sess.client.Version() < 13 || ctx.Err() != nil {
 		return
 	}
-	ticker := time.NewTicker(every)
-	defer ticker.Stop()
-	for {
+	var mu sync.Mutex
+	var t *time.Timer
+	tick := func() {
 		select {
 		case <-ctx.Done():
 			return
 		case <-sess.done:
 			return
-		case <-ticker.C:
-			rctx, cancel := context.WithTimeout(ctx, commandTimeout)
-			if err := sess.client.RefreshContacts(rctx); err != nil {
-				m.log.Warn().Err(err).Msg("Failed to refresh the contact list")
-			}
-			cancel()
+		default:
+		}
+		rctx, cancel := context.WithTimeout(ctx, commandTimeout)
+		if err := sess.client.RefreshContacts(rctx); err != nil && ctx.Err() == nil {
+			m.log.Warn().Err(err).Msg("Failed to refresh the contact list")
+		}
+		cancel()
+		mu.Lock()
+		defer mu.Unlock()
+		if ctx.Err() == nil {
+			t.Reset(every)
 		}
 	}
+	mu.Lock()
+	t = time.AfterFunc(every, tick)
+	mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		t.Stop()
+	})
 }

@@ -120,12 +120,16 @@ func (m *MSNClient) handleMessage(ctx context.Context, evt *msnclient.MessageRec
 	if evt.FromName != "" && !evt.FromSelf {
 		m.rememberName(evt.From, evt.FromName)
 	}
-	received := time.Now()
+	received := evt.Time // stamped when the MSG was read off the switchboard
+	if received.IsZero() {
+		received = time.Now()
+	}
+	metrics := m.connector.metrics
 	convert := m.convertMessage
 	if batch := m.startEmoticons(evt); batch != nil {
 		convert = m.emoticonConverter(batch)
 	}
-	m.queueRemote(&simplevent.Message[*msnclient.MessageReceived]{
+	m.queueRemote(stampMessage(metrics, received, &simplevent.Message[*msnclient.MessageReceived]{
 		EventMeta: simplevent.EventMeta{
 			Type:         bridgev2.RemoteEventMessage,
 			LogContext:   m.logContext(evt.From),
@@ -134,13 +138,14 @@ func (m *MSNClient) handleMessage(ctx context.Context, evt *msnclient.MessageRec
 			CreatePortal: true,
 			Timestamp:    evt.Time,
 			PostHandleFunc: func(context.Context, *bridgev2.Portal) {
-				m.connector.metrics.MessageBridged(ToMatrix, time.Since(received))
+				metrics.MessageBridged(ToMatrix, 0)
+				metrics.Delivered(time.Since(received))
 			},
 		},
 		Data:               evt,
 		ID:                 m.msgIDs.New(),
 		ConvertMessageFunc: convert,
-	})
+	}))
 }
 
 func (m *MSNClient) convertMessage(_ context.Context, _ *bridgev2.Portal, _ bridgev2.MatrixAPI, evt *msnclient.MessageReceived) (*bridgev2.ConvertedMessage, error) {

@@ -139,7 +139,7 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 		return nil, fmt.Errorf("store password: %w", err)
 	}
 
-	cfg := srv.clientConfig(email, password, machineGUID)
+	cfg := pl.connector.loginConfig(srv, email, password, machineGUID)
 	cfg.SwitchboardIdleTimeout = pl.connector.Config.switchboardIdleTimeout()
 	cfg.InitialStatus = prev.Profile.initialStatus()
 	cfg.MaxPictureSize = pl.connector.Config.Pictures.maxSize()

@@ -13,8 +13,9 @@ import (
 const maxSideJobs = 256
 
 // sideWork runs the homeserver and database work that follows MSN events
-// (ghost profiles, stored presence, our own name, notices) on its own
-// goroutine, so that a slow homeserver or the presence burst at sign-in
+// (ghost profiles, stored presence, our own name, notices) on a goroutine
+// of its own, started when work is queued and ended when none is left (an
+// idle login keeps no goroutine for it), so that a slow homeserver or the presence burst at sign-in
 // never delays message delivery on the event goroutine. Profile and
 // presence updates are coalesced per contact (the last value wins), so
 // they are bounded by the contact list; notices are a bounded FIFO.
@@ -32,7 +33,10 @@ type sideWork struct {
 	ownName  string
 	jobs     []func(context.Context)
 	maxJobs  int
-	wake     chan struct{}
+
+	ctx     context.Context // set by start; the worker's lifetime
+	bg      *background     // tracks the worker
+	running bool            // a worker goroutine is running
 }
 
 // storedPresence is a contact's presence to store in the snapshot; only
@@ -45,7 +49,7 @@ type storedPresence struct {
 }
 
 func newSideWork(log zerolog.Logger) *sideWork {
-	sw := &sideWork{log: log, maxJobs: maxSideJobs, wake: make(chan struct{}, 1)}
+	sw := &sideWork{log: log, maxJobs: maxSideJobs}
 	sw.resetLocked()
 	return sw
 }
@@ -64,10 +68,50 @@ func (sw *sideWork) reset() {
 	sw.resetLocked()
 }
 
+// start lets queued work run until ctx is done, on goroutines tracked by
+// bg. Work queued before start waits for it.
+func (sw *sideWork) start(ctx context.Context, bg *background) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	sw.ctx, sw.bg = ctx, bg
+	if !sw.emptyLocked() {
+		sw.kickLocked()
+	}
+}
+
+// signal starts the worker unless it runs already.
 func (sw *sideWork) signal() {
-	select {
-	case sw.wake <- struct{}{}:
-	default:
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	sw.kickLocked()
+}
+
+func (sw *sideWork) kickLocked() {
+	if sw.running || sw.ctx == nil || sw.ctx.Err() != nil {
+		return
+	}
+	sw.running = true
+	ctx := sw.ctx
+	sw.bg.Go(func() { sw.work(ctx) })
+}
+
+func (sw *sideWork) emptyLocked() bool {
+	return len(sw.names) == 0 && len(sw.presence) == 0 && sw.ownName == "" && len(sw.jobs) == 0
+}
+
+// work does the queued work until none is left or ctx is done.
+func (sw *sideWork) work(ctx context.Context) {
+	for {
+		if ctx.Err() == nil && sw.runBatch(ctx) {
+			continue
+		}
+		sw.mu.Lock()
+		if ctx.Err() != nil || sw.emptyLocked() {
+			sw.running = false
+			sw.mu.Unlock()
+			return
+		}
+		sw.mu.Unlock()
 	}
 }
 
@@ -117,27 +161,11 @@ func (sw *sideWork) add(job func(context.Context)) bool {
 	return true
 }
 
-// run does the queued work until ctx is done.
-func (sw *sideWork) run(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-sw.wake:
-		}
-		for sw.runBatch(ctx) {
-			if ctx.Err() != nil {
-				return
-			}
-		}
-	}
-}
-
 // runBatch does what was queued so far; it reports false when nothing was.
 func (sw *sideWork) runBatch(ctx context.Context) bool {
 	sw.mu.Lock()
 	names, presence, ownName, jobs := sw.names, sw.presence, sw.ownName, sw.jobs
-	if len(names) == 0 && len(presence) == 0 && ownName == "" && len(jobs) == 0 {
+	if sw.emptyLocked() {
 		sw.mu.Unlock()
 		return false
 	}

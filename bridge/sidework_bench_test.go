@@ -33,7 +33,7 @@ func BenchmarkMessageAfterPresenceBurst(b *testing.B) {
 			}
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		m.bg.Go(func() { m.side.run(ctx) })
+		m.side.start(ctx, &m.bg)
 		b.StartTimer()
 		for i := range contacts {
 			m.handleEvent(ctx, nil, &msnclient.ContactPresence{

@@ -31,7 +31,7 @@ func TestSlowHomeserverDoesNotDelayMessages(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	m.bg.Go(func() { m.side.run(ctx) })
+	m.side.start(ctx, &m.bg)
 	defer m.bg.Wait(testTimeout)
 	defer cancel()
 

@@ -205,7 +205,7 @@ func (ms metrics) histogram(name, label, value string) histogram {
 		return h
 	}
 	for _, m := range fam.GetMetric() {
-		if !labelIs(m, label, value) || m.Histogram == nil {
+		if (label != "" && !labelIs(m, label, value)) || m.Histogram == nil {
 			continue
 		}
 		for _, b := range m.GetHistogram().GetBucket() {

@@ -68,7 +68,14 @@ type Options struct {
 	Edits map[string]any
 	// DebugLog keeps the bridge's debug logging (slow; for finding faults).
 	DebugLog bool
-	Progress io.Writer
+	// MemoryGCs is how many garbage collections (a second apart) precede
+	// each memory reading (default 1). Each one also halves the stacks of
+	// goroutines that use less than a quarter of theirs, so a few of them
+	// show the idle bridge as it is after a few minutes (the runtime forces
+	// a collection every 2 minutes), not the stacks just grown by signing
+	// in; 1 shows the state right after the logins.
+	MemoryGCs int
+	Progress  io.Writer
 }
 
 func (o *Options) defaults() {
@@ -96,6 +103,13 @@ func (o *Options) defaults() {
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
+}
+
+func (o *Options) memoryGCs() int {
+	if o.MemoryGCs <= 0 {
+		return 1
+	}
+	return o.MemoryGCs
 }
 
 func (o *Options) logins() int { return o.Steps[len(o.Steps)-1] }
@@ -356,9 +370,17 @@ func (h *harness) registerMatrixUsers(ctx context.Context, from, to int) error {
 
 // waitConnected waits until the bridge reports n logins CONNECTED.
 func (h *harness) waitConnected(ctx context.Context, n int, timeout time.Duration) error {
+	return h.waitConnectedObserving(ctx, n, timeout, nil)
+}
+
+// waitConnectedObserving is waitConnected, passing each scrape to observe.
+func (h *harness) waitConnectedObserving(ctx context.Context, n int, timeout time.Duration, observe func(time.Time, metrics)) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		ms, err := h.api.scrape(ctx)
+		if err == nil && observe != nil {
+			observe(time.Now(), ms)
+		}
 		if err == nil && int(ms.value("mautrix_msn_logins", "state", "CONNECTED")) >= n {
 			return nil
 		}
@@ -414,10 +436,12 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // memory measures the bridge after a GC (asked through the debug API).
 func (h *harness) memory(ctx context.Context) (MemoryPoint, error) {
-	if err := h.api.gc(ctx); err != nil {
-		return MemoryPoint{}, err
+	for range h.opts.memoryGCs() {
+		if err := h.api.gc(ctx); err != nil {
+			return MemoryPoint{}, err
+		}
+		sleep(ctx, time.Second)
 	}
-	sleep(ctx, time.Second)
 	ps, err := readProcStats(h.api.pid)
 	if err != nil {
 		return MemoryPoint{}, err
@@ -430,6 +454,8 @@ func (h *harness) memory(ctx context.Context) (MemoryPoint, error) {
 		Logins:       h.logged,
 		RSSKiB:       ps.RSSKiB,
 		HeapInuseKiB: int64(ms.value("go_memstats_heap_inuse_bytes", "", "") / 1024),
+		StackKiB:     int64(ms.value("go_memstats_stack_inuse_bytes", "", "") / 1024),
+		GoHeldKiB:    int64((ms.value("go_memstats_sys_bytes", "", "") - ms.value("go_memstats_heap_released_bytes", "", "")) / 1024),
 		Goroutines:   int(ms.value("go_goroutines", "", "")),
 	}, nil
 }
@@ -451,6 +477,11 @@ func (h *harness) memoryPhase(ctx context.Context) error {
 	if h.opts.Profile {
 		path := filepath.Join(h.opts.Dir, fmt.Sprintf("heap-%d-logins.pprof", h.logged))
 		if err := h.api.saveProfile(ctx, "heap", path); err != nil {
+			return err
+		}
+		h.report.Profiles = append(h.report.Profiles, path)
+		path = filepath.Join(h.opts.Dir, fmt.Sprintf("goroutine-%d-logins.txt", h.logged))
+		if err := h.api.saveProfile(ctx, "goroutine?debug=1", path); err != nil {
 			return err
 		}
 		h.report.Profiles = append(h.report.Profiles, path)
@@ -551,12 +582,19 @@ func (h *harness) warmUp(ctx context.Context, convs []conversation) error {
 	return err
 }
 
-func (h *harness) latencyHistogram(ctx context.Context, dir string) (histogram, error) {
+// latencyHistograms reads the MSN -> Matrix latency (until the send
+// request is issued) and end-to-end (until answered and stored) histograms.
+func (h *harness) latencyHistograms(ctx context.Context) (issued, delivered histogram, err error) {
 	ms, err := h.api.scrape(ctx)
 	if err != nil {
-		return histogram{}, err
+		return histogram{}, histogram{}, err
 	}
-	return ms.histogram("mautrix_msn_bridge_latency_seconds", "direction", dir), nil
+	return ms.histogram("mautrix_msn_bridge_latency_seconds", "direction", "msn_to_matrix"),
+		ms.histogram("mautrix_msn_message_delivered_seconds", "", ""), nil
+}
+
+func latencyOf(h histogram) Latency {
+	return Latency{Samples: h.count, P50: h.quantile(0.5), P99: h.quantile(0.99)}
 }
 
 // latencyPhase sends probes one at a time (idle bridge) and reads the
@@ -570,7 +608,7 @@ func (h *harness) latencyPhase(ctx context.Context) error {
 	if err := h.warmUp(ctx, convs); err != nil {
 		return err
 	}
-	before, err := h.latencyHistogram(ctx, "msn_to_matrix")
+	before, beforeDel, err := h.latencyHistograms(ctx)
 	if err != nil {
 		return err
 	}
@@ -588,13 +626,15 @@ func (h *harness) latencyPhase(ctx context.Context) error {
 		}
 		sleep(ctx, 20*time.Millisecond)
 	}
-	after, err := h.latencyHistogram(ctx, "msn_to_matrix")
+	after, afterDel, err := h.latencyHistograms(ctx)
 	if err != nil {
 		return err
 	}
 	d := after.sub(before)
-	h.report.LatencyIdle = Latency{Samples: d.count, P50: d.quantile(0.5), P99: d.quantile(0.99)}
-	h.logf("latency idle: p50 %s p99 %s (%d samples)", h.report.LatencyIdle.P50, h.report.LatencyIdle.P99, d.count)
+	h.report.LatencyIdle = latencyOf(d)
+	h.report.DeliveredIdle = latencyOf(afterDel.sub(beforeDel))
+	h.logf("latency idle: p50 %s p99 %s (%d samples); end to end p50 %s p99 %s", h.report.LatencyIdle.P50, h.report.LatencyIdle.P99, d.count,
+		h.report.DeliveredIdle.P50, h.report.DeliveredIdle.P99)
 	return nil
 }
 
@@ -611,7 +651,7 @@ func (h *harness) throughputPhase(ctx context.Context) error {
 	}
 	per := (h.opts.Messages + len(convs) - 1) / len(convs)
 	total := per * len(convs)
-	before, err := h.latencyHistogram(ctx, "msn_to_matrix")
+	before, beforeDel, err := h.latencyHistograms(ctx)
 	if err != nil {
 		return err
 	}
@@ -666,7 +706,7 @@ func (h *harness) throughputPhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	after, err := h.latencyHistogram(ctx, "msn_to_matrix")
+	after, afterDel, err := h.latencyHistograms(ctx)
 	if err != nil {
 		return err
 	}
@@ -685,7 +725,8 @@ func (h *harness) throughputPhase(ctx context.Context) error {
 		CPUCores:      (cpu1.CPU - cpu0.CPU).Seconds() / elapsed.Seconds(),
 	}
 	h.report.ToMatrix = tp
-	h.report.LatencyLoaded = Latency{Samples: d.count, P50: d.quantile(0.5), P99: d.quantile(0.99)}
+	h.report.LatencyLoaded = latencyOf(d)
+	h.report.DeliveredLoaded = latencyOf(afterDel.sub(beforeDel))
 	h.logf("MSN->Matrix: %d messages in %.2fs = %.0f/s, %s CPU per message; latency under load p50 %s p99 %s",
 		total, tp.Seconds, tp.PerSecond, tp.CPUPerMessage, h.report.LatencyLoaded.P50, h.report.LatencyLoaded.P99)
 	if h.opts.Verify && h.sink != nil {
@@ -914,6 +955,23 @@ func (h *harness) effectiveLoginRate() float64 {
 func (h *harness) stormPhase(ctx context.Context) error {
 	n := h.logged
 	h.logf("reconnect storm: restarting the MSN server under %d logins", n)
+	cpu0, err := readProcStats(h.api.pid)
+	if err != nil {
+		return err
+	}
+	var profiled chan string
+	if h.opts.Profile {
+		// A CPU profile of the bridge while the logins come back.
+		profiled = make(chan string, 1)
+		go func() {
+			defer close(profiled)
+			path := filepath.Join(h.opts.Dir, "cpu-storm.pprof")
+			secs := min(60, n/50+5) // the backoff, then the logins at the default cap
+			if err := h.api.saveProfile(ctx, fmt.Sprintf("profile?seconds=%d", secs), path); err == nil {
+				profiled <- path
+			}
+		}()
+	}
 	down := time.Now()
 	if err := h.msn.restart(ctx, time.Second); err != nil {
 		return err
@@ -922,7 +980,14 @@ func (h *harness) stormPhase(ctx context.Context) error {
 	// down for a second: every connection dropped, reconnections refused).
 	start := time.Now()
 	const timeout = 5 * time.Minute
-	err := h.waitConnected(ctx, n, timeout)
+	// The bridge's own count of sign-ins started, sampled with each scrape
+	// (every 200 ms): the rate the login_rate cap governs, as opposed to
+	// the Passport requests the fake server saw (which bunch up when the
+	// machine stalls the requests between start and arrival).
+	var samples []signInSample
+	err = h.waitConnectedObserving(ctx, n, timeout, func(at time.Time, ms metrics) {
+		samples = append(samples, signInSample{at, ms.value("mautrix_msn_sign_ins_started_total", "", "")})
+	})
 	// CONNECTED is the bridge's view; also check the server's.
 	for err == nil && h.msn.onlineLogins() < n && time.Since(start) < timeout {
 		sleep(ctx, 100*time.Millisecond)
@@ -930,6 +995,15 @@ func (h *harness) stormPhase(ctx context.Context) error {
 	elapsed := time.Since(start)
 	online := h.msn.onlineLogins()
 	tl := h.msn.http.passportLogins()
+	cpu1, cerr := readProcStats(h.api.pid)
+	if cerr != nil {
+		return cerr
+	}
+	if profiled != nil {
+		if path, ok := <-profiled; ok {
+			h.report.Profiles = append(h.report.Profiles, path)
+		}
+	}
 	st := ReconnectStorm{
 		Logins:           n,
 		Seconds:          elapsed.Seconds(),
@@ -938,9 +1012,13 @@ func (h *harness) stormPhase(ctx context.Context) error {
 		PassportLogins:   tl.Between(down, time.Now()),
 		PeakLoginsPerSec: tl.PeakPerSecond(down, time.Now()),
 		CapPerSecond:     h.effectiveLoginRate(),
+		PeakStartsPerSec: peakStartsPerSecond(samples),
+		// Bridge CPU per sign-in, from the restart until all are back.
+		CPUPerLogin: (cpu1.CPU - cpu0.CPU) / time.Duration(max(n, 1)),
 	}
 	h.report.Storm = st
-	h.logf("storm: %d/%d back in %.1fs, %d Passport logins, peak %d/s", online, n, st.Seconds, st.PassportLogins, st.PeakLoginsPerSec)
+	h.logf("storm: %d/%d back in %.1fs, %d Passport logins, peak %d/s (sign-ins started by the bridge: peak %.0f in 1 s), bridge CPU %s per sign-in",
+		online, n, st.Seconds, st.PassportLogins, st.PeakLoginsPerSec, st.PeakStartsPerSec, st.CPUPerLogin)
 	if err != nil {
 		return err
 	}
@@ -950,5 +1028,52 @@ func (h *harness) stormPhase(ctx context.Context) error {
 	if h.opts.Verify {
 		h.report.Verified = append(h.report.Verified, fmt.Sprintf("all %d logins reconnected after the MSN server restart", n))
 	}
+	// Memory once everyone is back: every login signed in again inside
+	// the bridge (not through the provisioning API), so this shows what a
+	// long-running bridge keeps after reconnects.
+	h.settle(ctx)
+	p, err := h.memory(ctx)
+	if err != nil {
+		return err
+	}
+	h.report.MemoryAfterStorm = &p
+	if h.opts.Profile {
+		for name, file := range map[string]string{
+			"goroutine?debug=1": fmt.Sprintf("goroutine-%d-logins-after-storm.txt", n),
+			"heap":              fmt.Sprintf("heap-%d-logins-after-storm.pprof", n),
+		} {
+			path := filepath.Join(h.opts.Dir, file)
+			if err := h.api.saveProfile(ctx, name, path); err != nil {
+				return err
+			}
+			h.report.Profiles = append(h.report.Profiles, path)
+		}
+	}
+	h.logf("memory after the storm: RSS %d KiB, heap in use %d KiB, stacks %d KiB, %d goroutines", p.RSSKiB, p.HeapInuseKiB, p.StackKiB, p.Goroutines)
 	return nil
+}
+
+// signInSample is the bridge's sign-in counter at one scrape.
+type signInSample struct {
+	at    time.Time
+	count float64
+}
+
+// peakStartsPerSecond is the most sign-ins the bridge started within any
+// second, from counter samples: for each sample, the increase up to the
+// last sample at most one second later (a lower bound of the true peak by
+// at most the sampling interval's share).
+func peakStartsPerSecond(samples []signInSample) float64 {
+	var peak float64
+	j := 0
+	for i := range samples {
+		if j < i {
+			j = i
+		}
+		for j+1 < len(samples) && samples[j+1].at.Sub(samples[i].at) <= time.Second {
+			j++
+		}
+		peak = max(peak, samples[j].count-samples[i].count)
+	}
+	return peak
 }

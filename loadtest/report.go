@@ -22,23 +22,30 @@ type Report struct {
 	LoadBefore  string    `json:"load_before"` // /proc/loadavg at the start
 	LoadAfter   string    `json:"load_after"`
 	Runs        int       `json:"runs"`
+	RunLoads    []string  `json:"run_loads,omitempty"` // each run's load before and after (medians only)
 
-	Memory            []MemoryPoint  `json:"memory"`
-	PerLoginKiB       float64        `json:"rss_per_login_kib"`  // RSS increment per idle login, first to last step
-	HeapPerLoginKiB   float64        `json:"heap_per_login_kib"` // Go heap in use, same
-	LatencyIdle       Latency        `json:"latency_idle"`
-	LatencyLoaded     Latency        `json:"latency_under_load"`
-	ToMatrix          Throughput     `json:"msn_to_matrix"`
-	ToMSN             Throughput     `json:"matrix_to_msn"`
-	Presence          PresenceStorm  `json:"presence_storm"`
-	Storm             ReconnectStorm `json:"reconnect_storm"`
-	Verified          []string       `json:"verified,omitempty"`
-	Profiles          []string       `json:"profiles,omitempty"`
-	Error             string         `json:"error,omitempty"`
-	MemoryGoalKiB     float64        `json:"memory_goal_kib"`
-	ThroughputGoal    float64        `json:"throughput_goal_per_second"`
-	LatencyGoalP99    time.Duration  `json:"latency_goal_p99_ns"`
-	StormGoalDuration time.Duration  `json:"storm_goal_ns"`
+	Memory             []MemoryPoint  `json:"memory"`
+	PerLoginKiB        float64        `json:"rss_per_login_kib"`  // RSS increment per idle login, first to last step
+	HeapPerLoginKiB    float64        `json:"heap_per_login_kib"` // Go heap in use, same
+	StackPerLoginKiB   float64        `json:"stack_per_login_kib"`
+	GoHeldPerLoginKiB  float64        `json:"go_held_per_login_kib"`
+	GoroutinesPerLogin float64        `json:"goroutines_per_login"`
+	LatencyIdle        Latency        `json:"latency_idle"`       // read off the switchboard -> send request issued
+	LatencyLoaded      Latency        `json:"latency_under_load"` // the same under the throughput load
+	DeliveredIdle      Latency        `json:"delivered_idle"`     // read off the switchboard -> homeserver answered, row stored
+	DeliveredLoaded    Latency        `json:"delivered_under_load"`
+	ToMatrix           Throughput     `json:"msn_to_matrix"`
+	ToMSN              Throughput     `json:"matrix_to_msn"`
+	Presence           PresenceStorm  `json:"presence_storm"`
+	Storm              ReconnectStorm `json:"reconnect_storm"`
+	MemoryAfterStorm   *MemoryPoint   `json:"memory_after_storm,omitempty"`
+	Verified           []string       `json:"verified,omitempty"`
+	Profiles           []string       `json:"profiles,omitempty"`
+	Error              string         `json:"error,omitempty"`
+	MemoryGoalKiB      float64        `json:"memory_goal_kib"`
+	ThroughputGoal     float64        `json:"throughput_goal_per_second"`
+	LatencyGoalP99     time.Duration  `json:"latency_goal_p99_ns"`
+	StormGoalDuration  time.Duration  `json:"storm_goal_ns"`
 }
 
 // MemoryPoint is the bridge's memory with a number of idle logins.
@@ -46,7 +53,11 @@ type MemoryPoint struct {
 	Logins       int   `json:"logins"`
 	RSSKiB       int64 `json:"rss_kib"`
 	HeapInuseKiB int64 `json:"heap_inuse_kib"`
-	Goroutines   int   `json:"goroutines"`
+	StackKiB     int64 `json:"stack_inuse_kib"`
+	// GoHeldKiB is what the Go runtime holds from the OS (sys minus
+	// released); RSS beyond it is C memory (SQLite's page cache) and code.
+	GoHeldKiB  int64 `json:"go_held_kib"`
+	Goroutines int   `json:"goroutines"`
 }
 
 // Latency is the latency the bridge added, from its histogram.
@@ -85,13 +96,17 @@ type PresenceStorm struct {
 
 // ReconnectStorm is the storm phase's result.
 type ReconnectStorm struct {
-	Logins           int     `json:"logins"`
-	Seconds          float64 `json:"seconds"`
-	Reconnected      int     `json:"reconnected"`
-	LeftBehind       int     `json:"left_behind"`
-	PassportLogins   int64   `json:"passport_logins"`
-	PeakLoginsPerSec int64   `json:"peak_passport_logins_per_second"`
-	CapPerSecond     float64 `json:"cap_per_second"`
+	Logins           int           `json:"logins"`
+	Seconds          float64       `json:"seconds"`
+	Reconnected      int           `json:"reconnected"`
+	LeftBehind       int           `json:"left_behind"`
+	PassportLogins   int64         `json:"passport_logins"`
+	PeakLoginsPerSec int64         `json:"peak_passport_logins_per_second"`
+	CapPerSecond     float64       `json:"cap_per_second"`
+	CPUPerLogin      time.Duration `json:"cpu_per_sign_in_ns"`
+	// PeakStartsPerSec is the most sign-ins the bridge itself started in
+	// one second (its counter, sampled every 200 ms): what the cap governs.
+	PeakStartsPerSec float64 `json:"peak_sign_ins_started_per_second"`
 }
 
 func loadAvg() string {
@@ -130,6 +145,9 @@ func (r *Report) finish() {
 		if n := b.Logins - a.Logins; n > 0 {
 			r.PerLoginKiB = float64(b.RSSKiB-a.RSSKiB) / float64(n)
 			r.HeapPerLoginKiB = float64(b.HeapInuseKiB-a.HeapInuseKiB) / float64(n)
+			r.StackPerLoginKiB = float64(b.StackKiB-a.StackKiB) / float64(n)
+			r.GoHeldPerLoginKiB = float64(b.GoHeldKiB-a.GoHeldKiB) / float64(n)
+			r.GoroutinesPerLogin = float64(b.Goroutines-a.Goroutines) / float64(n)
 		}
 	}
 }
@@ -147,21 +165,30 @@ func (r *Report) Print(w io.Writer) {
 	p("mautrix-msn load report, %s", r.Date.Format(time.RFC3339))
 	p("  homeserver %s, database %s, %d logins x %d contacts (half online; %d online contacts), %d CPUs", r.Homeserver, r.Database, r.Logins, r.Contacts, r.OnlinePeers, r.CPUs)
 	p("  machine load (1/5/15 min): before %s, after %s; runs: %d (figures are medians)", r.LoadBefore, r.LoadAfter, r.Runs)
+	for i, l := range r.RunLoads {
+		p("  run %d: load %s", i+1, l)
+	}
 	if len(r.Memory) > 0 {
 		p("Memory (after a GC through the debug API):")
 		for _, m := range r.Memory {
-			p("  %5d logins: RSS %8.1f MiB, Go heap in use %8.1f MiB, %6d goroutines", m.Logins, float64(m.RSSKiB)/1024, float64(m.HeapInuseKiB)/1024, m.Goroutines)
+			p("  %5d logins: RSS %8.1f MiB (Go runtime %6.1f MiB), Go heap in use %8.1f MiB, stacks %7.1f MiB, %6d goroutines",
+				m.Logins, float64(m.RSSKiB)/1024, float64(m.GoHeldKiB)/1024, float64(m.HeapInuseKiB)/1024, float64(m.StackKiB)/1024, m.Goroutines)
 		}
 		if len(r.Memory) >= 2 {
-			p("  per idle login: RSS %.1f KiB, Go heap %.1f KiB (goal <= %.0f KiB: %s)", r.PerLoginKiB, r.HeapPerLoginKiB, r.MemoryGoalKiB, goal(r.PerLoginKiB <= r.MemoryGoalKiB))
+			p("  per idle login: RSS %.1f KiB (Go runtime %.1f KiB), Go heap %.1f KiB, stacks %.1f KiB, %.2f goroutines (goal <= %.0f KiB RSS: %s)",
+				r.PerLoginKiB, r.GoHeldPerLoginKiB, r.HeapPerLoginKiB, r.StackPerLoginKiB, r.GoroutinesPerLogin, r.MemoryGoalKiB, goal(r.PerLoginKiB <= r.MemoryGoalKiB))
 		}
 	}
 	if r.LatencyIdle.Samples > 0 {
-		p("Latency added by the bridge (metrics histogram, MSN -> Matrix):")
+		p("Latency added by the bridge, MSN -> Matrix (read off the switchboard -> homeserver send request issued):")
 		p("  idle:       p50 %s, p99 %s (%d samples; goal p99 <= %s: %s)", r.LatencyIdle.P50, r.LatencyIdle.P99, r.LatencyIdle.Samples, r.LatencyGoalP99, goal(r.LatencyIdle.P99 <= r.LatencyGoalP99))
 	}
 	if r.LatencyLoaded.Samples > 0 {
 		p("  under load: p50 %s, p99 %s (%d samples)", r.LatencyLoaded.P50, r.LatencyLoaded.P99, r.LatencyLoaded.Samples)
+	}
+	if r.DeliveredIdle.Samples > 0 || r.DeliveredLoaded.Samples > 0 {
+		p("End to end, MSN -> Matrix (read off the switchboard -> homeserver answered and message stored):")
+		p("  idle:       p50 %s, p99 %s; under load: p50 %s, p99 %s", r.DeliveredIdle.P50, r.DeliveredIdle.P99, r.DeliveredLoaded.P50, r.DeliveredLoaded.P99)
 	}
 	if r.ToMatrix.Messages > 0 {
 		t := r.ToMatrix
@@ -187,8 +214,15 @@ func (r *Report) Print(w io.Writer) {
 	if r.Storm.Logins > 0 {
 		s := r.Storm
 		p("Reconnect storm (MSN server restarted under %d logins):", s.Logins)
-		p("  all CONNECTED again after %.1f s (goal <= %s: %s); %d left behind; %d Passport logins, peak %d/s (cap %v/s)",
-			s.Seconds, r.StormGoalDuration, goal(s.Seconds <= r.StormGoalDuration.Seconds() && s.LeftBehind == 0), s.LeftBehind, s.PassportLogins, s.PeakLoginsPerSec, s.CapPerSecond)
+		p("  all CONNECTED again after %.1f s (goal <= %s: %s); %d left behind; %d Passport logins, peak %d/s at the server; sign-ins started by the bridge: peak %.0f in 1 s (cap %v/s); bridge CPU %s per sign-in",
+			s.Seconds, r.StormGoalDuration, goal(s.Seconds <= r.StormGoalDuration.Seconds() && s.LeftBehind == 0), s.LeftBehind, s.PassportLogins, s.PeakLoginsPerSec, s.PeakStartsPerSec, s.CapPerSecond, s.CPUPerLogin)
+	}
+	if m := r.MemoryAfterStorm; m != nil && len(r.Memory) > 0 {
+		base := r.Memory[0]
+		per := func(a, b int64) float64 { return float64(a-b) / float64(max(m.Logins-base.Logins, 1)) }
+		p("  after the storm (%d logins): RSS %.1f MiB, Go heap in use %.1f MiB, stacks %.1f MiB, %d goroutines; per login: RSS %.1f KiB, heap %.1f KiB, stacks %.1f KiB",
+			m.Logins, float64(m.RSSKiB)/1024, float64(m.HeapInuseKiB)/1024, float64(m.StackKiB)/1024, m.Goroutines,
+			per(m.RSSKiB, base.RSSKiB), per(m.HeapInuseKiB, base.HeapInuseKiB), per(m.StackKiB, base.StackKiB))
 	}
 	for _, v := range r.Verified {
 		p("Verified: %s", v)
@@ -210,6 +244,12 @@ func Median(runs []*Report) *Report {
 	out := *runs[0]
 	out.Runs = len(runs)
 	out.LoadAfter = runs[len(runs)-1].LoadAfter
+	out.RunLoads = nil
+	if len(runs) > 1 {
+		for _, r := range runs {
+			out.RunLoads = append(out.RunLoads, fmt.Sprintf("before %s, after %s", r.LoadBefore, r.LoadAfter))
+		}
+	}
 	mf := func(get func(*Report) float64) float64 {
 		vals := make([]float64, len(runs))
 		for i, r := range runs {
@@ -225,14 +265,41 @@ func Median(runs []*Report) *Report {
 	for i := range out.Memory {
 		out.Memory[i].RSSKiB = int64(mf(func(r *Report) float64 { return float64(at(r.Memory, i).RSSKiB) }))
 		out.Memory[i].HeapInuseKiB = int64(mf(func(r *Report) float64 { return float64(at(r.Memory, i).HeapInuseKiB) }))
+		out.Memory[i].StackKiB = int64(mf(func(r *Report) float64 { return float64(at(r.Memory, i).StackKiB) }))
+		out.Memory[i].GoHeldKiB = int64(mf(func(r *Report) float64 { return float64(at(r.Memory, i).GoHeldKiB) }))
 		out.Memory[i].Goroutines = int(mf(func(r *Report) float64 { return float64(at(r.Memory, i).Goroutines) }))
 	}
+	out.StackPerLoginKiB = mf(func(r *Report) float64 { return r.StackPerLoginKiB })
+	out.GoHeldPerLoginKiB = mf(func(r *Report) float64 { return r.GoHeldPerLoginKiB })
+	out.GoroutinesPerLogin = mf(func(r *Report) float64 { return r.GoroutinesPerLogin })
 	out.PerLoginKiB = mf(func(r *Report) float64 { return r.PerLoginKiB })
 	out.HeapPerLoginKiB = mf(func(r *Report) float64 { return r.HeapPerLoginKiB })
 	out.LatencyIdle.P50 = md(func(r *Report) time.Duration { return r.LatencyIdle.P50 })
 	out.LatencyIdle.P99 = md(func(r *Report) time.Duration { return r.LatencyIdle.P99 })
 	out.LatencyLoaded.P50 = md(func(r *Report) time.Duration { return r.LatencyLoaded.P50 })
 	out.LatencyLoaded.P99 = md(func(r *Report) time.Duration { return r.LatencyLoaded.P99 })
+	out.DeliveredIdle.P50 = md(func(r *Report) time.Duration { return r.DeliveredIdle.P50 })
+	out.DeliveredIdle.P99 = md(func(r *Report) time.Duration { return r.DeliveredIdle.P99 })
+	out.DeliveredLoaded.P50 = md(func(r *Report) time.Duration { return r.DeliveredLoaded.P50 })
+	out.DeliveredLoaded.P99 = md(func(r *Report) time.Duration { return r.DeliveredLoaded.P99 })
+	if runs[0].MemoryAfterStorm != nil {
+		ms := *runs[0].MemoryAfterStorm
+		get := func(r *Report) MemoryPoint {
+			if r.MemoryAfterStorm == nil {
+				return MemoryPoint{}
+			}
+			return *r.MemoryAfterStorm
+		}
+		ms.RSSKiB = int64(mf(func(r *Report) float64 { return float64(get(r).RSSKiB) }))
+		ms.HeapInuseKiB = int64(mf(func(r *Report) float64 { return float64(get(r).HeapInuseKiB) }))
+		ms.StackKiB = int64(mf(func(r *Report) float64 { return float64(get(r).StackKiB) }))
+		ms.GoHeldKiB = int64(mf(func(r *Report) float64 { return float64(get(r).GoHeldKiB) }))
+		ms.Goroutines = int(mf(func(r *Report) float64 { return float64(get(r).Goroutines) }))
+		out.MemoryAfterStorm = &ms
+	}
+	out.Storm.PeakStartsPerSec = mf(func(r *Report) float64 { return r.Storm.PeakStartsPerSec })
+	out.Storm.CPUPerLogin = md(func(r *Report) time.Duration { return r.Storm.CPUPerLogin })
+	out.Storm.PassportLogins = int64(mf(func(r *Report) float64 { return float64(r.Storm.PassportLogins) }))
 	medThroughput := func(get func(*Report) *Throughput) Throughput {
 		t := *get(runs[0])
 		t.Seconds = mf(func(r *Report) float64 { return get(r).Seconds })

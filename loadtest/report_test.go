@@ -38,3 +38,29 @@ func TestMedianOfRuns(t *testing.T) {
 		t.Errorf("median = runs %d, %v msg/s, storm %v s, RSS %d", m.Runs, m.ToMatrix.PerSecond, m.Storm.Seconds, m.Memory[0].RSSKiB)
 	}
 }
+
+// The peak of sign-ins started in one second comes from the bridge's
+// counter sampled every 200 ms: the largest increase within one second.
+func TestPeakStartsPerSecond(t *testing.T) {
+	t0 := time.Now()
+	var s []signInSample
+	counts := []float64{0, 0, 10, 20, 30, 40, 50, 60, 60, 60}
+	for i, c := range counts {
+		s = append(s, signInSample{t0.Add(time.Duration(i) * 200 * time.Millisecond), c})
+	}
+	if got := peakStartsPerSecond(s); got != 50 {
+		t.Errorf("peak = %v, want 50 (10 -> 60 within one second)", got)
+	}
+	if got := peakStartsPerSecond(nil); got != 0 {
+		t.Errorf("peak of nothing = %v", got)
+	}
+}
+
+// The median report lists each run's load.
+func TestMedianNotesEachRunsLoad(t *testing.T) {
+	runs := []*Report{{LoadBefore: "1.0", LoadAfter: "2.0"}, {LoadBefore: "3.0", LoadAfter: "4.0"}, {LoadBefore: "5.0", LoadAfter: "6.0"}}
+	m := Median(runs)
+	if len(m.RunLoads) != 3 || m.RunLoads[1] != "before 3.0, after 4.0" {
+		t.Errorf("run loads = %q", m.RunLoads)
+	}
+}

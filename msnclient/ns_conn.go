@@ -31,8 +31,14 @@ type nsConn struct {
 // (address book notifications, policies, mail data) are a few KiB.
 const maxNSPayload = 256 << 10
 
+// nsReadBuffer is the notification server connection's read buffer. It
+// lives as long as the session, which is idle nearly all the time, so it
+// is small: command lines (presence, keep-alives) fit, longer lines are
+// read in pieces and payloads go straight into their own slice.
+const nsReadBuffer = 512
+
 func newNSConn(conn net.Conn, log *zerolog.Logger, requestTimeout time.Duration) *nsConn {
-	r := msnp.NewReader(conn, msnp.FromServer)
+	r := msnp.NewReaderSize(conn, msnp.FromServer, nsReadBuffer)
 	r.MaxPayload = maxNSPayload
 	nc := &nsConn{conn: conn, r: r, log: log, requestTimeout: requestTimeout}
 	nc.eng = msnp.NewEngine(msnp.NewWriter(msnp.DeadlineWriter{Conn: conn, Deadline: nc.writeDeadline}), 1)

@@ -17,6 +17,7 @@ var (
 )
 
 func main() {
+	limitMallocArenas()
 	connector := bridge.NewConnector()
 	m := mxmain.BridgeMain{
 		Name:        "mautrix-msn",
@@ -35,5 +36,13 @@ func main() {
 		}
 	}
 	m.InitVersion(Tag, Commit, BuildTime)
-	m.Run()
+	// m.Run(), with the SQLite tuning applied between loading the config
+	// and opening the database.
+	m.PreInit()
+	m.Config.Database.URI = bridge.TuneDatabaseURI(m.Config.Database.Type, m.Config.Database.URI)
+	m.Init()
+	m.Start()
+	exitCode := m.WaitForInterrupt()
+	m.Stop()
+	os.Exit(exitCode)
 }

@@ -62,6 +62,7 @@ func run() error {
 		dir       = flag.String("dir", "", "working directory (default: a new temporary one)")
 		out       = flag.String("json", "load-report.json", "write the report as JSON here (empty: don't)")
 		profile   = flag.Bool("profile", false, "save the bridge's heap and CPU profiles (pprof) into the working directory")
+		gcs       = flag.Int("memory-gcs", 1, "garbage collections (a second apart) before each memory reading")
 		verify    = flag.Bool("verify", false, "check that every message arrived exactly once (costs memory at large runs)")
 		debugLog  = flag.Bool("debug-log", false, "keep the bridge's debug log (slow; for finding faults)")
 		bridgeBin = flag.String("bridge", "", "mautrix-msn binary (default: build ./cmd/mautrix-msn)")
@@ -110,6 +111,7 @@ func run() error {
 		LoginRate:        *loginRate,
 		Storm:            *storm,
 		Verify:           *verify,
+		MemoryGCs:        *gcs,
 		Profile:          *profile,
 		Progress:         os.Stderr,
 		BridgeBin:        *bridgeBin,

@@ -137,12 +137,17 @@ func decodeResponse(action string, status int, data []byte, out any) error {
 		}
 		return nil
 	}
+	// A response without the word "Fault" anywhere holds no fault element:
+	// the fault pass (a full parse of an address book that may be large)
+	// is only needed when it could find one.
 	var fe faultEnvelope
-	if err := xmlsafe.Unmarshal(data, &fe); err != nil {
-		if status != http.StatusOK {
-			return &StatusError{Action: action, StatusCode: status}
+	if status != http.StatusOK || bytes.Contains(data, []byte("Fault")) {
+		if err := xmlsafe.Unmarshal(data, &fe); err != nil {
+			if status != http.StatusOK {
+				return &StatusError{Action: action, StatusCode: status}
+			}
+			return fmt.Errorf("abch: %s: parse response: %w", action, err)
 		}
-		return fmt.Errorf("abch: %s: parse response: %w", action, err)
 	}
 	if f := firstFault(fe.BodyFault, fe.Fault); f != nil {
 		return &Fault{

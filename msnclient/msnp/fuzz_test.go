@@ -2,6 +2,7 @@ package msnp
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 )
 
@@ -25,8 +26,15 @@ func FuzzReader(f *testing.F) {
 		}
 		r := NewReader(bytes.NewReader(data), dir)
 		r.MaxPayload = 4096
+		// A small buffer (the notification server's) reads the same.
+		small := NewReaderSize(bytes.NewReader(data), dir, 16)
+		small.MaxPayload = 4096
 		for i := 0; i < 1000; i++ {
 			cmd, err := r.ReadCommand()
+			cmdSmall, errSmall := small.ReadCommand()
+			if (err == nil) != (errSmall == nil) || (err == nil && !sameCommand(cmd, cmdSmall)) {
+				t.Fatalf("a 16-byte buffer read %v, %v; the default one %v, %v", cmdSmall, errSmall, cmd, err)
+			}
 			if err != nil {
 				if _, ok := err.(*SyntaxError); ok {
 					continue
@@ -58,4 +66,9 @@ func FuzzDecodeParam(f *testing.F) {
 			t.Fatalf("round trip %q -> %q -> %q", d, e, DecodeParam(e))
 		}
 	})
+}
+
+func sameCommand(a, b *Command) bool {
+	return a.Name == b.Name && slices.Equal(a.Args, b.Args) &&
+		a.HasPayload == b.HasPayload && bytes.Equal(a.Payload, b.Payload)
 }

@@ -139,3 +139,43 @@ func TestRedacted(t *testing.T) {
 		t.Fatalf("Redacted = %s", x.Redacted())
 	}
 }
+
+// A small read buffer still reads lines longer than itself whole, and
+// payloads larger than itself.
+func TestReaderSmallBuffer(t *testing.T) {
+	long := strings.Repeat("x", 3000)
+	payload := strings.Repeat("p", 2000)
+	in := "ILN 1 NLN " + long + "\r\nUBX a@b.c 2000\r\n" + payload + "QNG 50\r\n"
+	r := NewReaderSize(strings.NewReader(in), FromServer, 64)
+	cmd, err := r.ReadCommand()
+	if err != nil || cmd.Name != "ILN" || cmd.Arg(2) != long {
+		t.Fatalf("long line: %v %v", cmd, err)
+	}
+	cmd, err = r.ReadCommand()
+	if err != nil || cmd.Name != "UBX" || string(cmd.Payload) != payload {
+		t.Fatalf("payload: %v %v", cmd, err)
+	}
+	cmd, err = r.ReadCommand()
+	if err != nil || cmd.Name != "QNG" || cmd.Arg(0) != "50" {
+		t.Fatalf("after the payload: %v %v", cmd, err)
+	}
+}
+
+// A Writer does not keep the buffer of a large command (the contact list
+// of a sign-in) for the rest of the connection.
+func TestWriterDropsLargeBuffer(t *testing.T) {
+	var out bytes.Buffer
+	w := NewWriter(&out)
+	if err := w.WriteCommand(NewPayload("ADL", bytes.Repeat([]byte("c"), 8000), "3")); err != nil {
+		t.Fatal(err)
+	}
+	if cap(w.buf) > maxKeptBuffer {
+		t.Errorf("the writer keeps %d bytes after a large command", cap(w.buf))
+	}
+	if err := w.WriteCommand(New("PNG")); err != nil {
+		t.Fatal(err)
+	}
+	if cap(w.buf) == 0 {
+		t.Error("the writer does not keep a small buffer for the next command")
+	}
+}

@@ -60,9 +60,21 @@ type Reader struct {
 	MaxPayload int
 }
 
-// NewReader returns a Reader with the default limits.
+// DefaultBufferSize is the read buffer of NewReader.
+const DefaultBufferSize = 4096
+
+// NewReader returns a Reader with the default limits and buffer.
 func NewReader(r io.Reader, dir Direction) *Reader {
-	return &Reader{r: bufio.NewReaderSize(r, 4096), dir: dir, MaxLine: DefaultMaxLine, MaxPayload: DefaultMaxPayload}
+	return NewReaderSize(r, dir, DefaultBufferSize)
+}
+
+// NewReaderSize returns a Reader with the default limits and a read buffer
+// of size bytes. The buffer lives as long as the connection, so a long
+// lived, mostly idle connection (the notification server) is best served
+// by a small one; lines longer than the buffer are still read whole (up to
+// MaxLine), and payloads are read straight into their own slice.
+func NewReaderSize(r io.Reader, dir Direction, size int) *Reader {
+	return &Reader{r: bufio.NewReaderSize(r, size), dir: dir, MaxLine: DefaultMaxLine, MaxPayload: DefaultMaxPayload}
 }
 
 // ReadCommand reads the next command and its payload, if any.

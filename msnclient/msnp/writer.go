@@ -14,6 +14,11 @@ type Writer struct {
 	buf []byte
 }
 
+// maxKeptBuffer is the largest command buffer a Writer keeps between
+// commands: room for a text message or a presence command. Larger ones (a
+// contact list, a P2P chunk) allocate their buffer when they are sent.
+const maxKeptBuffer = 1 << 10
+
 // NewWriter returns a Writer on w.
 func NewWriter(w io.Writer) *Writer {
 	return &Writer{w: w}
@@ -27,8 +32,13 @@ func (w *Writer) WriteCommand(cmd *Command) error {
 	if err != nil {
 		return err
 	}
-	if cap(buf) <= 64<<10 {
+	// Keep the buffer for the next command unless a large one (a contact
+	// list, a P2P chunk of an odd size) grew it: an idle connection should
+	// not hold the largest command it ever sent.
+	if cap(buf) <= maxKeptBuffer {
 		w.buf = buf
+	} else {
+		w.buf = nil
 	}
 	if _, err := w.w.Write(buf); err != nil {
 		return fmt.Errorf("msnp: write %s: %w", cmd.Name, err)

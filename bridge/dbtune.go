@@ -1,0 +1,36 @@
+package bridge
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// SQLiteStatementCache is how many prepared statements each SQLite
+// connection keeps (go-sqlite3's _stmt_cache_size). bridgev2 runs the same
+// few queries for every message; without the cache each one is parsed,
+// planned and finalized again, which was a quarter of the bridge's CPU per
+// message (docs/performance.md).
+const SQLiteStatementCache = 64
+
+// TuneDatabaseURI returns the database URI with the bridge's SQLite
+// tuning: a prepared statement cache per connection, unless the URI sets
+// _stmt_cache_size itself. URIs of other database types are returned
+// unchanged.
+func TuneDatabaseURI(dbType, uri string) string {
+	switch dbType {
+	case "sqlite3-fk-wal", "sqlite3-fk-wal-fullsync", "litestream":
+	default:
+		return uri
+	}
+	if _, query, ok := strings.Cut(uri, "?"); ok {
+		if params, err := url.ParseQuery(query); err == nil && params.Has("_stmt_cache_size") {
+			return uri
+		}
+	}
+	sep := "?"
+	if strings.Contains(uri, "?") {
+		sep = "&"
+	}
+	return uri + sep + "_stmt_cache_size=" + strconv.Itoa(SQLiteStatementCache)
+}

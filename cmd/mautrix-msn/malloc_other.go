@@ -1,0 +1,6 @@
+//go:build !linux || !cgo
+
+package main
+
+// limitMallocArenas does nothing outside Linux with cgo.
+func limitMallocArenas() bool { return false }
