@@ -39,6 +39,9 @@ type Connector struct {
 	handledOnce sync.Once
 	handled     *handledEvents // Matrix events handled (firstmessage.go)
 
+	dmInvites    dmInvites    // ghosts' invites to new rooms (groupdm.go)
+	groupDMOpens groupDMOpens // new group chats being opened (groupdm.go)
+
 	avatarMu sync.Mutex
 	avatars  *avatarFetcher // see avatar.go
 
@@ -72,6 +75,7 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 	}
 	c.watchEncryptedEvents(br)
 	c.watchCircleLeaves(br)
+	c.watchGhostDMInvites(br)
 	fixGreeting(br)
 	tuneHomeserverClient(br)
 	c.observeSendLatency(br)

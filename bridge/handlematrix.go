@@ -49,6 +49,9 @@ func (m *MSNClient) sendMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 	if id, ok := circleOfPortal(msg.Portal.ID); ok {
 		return m.sendCircleMatrixMessage(ctx, msg, id)
 	}
+	if err := m.connector.groupDMOpens.wait(ctx, msg.Portal.PortalKey); err != nil {
+		return nil, FailureReason(err), m.sendFailure(err)
+	}
 	switch content.MsgType {
 	case event.MsgText, event.MsgNotice, event.MsgEmote:
 	case event.MsgImage, event.MsgFile, event.MsgVideo, event.MsgAudio, event.MessageType(event.CapMsgSticker):

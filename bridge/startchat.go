@@ -42,7 +42,12 @@ func (m *MSNClient) ResolveIdentifier(ctx context.Context, identifier string, cr
 
 // CreateChatWithGhost implements bridgev2.GhostDMCreatingNetworkAPI (a Matrix
 // user inviting a contact's ghost to a new room).
+// A room the user made with several contacts' ghosts becomes their group
+// chat instead (see groupdm.go).
 func (m *MSNClient) CreateChatWithGhost(ctx context.Context, ghost *bridgev2.Ghost) (*bridgev2.CreateChatResponse, error) {
+	if chat, err := m.groupDMChat(ctx, ghost); err != nil || chat != nil {
+		return chat, err
+	}
 	resp, err := m.ResolveIdentifier(ctx, parseUserID(ghost.ID), true)
 	if err != nil {
 		return nil, err

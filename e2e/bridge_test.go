@@ -143,6 +143,7 @@ func TestBridge(t *testing.T) {
 		{"GroupChatFromMatrix", w.testGroupChatFromMatrix},
 		{"GroupChatFromMatrixFails", w.testGroupChatFromMatrixFails},
 		{"InviteIntoDM", w.testInviteIntoDM},
+		{"GroupDMFromElement", w.testGroupDMFromElement},
 		{"CircleRoom", w.testCircleRoom},
 		{"CircleCreateGroup", w.testCircleCreateGroup},
 		{"CircleFromRoom", w.testCircleFromRoom},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -224,6 +225,33 @@ func (cv *Conversation) waitForSomeone(ctx context.Context, sb *sbConn) error {
 	jctx, cancel := context.WithTimeout(ctx, cv.s.joinTimeout)
 	defer cancel()
 	return sb.waitAnyJoined(jctx)
+}
+
+// Open opens the conversation's switchboard and calls its participants in,
+// unless one is open already, and waits until everyone who could be
+// called joined, so that a message sent next reaches them all (a message
+// reaches only those in the switchboard when it is sent). Those who cannot
+// be reached are reported (ParticipantUnreachable), as when a message
+// opens it; Open does not wait for them. Concurrent senders share the
+// opening.
+func (cv *Conversation) Open(ctx context.Context) error {
+	sb, err := cv.ensure(ctx)
+	if err != nil {
+		return err
+	}
+	absent := sb.absentees()
+	var called []string
+	for _, p := range cv.Participants() {
+		if !slices.Contains(absent, p) {
+			called = append(called, p)
+		}
+	}
+	jctx, cancel := context.WithTimeout(ctx, cv.s.joinTimeout)
+	defer cancel()
+	if err := sb.waitJoined(jctx, called); err != nil {
+		return fmt.Errorf("open conversation: %w", err)
+	}
+	return nil
 }
 
 // SendText sends a message and returns when every part was acknowledged.
