@@ -28,7 +28,6 @@ func (w *world) testGroupDMFromElement(t *testing.T) {
 		}
 	}
 	erin := connectPeer(w.ctx, t, w.srv, erinEmail, peerPass, "Erin Echo")
-	defer func() { _ = erin.Close() }()
 	before, err := w.joinedRooms()
 	if err != nil {
 		t.Fatal(err)
