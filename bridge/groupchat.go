@@ -251,15 +251,7 @@ func (m *MSNClient) CreateGroup(ctx context.Context, params *bridgev2.GroupCreat
 	case len(parts) > maxSwitchboardInvitees:
 		return nil, bridgev2.RespError(mautrix.MInvalidParam.WithMessage("At most %d people fit in one MSN conversation", maxSwitchboardInvitees))
 	}
-	pk, err := m.groupPortalKey(ctx, parts)
-	if err != nil {
-		return nil, err
-	}
-	portal, err := m.connector.Bridge.GetPortalByKey(ctx, pk)
-	if err != nil {
-		return nil, fmt.Errorf("get group portal: %w", err)
-	}
-	info, err := m.GetChatInfo(ctx, portal)
+	pk, portal, info, err := m.groupPortal(ctx, parts)
 	if err != nil {
 		return nil, err
 	}

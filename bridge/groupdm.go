@@ -180,15 +180,7 @@ func (m *MSNClient) groupDMChat(ctx context.Context, ghost *bridgev2.Ghost) (*br
 	if len(parts) > maxSwitchboardInvitees {
 		return nil, bridgev2.RespError(mautrix.MInvalidParam.WithMessage("At most %d people fit in one MSN conversation", maxSwitchboardInvitees))
 	}
-	pk, err := m.groupPortalKey(ctx, parts)
-	if err != nil {
-		return nil, err
-	}
-	portal, err := m.connector.Bridge.GetPortalByKey(ctx, pk)
-	if err != nil {
-		return nil, fmt.Errorf("get group portal: %w", err)
-	}
-	info, err := m.GetChatInfo(ctx, portal)
+	pk, portal, info, err := m.groupPortal(ctx, parts)
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +196,24 @@ func (m *MSNClient) groupDMChat(ctx context.Context, ghost *bridgev2.Ghost) (*br
 	})
 	m.catchUpNewDM(m.log.WithContext(m.backgroundCtx()), portal, ghost)
 	return &bridgev2.CreateChatResponse{PortalKey: pk, Portal: portal, PortalInfo: info}, nil
+}
+
+// groupPortal returns the group portal of parts (sorted emails), with its
+// key and chat info.
+func (m *MSNClient) groupPortal(ctx context.Context, parts []string) (networkid.PortalKey, *bridgev2.Portal, *bridgev2.ChatInfo, error) {
+	pk, err := m.groupPortalKey(ctx, parts)
+	if err != nil {
+		return pk, nil, nil, err
+	}
+	portal, err := m.connector.Bridge.GetPortalByKey(ctx, pk)
+	if err != nil {
+		return pk, nil, nil, fmt.Errorf("get group portal: %w", err)
+	}
+	info, err := m.GetChatInfo(ctx, portal)
+	if err != nil {
+		return pk, nil, nil, err
+	}
+	return pk, portal, info, nil
 }
 
 // contactOfGhost returns the contact email of one of the bridge's ghosts,
