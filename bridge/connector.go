@@ -41,6 +41,7 @@ type Connector struct {
 
 	dmInvites    dmInvites    // ghosts' invites to new rooms (groupdm.go)
 	groupDMOpens groupDMOpens // new group chats being opened (groupdm.go)
+	freshDMs     freshDMs     // DMs the user made from Matrix (groupdm.go)
 
 	avatarMu sync.Mutex
 	avatars  *avatarFetcher // see avatar.go

@@ -72,6 +72,9 @@ func (m *MSNClient) HandleMatrixMembership(ctx context.Context, msg *bridgev2.Ma
 		if normalizeEmail(contact) == invitee {
 			return nil, nil // the DM's own contact
 		}
+		if m.dmBecomesGroup(ctx, portal, contact, invitee) {
+			return nil, nil
+		}
 		m.bg.Go(func() { m.dmToGroup(sessCtx, portal, contact, invitee, ghost) })
 		return nil, nil
 	}

@@ -175,6 +175,11 @@ func (m *MSNClient) groupDMChat(ctx context.Context, ghost *bridgev2.Ghost) (*br
 	}
 	parts := groupDMContacts(m.login.UserMXID, state, m.contactOfGhost)
 	if parts == nil {
+		// A DM the user made: inviting someone before it is used makes it
+		// the group chat too (dmBecomesGroup).
+		if email, ok := m.contactOfGhost(ghost.Intent.GetMXID()); ok {
+			m.connector.freshDMs.note(makeDMPortalKey(email, m.login.ID), room, time.Now())
+		}
 		return nil, nil
 	}
 	if len(parts) > maxSwitchboardInvitees {
@@ -299,4 +304,91 @@ func (g *groupDMOpens) wait(ctx context.Context, pk networkid.PortalKey) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// freshDMWindow is how long after its creation a DM the user made from
+// Matrix can still become a group chat by inviting someone into it, if
+// nothing was said in it.
+const freshDMWindow = 10 * time.Minute
+
+// freshDMs remembers the DM portals made from rooms the user created.
+type freshDMs struct {
+	mu    sync.Mutex
+	rooms map[networkid.PortalKey]dmInvite
+}
+
+// note records that pk's room is room, made by the user at now.
+func (f *freshDMs) note(pk networkid.PortalKey, room id.RoomID, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rooms == nil {
+		f.rooms = make(map[networkid.PortalKey]dmInvite)
+	}
+	for k, old := range f.rooms {
+		if now.Sub(old.at) > freshDMWindow {
+			delete(f.rooms, k)
+		}
+	}
+	f.rooms[pk] = dmInvite{room: room, at: now}
+}
+
+// take tells whether pk's room is room, made by the user less than
+// freshDMWindow before now, and forgets it.
+func (f *freshDMs) take(pk networkid.PortalKey, room id.RoomID, now time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	dm, ok := f.rooms[pk]
+	if !ok || dm.room != room || now.Sub(dm.at) > freshDMWindow {
+		return false
+	}
+	delete(f.rooms, pk)
+	return true
+}
+
+// dmBecomesGroup turns a DM the user made from Matrix moments ago, in which
+// nothing was said yet, into the group chat of its contact and invitee
+// when the user invites someone into it: the portal is re-keyed in place
+// to the group portal of both, so the room the user made stays the chat,
+// and the contact's next one-to-one message opens a new DM. It reports
+// false, changing nothing, when the DM does not qualify (a used DM keeps
+// MSN's behaviour: the group chat goes on in a room of its own).
+func (m *MSNClient) dmBecomesGroup(ctx context.Context, dm *bridgev2.Portal, contact, invitee string) bool {
+	log := zerolog.Ctx(ctx).With().Str("action", "dm becomes group").Logger()
+	room := dm.MXID
+	if room == "" || !m.connector.freshDMs.take(dm.PortalKey, room, time.Now()) {
+		return false
+	}
+	if first, err := m.connector.Bridge.DB.Message.GetFirstPortalMessage(ctx, dm.PortalKey); err != nil || first != nil {
+		return false // used as a one-to-one chat
+	}
+	parts := []string{normalizeEmail(contact), invitee}
+	slices.Sort(parts)
+	pk, err := m.groupPortalKey(ctx, parts)
+	if err != nil {
+		log.Err(err).Msg("Failed to find the group portal")
+		return false
+	}
+	if existing, err := m.connector.Bridge.GetExistingPortalByKey(ctx, pk); err != nil || (existing != nil && existing.MXID != "") {
+		return false // these two have a group chat already
+	}
+	res, portal, err := m.connector.Bridge.ReIDPortal(ctx, dm.PortalKey, pk)
+	if err != nil || portal == nil {
+		log.Err(err).Stringer("result", res).Msg("Failed to re-key the DM as the group chat")
+		return false
+	}
+	info, err := m.GetChatInfo(ctx, portal)
+	if err != nil {
+		log.Err(err).Msg("Failed to get the group chat's info")
+	} else {
+		portal.UpdateInfo(ctx, info, m.login, nil, time.Time{})
+	}
+	log.Info().Strs("participants", parts).Str("portal_id", string(pk.ID)).Stringer("room_id", room).
+		Msg("A new DM with someone invited becomes their group chat")
+	opened := m.connector.groupDMOpens.start(pk)
+	sessCtx := m.sessionContext()
+	m.bg.Go(func() {
+		defer opened()
+		m.openGroupDM(sessCtx, portal, room)
+	})
+	return true
 }

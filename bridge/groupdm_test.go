@@ -187,3 +187,25 @@ func TestGroupDMOpensHoldMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A DM the user made counts as fresh for its own room only, once, and
+// not after freshDMWindow.
+func TestFreshDMs(t *testing.T) {
+	var f freshDMs
+	pk := networkid.PortalKey{ID: "bob@example.com", Receiver: "me@example.com"}
+	now := time.Now()
+	f.note(pk, "!dm", now)
+	if f.take(pk, "!other", now) {
+		t.Error("another room of the portal counted as the fresh DM")
+	}
+	if !f.take(pk, "!dm", now.Add(time.Minute)) {
+		t.Error("the fresh DM was not recognised")
+	}
+	if f.take(pk, "!dm", now.Add(time.Minute)) {
+		t.Error("a fresh DM was taken twice")
+	}
+	f.note(pk, "!dm", now)
+	if f.take(pk, "!dm", now.Add(freshDMWindow+time.Second)) {
+		t.Error("an old DM counted as fresh")
+	}
+}

@@ -19,15 +19,7 @@ import (
 // TestBridge/IncomingMessage), which stays his one-to-one chat.
 func (w *world) testGroupDMFromElement(t *testing.T) {
 	const erinEmail = "erin@msn.test"
-	if err := w.srv.AddAccount(erinEmail, peerPass, "Erin Echo"); err != nil {
-		t.Fatal(err)
-	}
-	for _, pair := range [][2]string{{erinEmail, meEmail}, {meEmail, erinEmail}} {
-		if err := w.srv.AddContact(pair[0], pair[1], mutual); err != nil {
-			t.Fatal(err)
-		}
-	}
-	erin := connectPeer(w.ctx, t, w.srv, erinEmail, peerPass, "Erin Echo")
+	erin := w.newContact(t, erinEmail, "Erin Echo")
 	before, err := w.joinedRooms()
 	if err != nil {
 		t.Fatal(err)
@@ -48,19 +40,7 @@ func (w *world) testGroupDMFromElement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		p      *peer
-		cursor int
-		other  string
-	}{{w.bob, bobCursor, erinEmail}, {erin, erinCursor, bobEmail}} {
-		evt, err := tc.p.waitAfter(w.ctx, tc.cursor, msgTimeout, "the first message in a three-way conversation", func(evt any) bool {
-			m, ok := evt.(*msnclient.MessageReceived)
-			return ok && m.From == meEmail && m.Message.Text == first && containsString(m.Participants, tc.other)
-		})
-		if err != nil {
-			t.Fatalf("%s: %v (%T)", tc.p.Email, err, evt)
-		}
-	}
+	waitThreeWay(t, w, first, [2]*peer{w.bob, erin}, [2]int{bobCursor, erinCursor})
 	if err := w.waitSuccess(cursor, room, sent.EventID); err != nil {
 		t.Error(err)
 	}
@@ -114,5 +94,96 @@ func (w *world) testGroupDMFromElement(t *testing.T) {
 	}
 	if evt.RoomID == room || (w.bobRoom != "" && evt.RoomID != w.bobRoom) {
 		t.Errorf("bob's one-to-one message landed in %s; group room %s, bob's DM %s", evt.RoomID, room, w.bobRoom)
+	}
+}
+
+// testInviteIntoNewDM: a DM the user just made from Matrix, in which
+// nothing was said yet, becomes the group chat when the user invites a
+// second contact into it (as inviting someone into an MSN conversation
+// window does): fran and bob get the message in one three-way
+// conversation, their answers land in that room, and fran's one-to-one
+// message afterwards opens a DM of its own.
+func (w *world) testInviteIntoNewDM(t *testing.T) {
+	const franEmail = "fran@msn.test"
+	fran := w.newContact(t, franEmail, "Fran Foxtrot")
+	resp, err := w.user.CreateRoom(w.ctx, &mautrix.ReqCreateRoom{
+		Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{w.br.GhostMXID(franEmail)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := resp.RoomID
+	if _, err := w.user.WaitEvent(w.ctx, msgTimeout, func(evt *event.Event) bool {
+		return evt.RoomID == room && evt.Type == event.StateMember && evt.GetStateKey() == w.bot.String() &&
+			evt.Content.AsMember().Membership == event.MembershipJoin
+	}); err != nil {
+		t.Fatalf("the new DM did not become a portal: %v", err)
+	}
+	if _, err := w.user.InviteUser(w.ctx, room, &mautrix.ReqInviteUser{UserID: w.br.GhostMXID(bobEmail)}); err != nil {
+		t.Fatal(err)
+	}
+	bobCursor, franCursor := w.bob.cursor(), fran.cursor()
+	const first = "hello fran and bob"
+	if _, err := w.user.SendText(w.ctx, room, first); err != nil {
+		t.Fatal(err)
+	}
+	waitThreeWay(t, w, first, [2]*peer{w.bob, fran}, [2]int{bobCursor, franCursor})
+	for _, p := range []*peer{w.bob, fran} {
+		if n := p.count(meEmail, first); n != 1 {
+			t.Errorf("%s received %q %d times, want once", p.Email, first, n)
+		}
+	}
+	c := w.user.Cursor()
+	if err := fran.send(w.ctx, msnclient.TextMessage{Text: "fran answers the group"}, meEmail, bobEmail); err != nil {
+		t.Fatal(err)
+	}
+	evt, err := w.waitGhostText(c, w.br.GhostMXID(franEmail), "", "fran answers the group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evt.RoomID != room {
+		t.Errorf("fran's group answer landed in %s, not in the room the user made (%s)", evt.RoomID, room)
+	}
+	c = w.user.Cursor()
+	if err := fran.send(w.ctx, msnclient.TextMessage{Text: "fran alone"}, meEmail); err != nil {
+		t.Fatal(err)
+	}
+	evt, err = w.waitGhostText(c, w.br.GhostMXID(franEmail), "", "fran alone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evt.RoomID == room {
+		t.Error("fran's one-to-one message landed in the group chat")
+	}
+}
+
+// newContact puts email on the MSN server as a mutual contact of me and
+// signs it in.
+func (w *world) newContact(t *testing.T, email, name string) *peer {
+	t.Helper()
+	if err := w.srv.AddAccount(email, peerPass, name); err != nil {
+		t.Fatal(err)
+	}
+	for _, pair := range [][2]string{{email, meEmail}, {meEmail, email}} {
+		if err := w.srv.AddContact(pair[0], pair[1], mutual); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return connectPeer(w.ctx, t, w.srv, email, peerPass, name)
+}
+
+// waitThreeWay waits until both peers got text from me (after their
+// cursors) in a conversation that includes the other one.
+func waitThreeWay(t *testing.T, w *world, text string, peers [2]*peer, cursors [2]int) {
+	t.Helper()
+	for i, p := range peers {
+		other := peers[1-i].Email
+		evt, err := p.waitAfter(w.ctx, cursors[i], msgTimeout, "the message in a three-way conversation", func(evt any) bool {
+			m, ok := evt.(*msnclient.MessageReceived)
+			return ok && m.From == meEmail && m.Message.Text == text && containsString(m.Participants, other)
+		})
+		if err != nil {
+			t.Fatalf("%s: %v (%T)", p.Email, err, evt)
+		}
 	}
 }
