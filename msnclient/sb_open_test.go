@@ -63,3 +63,40 @@ func TestConversationOpenWaitsForEveryone(t *testing.T) {
 		t.Errorf("%d switchboards after opening again, want 1", n)
 	}
 }
+
+// TestConversationOpenWaitsForLateJoiner: Open on a switchboard that is
+// already up but still has an invitation out (an earlier message gave up
+// waiting for carol and went to bob alone) waits for carol to join, so the
+// next message reaches both.
+func TestConversationOpenWaitsForLateJoiner(t *testing.T) {
+	t.Parallel()
+	srv := chatServer(t, "alice@example.com", "bob@example.com", "carol@example.com")
+	alice := chatConnect(t, srv, "alice@example.com", 18, nil)
+	chatConnect(t, srv, "bob@example.com", 18, nil)
+	carol := chatConnect(t, srv, "carol@example.com", 18, nil)
+	ctx := chatCtx(t)
+
+	msnclient.SetSwitchboardJoinTimeout(alice.Client, 300*time.Millisecond)
+	release := srv.HoldRings("carol@example.com")
+	defer release()
+	conv := alice.Conversation("bob@example.com", "carol@example.com")
+	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "bob first"}); err != nil {
+		t.Fatal(err)
+	}
+	msnclient.SetSwitchboardJoinTimeout(alice.Client, chatTimeout)
+	opened := make(chan error, 1)
+	go func() { opened <- conv.Open(ctx) }()
+	select {
+	case err := <-opened:
+		t.Fatalf("Open returned (%v) while carol's invitation is unanswered", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	release()
+	if err := <-opened; err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "both of you now"}); err != nil {
+		t.Fatal(err)
+	}
+	chatWait(t, carol, 1, func(m *msnclient.MessageReceived) bool { return m.Message.Text == "both of you now" })
+}
