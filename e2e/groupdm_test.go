@@ -13,39 +13,39 @@ import (
 
 // testGroupDMFromElement: Element's "Start chat" with two contacts makes
 // one room with is_direct invites for both ghosts and sends the first
-// message at once. That room becomes the group chat: bob and erin get the
+// message at once. That room becomes the group chat: bob and ella get the
 // message once each in one three-way conversation, their answers land in
 // that room, and no other room appears. bob already has a DM (from
 // TestBridge/IncomingMessage), which stays his one-to-one chat.
 func (w *world) testGroupDMFromElement(t *testing.T) {
-	const erinEmail = "erin@msn.test"
-	erin := w.newContact(t, erinEmail, "Erin Echo")
+	const ellaEmail = "ella@msn.test" // not commands_test.go's erin
+	ella := w.newContact(t, ellaEmail, "Ella Echo")
 	before, err := w.joinedRooms()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cursor := w.user.Cursor()
-	bobCursor, erinCursor := w.bob.cursor(), erin.cursor()
+	bobCursor, ellaCursor := w.bob.cursor(), ella.cursor()
 	resp, err := w.user.CreateRoom(w.ctx, &mautrix.ReqCreateRoom{
 		Preset:   "trusted_private_chat",
 		IsDirect: true,
-		Invite:   []id.UserID{w.br.GhostMXID(bobEmail), w.br.GhostMXID(erinEmail)},
+		Invite:   []id.UserID{w.br.GhostMXID(bobEmail), w.br.GhostMXID(ellaEmail)},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	room := resp.RoomID
-	const first = "hello bob and erin"
+	const first = "hello bob and ella"
 	sent, err := w.user.SendText(w.ctx, room, first)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitThreeWay(t, w, first, [2]*peer{w.bob, erin}, [2]int{bobCursor, erinCursor})
+	waitThreeWay(t, w, first, [2]*peer{w.bob, ella}, [2]int{bobCursor, ellaCursor})
 	if err := w.waitSuccess(cursor, room, sent.EventID); err != nil {
 		t.Error(err)
 	}
-	w.reply(t, room, "and a second one", w.bob, erin)
-	for _, p := range []*peer{w.bob, erin} {
+	w.reply(t, room, "and a second one", w.bob, ella)
+	for _, p := range []*peer{w.bob, ella} {
 		for _, text := range []string{first, "and a second one"} {
 			if n := p.count(meEmail, text); n != 1 {
 				t.Errorf("%s received %q %d times, want exactly once", p.Email, text, n)
@@ -58,7 +58,7 @@ func (w *world) testGroupDMFromElement(t *testing.T) {
 	for _, tc := range []struct {
 		p     *peer
 		other string
-	}{{w.bob, erinEmail}, {erin, bobEmail}} {
+	}{{w.bob, ellaEmail}, {ella, bobEmail}} {
 		text := tc.p.Email + " answers the group"
 		c := w.user.Cursor()
 		if err := tc.p.send(w.ctx, msnclient.TextMessage{Text: text}, meEmail, tc.other); err != nil {
@@ -73,7 +73,7 @@ func (w *world) testGroupDMFromElement(t *testing.T) {
 		}
 	}
 	var name event.RoomNameEventContent
-	if err := w.user.StateEvent(w.ctx, room, event.StateRoomName, "", &name); err != nil || !strings.Contains(strings.ToLower(name.Name), "erin") || !strings.Contains(strings.ToLower(name.Name), "bob") {
+	if err := w.user.StateEvent(w.ctx, room, event.StateRoomName, "", &name); err != nil || !strings.Contains(strings.ToLower(name.Name), "ella") || !strings.Contains(strings.ToLower(name.Name), "bob") {
 		t.Errorf("room name %q (%v), want the group chat's name with both", name.Name, err)
 	}
 	for _, evt := range w.user.Events()[cursor:] {
