@@ -1,6 +1,7 @@
 package msnclient_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -254,6 +255,21 @@ func TestConversationNotLockedWhileOpening(t *testing.T) {
 	}
 }
 
+// unansweredCall leaves alice's conversation with bob on a switchboard
+// whose invitation to bob is still out: bob's rings are held and a first
+// message gave up waiting for him. release sends the held rings.
+func unansweredCall(ctx context.Context, t *testing.T, srv *msntest.Server, alice *chatPeer) (conv *msnclient.Conversation, release func()) {
+	t.Helper()
+	msnclient.SetSwitchboardJoinTimeout(alice.Client, 500*time.Millisecond)
+	release = srv.HoldRings("bob@example.com")
+	conv = alice.Conversation("bob@example.com")
+	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "are you there?"}); !errors.Is(err, msnclient.ErrTimeout) {
+		release()
+		t.Fatalf("send while bob does not answer: %v, want ErrTimeout", err)
+	}
+	return conv, release
+}
+
 // An invitee that answers after the opening gave up waiting (Pidgin rings
 // its user and joins when the chat window opens) finds us still in the
 // switchboard: it is not left while the invitation can be answered, and
@@ -261,13 +277,8 @@ func TestConversationNotLockedWhileOpening(t *testing.T) {
 func TestLateJoinerFindsSwitchboard(t *testing.T) {
 	t.Parallel()
 	srv, alice, bob, ctx := chatPair(t, 18, 18, nil)
-	msnclient.SetSwitchboardJoinTimeout(alice.Client, 500*time.Millisecond)
-	release := srv.HoldRings("bob@example.com")
+	conv, release := unansweredCall(ctx, t, srv, alice)
 	defer release()
-	conv := alice.Conversation("bob@example.com")
-	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "are you there?"}); !errors.Is(err, msnclient.ErrTimeout) {
-		t.Fatalf("send while bob does not answer: %v, want ErrTimeout", err)
-	}
 	if n := alice.OpenSwitchboards(); n != 1 {
 		t.Fatalf("alice has %d switchboards; the one with the invitation out must stay", n)
 	}
@@ -290,13 +301,8 @@ func TestLateJoinerFindsSwitchboard(t *testing.T) {
 func TestInviteeSignedOutWhileRinging(t *testing.T) {
 	t.Parallel()
 	srv, alice, bob, ctx := chatPair(t, 18, 18, nil)
-	msnclient.SetSwitchboardJoinTimeout(alice.Client, 500*time.Millisecond)
-	release := srv.HoldRings("bob@example.com")
+	conv, release := unansweredCall(ctx, t, srv, alice)
 	defer release()
-	conv := alice.Conversation("bob@example.com")
-	if err := conv.SendText(ctx, msnclient.TextMessage{Text: "are you there?"}); !errors.Is(err, msnclient.ErrTimeout) {
-		t.Fatalf("send while bob does not answer: %v, want ErrTimeout", err)
-	}
 	// From now on a switchboard waits for its invitees longer than the
 	// test runs: only giving it up lets the next message through.
 	msnclient.SetSwitchboardJoinTimeout(alice.Client, 2*chatTimeout)

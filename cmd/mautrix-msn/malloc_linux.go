@@ -14,6 +14,15 @@ static int limit_arenas(int n) {
 	return 0;
 #endif
 }
+
+// arena_limit_supported reports whether the C library has the setting.
+static int arena_limit_supported(void) {
+#ifdef M_ARENA_MAX
+	return 1;
+#else
+	return 0;
+#endif
+}
 */
 import "C"
 
@@ -35,3 +44,7 @@ func limitMallocArenas() bool {
 	}
 	return C.limit_arenas(mallocArenas) == 1
 }
+
+// mallocArenasSupported reports whether the C library can limit its arenas
+// (glibc can, musl has no arenas to limit).
+func mallocArenasSupported() bool { return C.arena_limit_supported() == 1 }
