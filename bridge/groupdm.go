@@ -117,8 +117,13 @@ func ghostDMInvite(evt *event.Event, isGhost func(id.UserID) bool) (id.UserID, b
 }
 
 // groupDMContacts returns the contacts (sorted emails) whose ghosts user
-// put in a room that user created: ghosts user invited, and ghosts that
-// joined. It returns nil unless the room was created by user and holds at
+// put in a room that user created: ghosts user invited, ghosts that
+// joined, and ghosts user's power levels name without a membership yet.
+// The last are the invites still to come: a homeserver creates the room
+// (with trusted_private_chat, Element's preset for chats, every invitee is
+// given power level 100 in it) and only then sends the invites one by one,
+// so the first ghost's invite can reach the bridge before the second
+// exists. It returns nil unless the room was created by user and holds at
 // least two contacts: a DM, or a room someone else made, is no group DM.
 func groupDMContacts(user id.UserID, state mautrix.RoomStateMap, contactOf func(id.UserID) (string, bool)) []string {
 	create := state[event.StateCreate][""]
@@ -126,7 +131,13 @@ func groupDMContacts(user id.UserID, state mautrix.RoomStateMap, contactOf func(
 		return nil
 	}
 	var out []string
-	for key, evt := range state[event.StateMember] {
+	add := func(userID id.UserID) {
+		if email, ok := contactOf(userID); ok && !slices.Contains(out, email) {
+			out = append(out, email)
+		}
+	}
+	members := state[event.StateMember]
+	for key, evt := range members {
 		if evt.Content.Parsed == nil {
 			_ = evt.Content.ParseRaw(event.StateMember)
 		}
@@ -140,9 +151,18 @@ func groupDMContacts(user id.UserID, state mautrix.RoomStateMap, contactOf func(
 		default:
 			continue
 		}
-		email, ok := contactOf(id.UserID(key))
-		if ok && !slices.Contains(out, email) {
-			out = append(out, email)
+		add(id.UserID(key))
+	}
+	if pl := state[event.StatePowerLevels][""]; pl != nil && pl.Sender == user {
+		if pl.Content.Parsed == nil {
+			_ = pl.Content.ParseRaw(event.StatePowerLevels)
+		}
+		if levels, ok := pl.Content.Parsed.(*event.PowerLevelsEventContent); ok {
+			for userID, level := range levels.Users {
+				if _, hasMember := members[userID.String()]; !hasMember && level > levels.UsersDefault {
+					add(userID)
+				}
+			}
 		}
 	}
 	if len(out) < 2 {

@@ -49,11 +49,27 @@ func gdmState(creator id.UserID, members ...*event.Event) mautrix.RoomStateMap {
 	return state
 }
 
+// gdmWithLevels adds the power levels sender sets at creation, with
+// power level 100 for each of users (trusted_private_chat's invitees).
+func gdmWithLevels(state mautrix.RoomStateMap, sender id.UserID, users ...id.UserID) mautrix.RoomStateMap {
+	levels := &event.PowerLevelsEventContent{Users: map[id.UserID]int{}}
+	for _, u := range users {
+		levels.Users[u] = 100
+	}
+	empty := ""
+	state[event.StatePowerLevels] = map[string]*event.Event{"": {Type: event.StatePowerLevels, Sender: sender,
+		StateKey: &empty, Content: event.Content{Parsed: levels}}}
+	return state
+}
+
 // A room the user created with the ghosts of bob and carol invited (as
 // Element's "Start chat" does) is a group DM of bob and carol, with bob's
 // ghost already joined by bridgev2; a single ghost, a room someone else
 // made, ghosts that left or were invited by someone else, the user's own
-// ghost and the bot do not make one.
+// ghost and the bot do not make one. A ghost the user's power levels name
+// (trusted_private_chat gives every invitee 100) counts before its invite
+// arrives: the homeserver sends the invites one by one after creating the
+// room, and bridgev2 may read the room after the first.
 func TestGroupDMContacts(t *testing.T) {
 	bob, carol, dave := gdmGhost("bob@example.com"), gdmGhost("carol@example.com"), gdmGhost("dave@example.com")
 	for _, tc := range []struct {
@@ -87,6 +103,17 @@ func TestGroupDMContacts(t *testing.T) {
 			gdmMember(bob, bob, event.MembershipJoin),
 			gdmMember(gdmUser, gdmGhost("me@example.com"), event.MembershipInvite),
 			gdmMember(gdmBot, gdmBot, event.MembershipJoin)), ""},
+		{"second invite still to come", gdmWithLevels(gdmState(gdmUser,
+			gdmMember(gdmUser, gdmUser, event.MembershipJoin),
+			gdmMember(bob, bob, event.MembershipJoin)), gdmUser, gdmUser, bob, carol),
+			"bob@example.com carol@example.com"},
+		{"a trusted DM", gdmWithLevels(gdmState(gdmUser,
+			gdmMember(bob, bob, event.MembershipJoin)), gdmUser, gdmUser, bob), ""},
+		{"levels set by someone else", gdmWithLevels(gdmState(gdmUser,
+			gdmMember(bob, bob, event.MembershipJoin)), gdmOther, bob, carol), ""},
+		{"carol refused, still in the levels", gdmWithLevels(gdmState(gdmUser,
+			gdmMember(bob, bob, event.MembershipJoin),
+			gdmMember(carol, carol, event.MembershipLeave)), gdmUser, bob, carol), ""},
 		{"no create event", mautrix.RoomStateMap{event.StateMember: {
 			bob.String():   gdmMember(bob, bob, event.MembershipJoin),
 			carol.String(): gdmMember(gdmUser, carol, event.MembershipInvite)}}, ""},

@@ -144,6 +144,7 @@ func TestBridge(t *testing.T) {
 		{"GroupChatFromMatrixFails", w.testGroupChatFromMatrixFails},
 		{"InviteIntoDM", w.testInviteIntoDM},
 		{"GroupDMFromElement", w.testGroupDMFromElement},
+		{"GroupDMInvitesOneByOne", w.testGroupDMInvitesOneByOne},
 		{"InviteIntoNewDM", w.testInviteIntoNewDM},
 		{"CircleRoom", w.testCircleRoom},
 		{"CircleCreateGroup", w.testCircleCreateGroup},
