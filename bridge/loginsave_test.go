@@ -17,7 +17,7 @@ import (
 // it: any method but these two panics.
 type noMatrix struct{ bridgev2.MatrixConnector }
 
-func (noMatrix) Init(*bridgev2.Bridge)          {}
+func (noMatrix) Init(*bridgev2.Bridge)         {}
 func (noMatrix) BotIntent() bridgev2.MatrixAPI { return nil }
 
 // testBridgev2 returns a real bridgev2 bridge with a SQLite database
