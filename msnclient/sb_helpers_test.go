@@ -1,10 +1,15 @@
 package msnclient_test
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
@@ -63,11 +68,23 @@ func chatConfig(srv *msntest.Server, email string, version int) msnclient.Config
 }
 
 // connect logs email in with one dialect; cfgFn may adjust the config.
+// With MSN_TEST_DEBUGLOG set, the client's trace log is kept and printed
+// if the test fails (for flakes seen under stress).
 func chatConnect(t testing.TB, srv *msntest.Server, email string, version int, cfgFn func(*msnclient.Config)) *chatPeer {
 	t.Helper()
 	cfg := chatConfig(srv, email, version)
 	if cfgFn != nil {
 		cfgFn(&cfg)
+	}
+	if os.Getenv("MSN_TEST_DEBUGLOG") != "" && cfg.Logger == nil {
+		buf := &syncBuf{}
+		l := zerolog.New(buf).Level(zerolog.TraceLevel).With().Timestamp().Logger()
+		cfg.Logger = &l
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("log of %s:\n%s", email, buf.String())
+			}
+		})
 	}
 	p := &chatPeer{recorder: newRecorder(), email: email}
 	p.Client = msnclient.NewClient(cfg, p.handle)
@@ -98,4 +115,22 @@ func chatCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), chatTimeout)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// syncBuf is a buffer safe for concurrent writes (a test's client log).
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
