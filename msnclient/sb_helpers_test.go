@@ -1,17 +1,16 @@
 package msnclient_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/testutil"
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
 )
 
@@ -77,7 +76,7 @@ func chatConnect(t testing.TB, srv *msntest.Server, email string, version int, c
 		cfgFn(&cfg)
 	}
 	if os.Getenv("MSN_TEST_DEBUGLOG") != "" && cfg.Logger == nil {
-		buf := &syncBuf{}
+		buf := &testutil.SyncBuffer{}
 		l := zerolog.New(buf).Level(zerolog.TraceLevel).With().Timestamp().Logger()
 		cfg.Logger = &l
 		t.Cleanup(func() {
@@ -115,22 +114,4 @@ func chatCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), chatTimeout)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// syncBuf is a buffer safe for concurrent writes (a test's client log).
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -95,6 +95,34 @@ func wantChunk(t *testing.T, pkt *p2p.Packet, id uint32, off uint64, where strin
 	}
 }
 
+// twoSwitchboards joins a client to two switchboard sessions with bob,
+// the P2P route to bob on the first one (bob's INVITE came there).
+func twoSwitchboards(t *testing.T) (context.Context, *Client, *scriptedSB, *sbConn, *scriptedSB, *sbConn) {
+	t.Helper()
+	c := NewClient(Config{Email: "me@example.com"}, nil)
+	srv1, sb1 := joinScriptedWith(t, c, "sid1")
+	srv2, sb2 := joinScriptedWith(t, c, "sid2")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	c.p2pApps()
+	fromBob(c, sb1, 900)
+	return ctx, c, srv1, sb1, srv2, sb2
+}
+
+// startOn starts message 77 (two chunks) to bob, checks that its first
+// chunk reached srv (the first switchboard) and acknowledges it there.
+func startOn(ctx context.Context, t *testing.T, c *Client, srv *scriptedSB) func() error {
+	t.Helper()
+	wait, err := c.startP2P(ctx, routeBob, p2pChunkPayload(routeBob, 77, 0, 1200, 2400, p2p.FlagMSNObjData))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trid, pkt := srv.readP2P()
+	wantChunk(t, pkt, 77, 0, "the first switchboard")
+	srv.write("ACK " + trid + "\r\n")
+	return wait
+}
+
 // TestP2PMessageStaysOnItsSwitchboard: bob and we opened a switchboard to
 // each other at once (crossing XFR/CAL), so we share two; bob's P2P moves
 // from one to the other while we are half-way through sending a message.
@@ -104,21 +132,8 @@ func wantChunk(t *testing.T, pkt *p2p.Packet, id uint32, off uint64, where strin
 // waited for ever (the TestDisplayPictureRoundTrip flake). New messages
 // go where bob's P2P now comes from.
 func TestP2PMessageStaysOnItsSwitchboard(t *testing.T) {
-	c := NewClient(Config{Email: "me@example.com"}, nil)
-	srv1, sb1 := joinScriptedWith(t, c, "sid1")
-	srv2, sb2 := joinScriptedWith(t, c, "sid2")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	c.p2pApps()
-	fromBob(c, sb1, 900) // bob's INVITE came on the first switchboard
-
-	wait1, err := c.startP2P(ctx, routeBob, p2pChunkPayload(routeBob, 77, 0, 1200, 2400, p2p.FlagMSNObjData))
-	if err != nil {
-		t.Fatal(err)
-	}
-	trid, pkt := srv1.readP2P()
-	wantChunk(t, pkt, 77, 0, "the first switchboard")
-	srv1.write("ACK " + trid + "\r\n")
+	ctx, c, srv1, _, srv2, sb2 := twoSwitchboards(t)
+	wait1 := startOn(ctx, t, c, srv1)
 
 	fromBob(c, sb2, 901) // bob's next message came on the other one
 	wait2, err := c.startP2P(ctx, routeBob, p2pChunkPayload(routeBob, 77, 1200, 1200, 2400, p2p.FlagMSNObjData))
@@ -151,21 +166,8 @@ func TestP2PMessageStaysOnItsSwitchboard(t *testing.T) {
 // TestServeSaysByeWhenDataFails), never sent on another switchboard with
 // a hole before it; new messages go on the switchboard that is left.
 func TestP2PMessageFailsWhenItsSwitchboardCloses(t *testing.T) {
-	c := NewClient(Config{Email: "me@example.com"}, nil)
-	srv1, sb1 := joinScriptedWith(t, c, "sid1")
-	srv2, _ := joinScriptedWith(t, c, "sid2")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	c.p2pApps()
-	fromBob(c, sb1, 900)
-
-	wait1, err := c.startP2P(ctx, routeBob, p2pChunkPayload(routeBob, 77, 0, 1200, 2400, p2p.FlagMSNObjData))
-	if err != nil {
-		t.Fatal(err)
-	}
-	trid, pkt := srv1.readP2P()
-	wantChunk(t, pkt, 77, 0, "the first switchboard")
-	srv1.write("ACK " + trid + "\r\n")
+	ctx, c, srv1, sb1, srv2, _ := twoSwitchboards(t)
+	wait1 := startOn(ctx, t, c, srv1)
 	if err := wait1(); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +189,7 @@ func TestP2PMessageFailsWhenItsSwitchboardCloses(t *testing.T) {
 	}()
 	sent := make(chan error, 1)
 	go func() { sent <- c.sendP2P(ctx, routeBob, p2pChunkPayload(routeBob, 78, 0, 100, 100, 0)) }()
-	trid, pkt = srv2.readP2P()
+	trid, pkt := srv2.readP2P()
 	wantChunk(t, pkt, 78, 0, "the switchboard left")
 	srv2.write("ACK " + trid + "\r\n")
 	if err := <-sent; err != nil {
