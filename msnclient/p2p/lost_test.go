@@ -31,6 +31,7 @@ func TestFetchFailsWhenDataStartLost(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("the fetch still waits for data whose start was lost")
 	}
+	p.expectBye(m.CallID()) // the owner is told we gave up: it stops sending
 	waitIdle(t, p.m)
 }
 
@@ -60,16 +61,23 @@ func TestServeSaysByeWhenDataFails(t *testing.T) {
 	p.ack(ok)
 	prep, _, _ := p.nextMessage()
 	p.ack(prep)
+	p.expectBye(callID)
+	waitIdle(t, p.m)
+}
+
+// expectBye reads what the manager sends, skipping acks and data, until
+// an MSNSLP message, which must be our BYE of the call.
+func (p *scriptedPeer) expectBye(callID string) {
+	p.t.Helper()
 	for {
 		pkt := p.next()
 		if pkt.IsAck() || pkt.SessionID != 0 {
-			continue // acks, and the data chunk that went out
+			continue
 		}
 		bye, err := ParseSLP(pkt.Data)
 		if err != nil || bye.Method != "BYE" || bye.CallID() != callID || bye.To() != buddy || bye.From() != me {
-			t.Fatalf("expected BYE of the call, got %v %+v", err, bye)
+			p.t.Fatalf("expected BYE of the call, got %v %+v", err, bye)
 		}
-		break
+		return
 	}
-	waitIdle(t, p.m)
 }

@@ -1075,6 +1075,9 @@ func (m *Manager) Request(ctx context.Context, peer string, req Request) ([]byte
 	}
 	data, err := m.waitData(ctx, c)
 	if err != nil {
+		if !errors.Is(err, ErrClosed) && !errors.Is(err, ErrStopped) {
+			m.giveUp(peer, c) // the sender stops sending what we no longer take
+		}
 		return nil, err
 	}
 	m.sendBye(peer, c)
