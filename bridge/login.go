@@ -156,7 +156,7 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 	if name == "" {
 		name = email
 	}
-	ul, err := pl.user.NewLogin(ctx, &database.UserLogin{
+	ul, err := pl.saveLogin(ctx, &database.UserLogin{
 		ID:         loginID,
 		RemoteName: email,
 		RemoteProfile: status.RemoteProfile{
@@ -170,7 +170,7 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 			MachineGUID:       machineGUID,
 			Profile:           prev.Profile,
 		},
-	}, &bridgev2.NewLoginParams{DeleteOnConflict: true})
+	})
 	if err != nil {
 		_ = sess.client.Close()
 		return nil, fmt.Errorf("save login: %w", err)
