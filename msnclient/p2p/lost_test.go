@@ -2,7 +2,6 @@ package p2p
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"testing"
 	"time"
@@ -23,14 +22,7 @@ func TestFetchFailsWhenDataStartLost(t *testing.T) {
 		end := min(off+1202, len(pic))
 		p.m.HandleMessage(buddy, rawPacket(me, sid, p.id, uint64(off), 4000, FlagMSNObjData, 1, 0, 0, pic[off:end], 1))
 	}
-	select {
-	case r := <-res:
-		if !errors.Is(r.err, ErrBadPacket) {
-			t.Fatalf("got %v, want ErrBadPacket", r.err)
-		}
-	case <-time.After(testTimeout):
-		t.Fatal("the fetch still waits for data whose start was lost")
-	}
+	wantFetchErr(t, res, ErrBadPacket, "the fetch still waits for data whose start was lost")
 	p.expectBye(m.CallID()) // the owner is told we gave up: it stops sending
 	waitIdle(t, p.m)
 }
@@ -50,13 +42,8 @@ func TestServeSaysByeWhenDataFails(t *testing.T) {
 		}
 		return send(ctx, peer, payload)
 	}
-	objs := NewObjects(p.m)
-	pic := randomBytes(t, 3000)
-	obj := NewMSNObject(me, ObjectDisplayPicture, pic, "", "")
-	objs.Serve(obj, pic)
-	ctx64 := base64.StdEncoding.EncodeToString(append([]byte(obj.String()), 0))
 	const callID = "{9D79AE57-1BD5-444B-B14E-3FC9BB2B5D59}"
-	p.slp(inviteText(buddy, me, callID, 1980590, 1, ctx64))
+	askServedPicture(t, p, callID, 1980590)
 	ok, _ := p.nextSLP()
 	p.ack(ok)
 	prep, _, _ := p.nextMessage()
@@ -79,5 +66,19 @@ func (p *scriptedPeer) expectBye(callID string) {
 			p.t.Fatalf("expected BYE of the call, got %v %+v", err, bye)
 		}
 		return
+	}
+}
+
+// wantFetchErr waits for a fetch to fail with want; stuck describes a
+// fetch that does not end in time.
+func wantFetchErr(t *testing.T, res <-chan fetchResult, want error, stuck string) {
+	t.Helper()
+	select {
+	case r := <-res:
+		if !errors.Is(r.err, want) {
+			t.Fatalf("got %v, want %v", r.err, want)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal(stuck)
 	}
 }
