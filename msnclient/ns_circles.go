@@ -147,6 +147,22 @@ func (c *Client) noteCircleResult(s *session, book *abch.AddressBook, gen uint64
 	}
 }
 
+// forget drops a circle we left, from the known circles and from the
+// latest address book fetch: syncCircles must not bring it back from a
+// list read before we left (reads in flight are discarded by gen). Only a
+// later read that lists it again (a new invitation) does. c.mu must be
+// held.
+func (cs *circleSet) forget(id CircleID) {
+	delete(cs.byID, id)
+	found := cs.found[:0:0]
+	for _, info := range cs.found {
+		if info.ID != id {
+			found = append(found, info)
+		}
+	}
+	cs.found = found
+}
+
 // circleName cleans a circle name for display: no control characters, and
 // never empty.
 func circleName(name string, id CircleID) string {
@@ -702,9 +718,10 @@ func (c *Client) leaveCircle(ctx context.Context, id CircleID) error {
 		return fmt.Errorf("leave circle: %w", err)
 	}
 	c.mu.Lock()
-	_, known := c.circleSession(s).byID[id]
-	delete(c.circles.byID, id)
-	c.circles.gen++ // an address book read in flight may still list it
+	cs := c.circleSession(s)
+	_, known := cs.byID[id]
+	cs.forget(id)
+	cs.gen++ // an address book read in flight may still list it
 	c.mu.Unlock()
 	if joined {
 		payload := buildML([]mlEntry{{Email: string(id) + "@live.com", Lists: ListForward, Network: NetworkCircle}}, false)

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/testutil"
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
 )
 
@@ -57,6 +60,7 @@ type testClient struct {
 // connect logs a client in and registers its Close.
 func nsConnect(t testing.TB, cfg msnclient.Config) *testClient {
 	t.Helper()
+	debugLog(t, &cfg)
 	tc := newTestClient(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -65,6 +69,24 @@ func nsConnect(t testing.TB, cfg msnclient.Config) *testClient {
 	}
 	t.Cleanup(func() { _ = tc.Close() })
 	return tc
+}
+
+// debugLog gives cfg a trace logger when MSN_TEST_DEBUGLOG is set (and
+// cfg has no logger yet); the log is printed if the test fails, for flakes
+// seen under stress.
+func debugLog(t testing.TB, cfg *msnclient.Config) {
+	if os.Getenv("MSN_TEST_DEBUGLOG") == "" || cfg.Logger != nil {
+		return
+	}
+	buf := &testutil.SyncBuffer{}
+	l := zerolog.New(buf).Level(zerolog.TraceLevel).With().Timestamp().Logger()
+	cfg.Logger = &l
+	email := cfg.Email
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", email, buf.String())
+		}
+	})
 }
 
 func newTestClient(cfg msnclient.Config) *testClient {

@@ -2,15 +2,11 @@ package msnclient_test
 
 import (
 	"context"
-	"os"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
-	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/testutil"
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
 )
 
@@ -75,16 +71,7 @@ func chatConnect(t testing.TB, srv *msntest.Server, email string, version int, c
 	if cfgFn != nil {
 		cfgFn(&cfg)
 	}
-	if os.Getenv("MSN_TEST_DEBUGLOG") != "" && cfg.Logger == nil {
-		buf := &testutil.SyncBuffer{}
-		l := zerolog.New(buf).Level(zerolog.TraceLevel).With().Timestamp().Logger()
-		cfg.Logger = &l
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("log of %s:\n%s", email, buf.String())
-			}
-		})
-	}
+	debugLog(t, &cfg)
 	p := &chatPeer{recorder: newRecorder(), email: email}
 	p.Client = msnclient.NewClient(cfg, p.handle)
 	ctx, cancel := context.WithTimeout(context.Background(), chatTimeout)
