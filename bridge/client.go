@@ -86,7 +86,7 @@ type MSNClient struct {
 	// sendHold is how long a message waits for the session while
 	// reconnecting (tests shorten it).
 	sendHold time.Duration
-	names    sync.Map // email -> friendly name seen in messages and joins
+	names    nameCache // email -> friendly name seen in messages and joins
 
 	profileMu sync.Mutex // guards login.RemoteProfile
 	syncMu    sync.Mutex // one contact list sync at a time
