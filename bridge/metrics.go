@@ -103,8 +103,10 @@ func FailureReason(err error) string {
 }
 
 // latencyBuckets resolve sub-millisecond latencies (the goal is a p99 of
-// at most 1 ms idle) up to the 30 s of a saturated bridge.
-var latencyBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+// at most 1 ms idle), finely around that millisecond so that a percentile
+// read from them is not off by a whole bucket, up to the 30 s of a
+// saturated bridge.
+var latencyBuckets = []float64{.00005, .0001, .00025, .0004, .0005, .0006, .00075, .001, .00125, .0015, .002, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 
 // Metrics holds the bridge's Prometheus collectors. All methods are safe
 // for concurrent use, and a nil *Metrics records nothing, so callers need

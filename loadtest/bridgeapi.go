@@ -258,6 +258,20 @@ func (h histogram) quantile(q float64) time.Duration {
 	return time.Duration((lower + (upper-lower)*frac) * float64(time.Second))
 }
 
+// shareAtMost is the share of samples at or under bound, which must be
+// one of the bucket bounds (0 when it is not, or without samples).
+func (h histogram) shareAtMost(bound float64) float64 {
+	if h.count == 0 {
+		return 0
+	}
+	for i, b := range h.bounds {
+		if math.Abs(b-bound) < 1e-12 {
+			return float64(h.counts[i]) / float64(h.count)
+		}
+	}
+	return 0
+}
+
 // procStats are the bridge process' resident memory and CPU time, from /proc.
 type procStats struct {
 	RSSKiB int64

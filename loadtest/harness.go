@@ -632,6 +632,7 @@ func (h *harness) latencyPhase(ctx context.Context) error {
 	}
 	d := after.sub(before)
 	h.report.LatencyIdle = latencyOf(d)
+	h.report.LatencyIdle.WithinGoal = d.shareAtMost(h.report.LatencyGoalP99.Seconds())
 	h.report.DeliveredIdle = latencyOf(afterDel.sub(beforeDel))
 	h.logf("latency idle: p50 %s p99 %s (%d samples); end to end p50 %s p99 %s", h.report.LatencyIdle.P50, h.report.LatencyIdle.P99, d.count,
 		h.report.DeliveredIdle.P50, h.report.DeliveredIdle.P99)

@@ -65,6 +65,9 @@ type Latency struct {
 	Samples uint64        `json:"samples"`
 	P50     time.Duration `json:"p50_ns"`
 	P99     time.Duration `json:"p99_ns"`
+	// WithinGoal is the share of samples at or under the idle p99 goal
+	// (1 ms, a bucket bound of the histogram, so it is exact).
+	WithinGoal float64 `json:"share_within_goal"`
 }
 
 // Throughput is one direction's sustained rate.
@@ -181,7 +184,8 @@ func (r *Report) Print(w io.Writer) {
 	}
 	if r.LatencyIdle.Samples > 0 {
 		p("Latency added by the bridge, MSN -> Matrix (read off the switchboard -> homeserver send request issued):")
-		p("  idle:       p50 %s, p99 %s (%d samples; goal p99 <= %s: %s)", r.LatencyIdle.P50, r.LatencyIdle.P99, r.LatencyIdle.Samples, r.LatencyGoalP99, goal(r.LatencyIdle.P99 <= r.LatencyGoalP99))
+		p("  idle:       p50 %s, p99 %s, %.1f%% within %s (%d samples; goal p99 <= %s: %s)", r.LatencyIdle.P50, r.LatencyIdle.P99,
+			100*r.LatencyIdle.WithinGoal, r.LatencyGoalP99, r.LatencyIdle.Samples, r.LatencyGoalP99, goal(r.LatencyIdle.P99 <= r.LatencyGoalP99))
 	}
 	if r.LatencyLoaded.Samples > 0 {
 		p("  under load: p50 %s, p99 %s (%d samples)", r.LatencyLoaded.P50, r.LatencyLoaded.P99, r.LatencyLoaded.Samples)
@@ -276,6 +280,7 @@ func Median(runs []*Report) *Report {
 	out.HeapPerLoginKiB = mf(func(r *Report) float64 { return r.HeapPerLoginKiB })
 	out.LatencyIdle.P50 = md(func(r *Report) time.Duration { return r.LatencyIdle.P50 })
 	out.LatencyIdle.P99 = md(func(r *Report) time.Duration { return r.LatencyIdle.P99 })
+	out.LatencyIdle.WithinGoal = mf(func(r *Report) float64 { return r.LatencyIdle.WithinGoal })
 	out.LatencyLoaded.P50 = md(func(r *Report) time.Duration { return r.LatencyLoaded.P50 })
 	out.LatencyLoaded.P99 = md(func(r *Report) time.Duration { return r.LatencyLoaded.P99 })
 	out.DeliveredIdle.P50 = md(func(r *Report) time.Duration { return r.DeliveredIdle.P50 })

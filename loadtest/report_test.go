@@ -22,6 +22,12 @@ func TestHistogramQuantile(t *testing.T) {
 	if got := d.quantile(0.99); got < 1900*time.Microsecond || got > 2*time.Millisecond {
 		t.Errorf("p99 = %s, want just under 2ms", got)
 	}
+	if got := d.shareAtMost(0.001); got != 0.5 {
+		t.Errorf("share within 1 ms = %v, want 0.5", got)
+	}
+	if got := d.shareAtMost(0.003); got != 0 {
+		t.Errorf("share within 3 ms (no such bucket bound) = %v, want 0", got)
+	}
 	if got := (histogram{}).quantile(0.5); got != 0 {
 		t.Errorf("empty histogram p50 = %s", got)
 	}

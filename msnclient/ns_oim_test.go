@@ -244,6 +244,9 @@ func TestOfflinePartlyStored(t *testing.T) {
 	if err := alice.SendOfflineMessage(ctxT(t), "bob@example.com", "hi"); err != nil {
 		t.Fatal(err)
 	}
+	// Count from here: how many requests the first message took (its
+	// challenge may take more than one round) must not shift the parts.
+	base := srv.OfflineServiceCalls("Store")
 	release := srv.HoldOfflineService("Store")
 	ctx, cancel := context.WithCancel(ctxT(t))
 	done := make(chan error, 1)
@@ -259,11 +262,13 @@ func TestOfflinePartlyStored(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	waitCalls(3)
-	release()                                 // the first part goes through
-	release = srv.HoldOfflineService("Store") // the second waits
-	defer release()
-	waitCalls(4)
+	waitCalls(base + 1)
+	// The second part waits: held before the first is let go, or it could
+	// pass before the hold is in place.
+	releaseSecond := srv.HoldOfflineService("Store")
+	defer releaseSecond()
+	release() // the first part goes through
+	waitCalls(base + 2)
 	cancel() // and fails
 	err := <-done
 	var partly *msnclient.PartlyStoredError

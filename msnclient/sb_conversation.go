@@ -177,6 +177,13 @@ func (cv *Conversation) reinviteAbsent(ctx context.Context, sb *sbConn) {
 // written is replaced and the message sent there; one that closed after
 // is not, as the message may have been relayed (UnconfirmedError).
 func (cv *Conversation) send(ctx context.Context, mode string, payload []byte) error {
+	_, err := cv.sendVia(ctx, mode, payload)
+	return err
+}
+
+// sendVia is send, and also returns the switchboard the message was
+// written on (nil when it was not written).
+func (cv *Conversation) sendVia(ctx context.Context, mode string, payload []byte) (*sbConn, error) {
 	id := cv.s.nextMsgID.Add(1)
 	for attempt := 0; ; attempt++ {
 		sb, err := cv.ensure(ctx)
@@ -190,7 +197,7 @@ func (cv *Conversation) send(ctx context.Context, mode string, payload []byte) e
 				cv.s.log.Debug().Err(err).Msg("switchboard closed before anyone joined, opening a new one")
 				continue
 			}
-			return err
+			return nil, err
 		}
 		actx, cancel := context.WithTimeout(ctx, cv.s.requestTimeout())
 		err = sb.sendMessage(actx, mode, payload, id)
@@ -198,12 +205,12 @@ func (cv *Conversation) send(ctx context.Context, mode string, payload []byte) e
 		var unconfirmed *UnconfirmedError
 		switch {
 		case err == nil:
-			return nil
+			return sb, nil
 		case errors.Is(err, errSBClosed) && !errors.As(err, &unconfirmed) && attempt == 0:
 			cv.s.log.Debug().Msg("switchboard closed before the message was written, sending on a new one")
 			continue
 		case errors.Is(err, errSBClosed) && !errors.As(err, &unconfirmed):
-			return fmt.Errorf("%w: %w", ErrNotDelivered, err)
+			return nil, fmt.Errorf("%w: %w", ErrNotDelivered, err)
 		case errors.As(err, &unconfirmed) && unconfirmed.Late && ctx.Err() == nil:
 			// No acknowledgement in time: the switchboard may have died
 			// silently. The next message goes to a fresh one; this one
@@ -211,7 +218,7 @@ func (cv *Conversation) send(ctx context.Context, mode string, payload []byte) e
 			cv.s.log.Debug().Uint64("msg_id", id).Msg("no acknowledgement in time, retiring the switchboard")
 			sb.retire()
 		}
-		return err
+		return sb, err
 	}
 }
 

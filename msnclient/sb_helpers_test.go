@@ -2,11 +2,15 @@ package msnclient_test
 
 import (
 	"context"
+	"os"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/mautrix-msn/mautrix-msn/msnclient"
+	"github.com/mautrix-msn/mautrix-msn/msnclient/internal/testutil"
 	"github.com/mautrix-msn/mautrix-msn/msnclient/msntest"
 )
 
@@ -63,11 +67,23 @@ func chatConfig(srv *msntest.Server, email string, version int) msnclient.Config
 }
 
 // connect logs email in with one dialect; cfgFn may adjust the config.
+// With MSN_TEST_DEBUGLOG set, the client's trace log is kept and printed
+// if the test fails (for flakes seen under stress).
 func chatConnect(t testing.TB, srv *msntest.Server, email string, version int, cfgFn func(*msnclient.Config)) *chatPeer {
 	t.Helper()
 	cfg := chatConfig(srv, email, version)
 	if cfgFn != nil {
 		cfgFn(&cfg)
+	}
+	if os.Getenv("MSN_TEST_DEBUGLOG") != "" && cfg.Logger == nil {
+		buf := &testutil.SyncBuffer{}
+		l := zerolog.New(buf).Level(zerolog.TraceLevel).With().Timestamp().Logger()
+		cfg.Logger = &l
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("log of %s:\n%s", email, buf.String())
+			}
+		})
 	}
 	p := &chatPeer{recorder: newRecorder(), email: email}
 	p.Client = msnclient.NewClient(cfg, p.handle)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +29,9 @@ type p2pState struct {
 	// custom emoticon definition, emoticons.go) came on: answers go back
 	// on it while it is open, as a peer may handle P2P per switchboard.
 	route map[string]*sbConn
+	// pins holds, per message being sent in chunks, the switchboard its
+	// first chunk went on (sb_p2p_route.go).
+	pins map[p2pPin]*sbConn
 }
 
 // p2pApps returns the client's P2P state, creating it on first use.
@@ -48,7 +50,7 @@ func (c *Client) p2pApps() *p2pState {
 			CallTimeout: c.cfg.P2PTimeout,
 			Logger:      c.log.With().Str("component", "p2p").Logger(),
 		})
-		c.p2p = &p2pState{m: m, objects: p2p.NewObjects(m), route: make(map[string]*sbConn)}
+		c.p2p = &p2pState{m: m, objects: p2p.NewObjects(m), route: make(map[string]*sbConn), pins: make(map[p2pPin]*sbConn)}
 		m.HandleInvites(p2p.EUFGUIDFile, c.handleFileInvite)
 		m.HandleBare(inkSessionID, maxP2PInk, c.handleP2PInk)
 	})
@@ -57,25 +59,31 @@ func (c *Client) p2pApps() *p2pState {
 
 // sendP2P sends one P2P payload to peer: on the switchboard the peer last
 // sent P2P on while it is open, else on the conversation with them
-// (opened if needed). P2P goes with acknowledgement mode D, as Escargot
-// requires.
+// (opened if needed); a later chunk of a message on the switchboard its
+// first chunk went on (p2pSwitchboard). P2P goes with acknowledgement
+// mode D, as Escargot requires.
 func (c *Client) sendP2P(ctx context.Context, peer string, payload []byte) error {
 	st := c.p2p
-	st.routeMu.Lock()
-	sb := st.route[peer]
-	st.routeMu.Unlock()
-	if sb != nil && sb.usable() && slices.Contains(sb.Participants(), peer) {
+	ch := p2pChunkOf(payload)
+	sb, err := st.p2pSwitchboard(peer, ch)
+	if err != nil {
+		return err
+	}
+	if sb != nil {
 		actx, cancel := context.WithTimeout(ctx, c.sb.requestTimeout())
 		// The id only matters for a late acknowledgement, which no one
 		// waits for here: it is taken from the conversations' counter so
 		// as not to collide with a text message's.
 		err := sb.sendMessage(actx, "D", payload, c.sb.nextMsgID.Add(1))
 		cancel()
-		if !errors.Is(err, errSBClosed) {
-			return err
+		if !ch.first || !errors.Is(err, errSBClosed) {
+			st.p2pWritten(peer, ch, sb, err)
+			return lostIfClosed(ch, err)
 		}
 	}
-	return c.Conversation(peer).send(ctx, "D", payload)
+	sb, err = c.Conversation(peer).sendVia(ctx, "D", payload)
+	st.p2pWritten(peer, ch, sb, err)
+	return err
 }
 
 // startP2P writes one P2P payload to peer like sendP2P and returns at once
@@ -85,24 +93,34 @@ func (c *Client) sendP2P(ctx context.Context, peer string, payload []byte) error
 // its result.
 func (c *Client) startP2P(ctx context.Context, peer string, payload []byte) (func() error, error) {
 	st := c.p2p
-	st.routeMu.Lock()
-	sb := st.route[peer]
-	st.routeMu.Unlock()
-	if sb != nil && sb.usable() && slices.Contains(sb.Participants(), peer) {
+	ch := p2pChunkOf(payload)
+	sb, err := st.p2pSwitchboard(peer, ch)
+	if err != nil {
+		return nil, err
+	}
+	if sb != nil {
 		wait, err := sb.startMessage("D", payload, c.sb.nextMsgID.Add(1))
 		if err == nil {
+			st.p2pWritten(peer, ch, sb, nil)
 			timeout := c.sb.requestTimeout()
 			return func() error {
 				actx, cancel := context.WithTimeout(ctx, timeout)
 				defer cancel()
-				return wait(actx)
+				err := wait(actx)
+				if err != nil {
+					st.p2pWritten(peer, ch, sb, err)
+				}
+				return err
 			}, nil
 		}
-		if !errors.Is(err, errSBClosed) {
-			return nil, err
+		if !ch.first || !errors.Is(err, errSBClosed) {
+			st.p2pWritten(peer, ch, sb, err)
+			return nil, lostIfClosed(ch, err)
 		}
 	}
-	if err := c.Conversation(peer).send(ctx, "D", payload); err != nil {
+	sb, err = c.Conversation(peer).sendVia(ctx, "D", payload)
+	st.p2pWritten(peer, ch, sb, err)
+	if err != nil {
 		return nil, err
 	}
 	return func() error { return nil }, nil

@@ -435,7 +435,14 @@ func (m *Manager) assembleLocked(l *link, pkt *Packet) (*assembly, error) {
 	a := l.inbound[h.Identifier]
 	if a == nil {
 		if h.Offset != 0 {
-			return nil, fmt.Errorf("%w: chunk at offset %d of a message we have no start of", ErrBadPacket, h.Offset)
+			err := fmt.Errorf("%w: chunk at offset %d of a message we have no start of", ErrBadPacket, h.Offset)
+			if c := l.callBySession(h.SessionID); c != nil && c.receiving {
+				// The start of the call's data was lost: the message can
+				// never be whole, so the call fails now rather than at its
+				// timeout.
+				c.failWith(err)
+			}
+			return nil, err
 		}
 		var c *call
 		limit := int64(maxSLPSize)
@@ -865,11 +872,13 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 	if ans.DataPrep {
 		if err := m.sendMessage(ctx, peer, inv.SessionID, FlagNormal, inv.AppID, make([]byte, 4), true); err != nil {
 			log.Warn().Err(err).Msg("P2P data preparation not acknowledged")
+			m.giveUp(peer, c)
 			return
 		}
 	}
 	if err := m.sendMessage(ctx, peer, inv.SessionID, ans.DataFlags, inv.AppID, ans.Data, true); err != nil {
 		log.Warn().Err(err).Msg("P2P data not delivered")
+		m.giveUp(peer, c)
 		return
 	}
 	log.Debug().Int("bytes", len(ans.Data)).Msg("P2P data sent")
@@ -881,6 +890,17 @@ func (m *Manager) serveInvite(peer string, slp *SLPMessage, c *call) {
 	case <-c.bye:
 	case <-t.C:
 	case <-ctx.Done():
+	}
+}
+
+// giveUp ends a call whose data we could not deliver with BYE, unless the
+// peer closed it already: the peer then fails at once instead of waiting
+// for data that will not come.
+func (m *Manager) giveUp(peer string, c *call) {
+	select {
+	case <-c.bye:
+	default:
+		m.sendBye(peer, c)
 	}
 }
 
@@ -1055,6 +1075,9 @@ func (m *Manager) Request(ctx context.Context, peer string, req Request) ([]byte
 	}
 	data, err := m.waitData(ctx, c)
 	if err != nil {
+		if !errors.Is(err, ErrClosed) && !errors.Is(err, ErrStopped) {
+			m.giveUp(peer, c) // the sender stops sending what we no longer take
+		}
 		return nil, err
 	}
 	m.sendBye(peer, c)

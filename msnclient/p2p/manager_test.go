@@ -186,14 +186,8 @@ func randomBytes(t testing.TB, n int) []byte {
 // data in chunks, each step after the peer's ack.
 func TestServePicture(t *testing.T) {
 	p := newScriptedPeer(t, Config{})
-	objs := NewObjects(p.m)
-	pic := randomBytes(t, 3000)
-	obj := NewMSNObject(me, ObjectDisplayPicture, pic, "", "")
-	objs.Serve(obj, pic)
-
-	ctx64 := base64.StdEncoding.EncodeToString(append([]byte(obj.String()), 0))
 	const callID = "{9D79AE57-1BD5-444B-B14E-3FC9BB2B5D58}"
-	inviteID := p.slp(inviteText(buddy, me, callID, 1980589, 1, ctx64))
+	pic, inviteID := askServedPicture(t, p, callID, 1980589)
 
 	ok, resp := p.nextSLP()
 	if resp.StatusCode != 200 || resp.CallID() != callID || resp.BodyFields()["sessionid"] != "1980589" ||
@@ -218,6 +212,19 @@ func TestServePicture(t *testing.T) {
 		"Max-Forwards: 0\r\nContent-Type: application/x-msnmsgr-sessionclosebody\r\nContent-Length: 3\r\n\r\n\r\n\x00")
 	p.sawAck(byeID)
 	waitIdle(t, p.m)
+}
+
+// askServedPicture makes the manager serve a picture and sends its
+// INVITE as a libpurple requester does; it returns the picture and the
+// INVITE's message id.
+func askServedPicture(t *testing.T, p *scriptedPeer, callID string, sid uint32) ([]byte, uint32) {
+	t.Helper()
+	objs := NewObjects(p.m)
+	pic := randomBytes(t, 3000)
+	obj := NewMSNObject(me, ObjectDisplayPicture, pic, "", "")
+	objs.Serve(obj, pic)
+	ctx64 := base64.StdEncoding.EncodeToString(append([]byte(obj.String()), 0))
+	return pic, p.slp(inviteText(buddy, me, callID, sid, 1, ctx64))
 }
 
 // sawAck reads packets until the ack of id and checks its fields; other
@@ -524,13 +531,6 @@ func TestAbortEndsCalls(t *testing.T) {
 	res, _, _ := fetch(t, p, obj)
 	gone := errors.New("connection lost")
 	p.m.Abort(gone)
-	select {
-	case r := <-res:
-		if !errors.Is(r.err, gone) {
-			t.Fatalf("got %v, want the abort reason", r.err)
-		}
-	case <-time.After(testTimeout):
-		t.Fatal("the fetch did not end")
-	}
+	wantFetchErr(t, res, gone, "the fetch did not end")
 	waitIdle(t, p.m)
 }
