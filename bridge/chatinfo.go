@@ -97,8 +97,8 @@ func (m *MSNClient) friendlyName(ctx context.Context, email string) string {
 			return c.FriendlyName
 		}
 	}
-	if name, ok := m.names.Load(email); ok {
-		return name.(string)
+	if name, ok := m.names.load(email); ok {
+		return name
 	}
 	if c, err := m.connector.DB.Contact.Get(ctx, string(m.login.ID), email); err == nil && c != nil {
 		return c.FriendlyName
@@ -111,13 +111,7 @@ func (m *MSNClient) rememberName(email, name string) {
 	if name == "" {
 		return
 	}
-	email = normalizeEmail(email)
-	// Most calls (every message, every presence change) repeat the known
-	// name: a Store would allocate a new entry each time.
-	if old, ok := m.names.Load(email); ok && old.(string) == name {
-		return
-	}
-	m.names.Store(email, name)
+	m.names.store(normalizeEmail(email), name)
 }
 
 // updateGhostName pushes a contact's new friendly name to its ghost.
@@ -135,9 +129,8 @@ func (m *MSNClient) updateGhostName(ctx context.Context, email, name string) {
 
 // chatMember is a contact as a portal member.
 func (m *MSNClient) chatMember(email string, membership event.Membership) bridgev2.ChatMember {
-	name, _ := m.names.Load(normalizeEmail(email))
-	s, _ := name.(string)
-	return m.chatMemberWithName(email, s, membership)
+	name, _ := m.names.load(normalizeEmail(email))
+	return m.chatMemberWithName(email, name, membership)
 }
 
 func (m *MSNClient) chatMemberWithName(email, name string, membership event.Membership) bridgev2.ChatMember {

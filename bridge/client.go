@@ -86,7 +86,7 @@ type MSNClient struct {
 	// sendHold is how long a message waits for the session while
 	// reconnecting (tests shorten it).
 	sendHold time.Duration
-	names    sync.Map // email -> friendly name seen in messages and joins
+	names    nameCache // email -> friendly name seen in messages and joins
 
 	profileMu sync.Mutex // guards login.RemoteProfile
 	syncMu    sync.Mutex // one contact list sync at a time
@@ -261,99 +261,6 @@ func (m *MSNClient) password() (string, error) {
 		return "", errors.New("no stored password")
 	}
 	return decryptPassword(m.connector.Config.credentialsKey, m.login.ID, m.meta.EncryptedPassword)
-}
-
-// connectLoop signs in, waits for the session to end and signs in again
-// with backoff, until stopped or the server refuses us for good.
-func (m *MSNClient) connectLoop(ctx context.Context, cfg msnclient.Config, sess *session, done chan struct{}) {
-	defer close(done)
-	// Contacts are only known to be online while a session is up: when the
-	// loop ends by itself (signed in elsewhere, bad credentials, closed),
-	// show them offline instead of leaving them online for ever.
-	defer func() {
-		if ctx.Err() == nil {
-			m.presence.markAllOffline()
-		}
-	}()
-	// The refresh re-sends online presence, so it lives no longer than
-	// this loop.
-	defer m.startPresenceRefresh(m.refreshEvery)()
-	failures := reconnectFailures{stableFor: m.stableSession}
-	for {
-		if sess == nil {
-			m.sendState(status.StateConnecting, "", nil)
-			if m.connector.logins.Wait(ctx) != nil {
-				return
-			}
-			m.connector.metrics.SignInStarted()
-			cfg.InitialStatus = m.ownProfile().initialStatus() // never online first when invisible
-			var err error
-			cfg.DisplayPicture = m.ownPicture()
-			sess, err = dialSession(ctx, cfg)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				switch {
-				case errors.Is(err, msnclient.ErrBadCredentials):
-					m.sendState(status.StateBadCredentials, ErrCodeBadCredentials, err)
-					return
-				case errors.Is(err, msnclient.ErrSignedInElsewhere):
-					m.sendState(status.StateBadCredentials, ErrCodeSignedInElsewhere, err)
-					return
-				}
-				n := failures.failed()
-				delay := m.backoff(n)
-				m.log.Warn().Err(err).Int("failures", n).Stringer("retry_in", delay).Msg("Failed to connect to MSN")
-				m.sendState(status.StateTransientDisconnect, ErrCodeConnectFailed, err)
-				if !sleepCtx(ctx, delay) {
-					return
-				}
-				continue
-			}
-		}
-		connectedAt := time.Now()
-		// Work of this session (event handling, contact syncs) ends with
-		// it: a stale session never writes over a newer one.
-		sessCtx, endSession := context.WithCancel(ctx)
-		m.setSession(sessCtx, sess)
-		m.sendState(status.StateConnected, "", nil)
-		syncSess := sess
-		m.bg.Go(func() { m.syncAfterConnect(sessCtx, syncSess) })
-		m.bg.Go(func() { m.afterSignIn(sessCtx, syncSess) })
-
-		select {
-		case <-ctx.Done():
-			endSession()
-			m.setSession(ctx, nil)
-			_ = sess.client.Close()
-			return
-		case <-sess.done:
-		}
-		endSession()
-		m.setSession(ctx, nil)
-		reason := sess.reason()
-		sess = nil
-		switch reason.Reason {
-		case msnclient.ReasonClosed:
-			return
-		case msnclient.ReasonOtherLogin:
-			m.log.Warn().Msg("Signed in from another place; not reconnecting")
-			m.sendState(status.StateBadCredentials, ErrCodeSignedInElsewhere, nil)
-			return
-		case msnclient.ReasonServerShutdown:
-			m.sendState(status.StateTransientDisconnect, ErrCodeServerShutdown, reason.Err)
-		default:
-			m.sendState(status.StateTransientDisconnect, ErrCodeDisconnected, reason.Err)
-		}
-		n := failures.ended(time.Since(connectedAt))
-		delay := m.backoff(n)
-		m.log.Warn().Err(reason.Err).Int("reason", int(reason.Reason)).Int("failures", n).Stringer("retry_in", delay).
-			Msg("Disconnected from MSN, reconnecting")
-		if !sleepCtx(ctx, delay) {
-			return
-		}
-	}
 }
 
 // dialSession creates a client and signs in.

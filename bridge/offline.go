@@ -371,10 +371,8 @@ func offlineNotice(name string) *event.MessageEventContent {
 
 // contactName is a contact's friendly name as last seen, else the email.
 func (m *MSNClient) contactName(email string) string {
-	if v, ok := m.names.Load(normalizeEmail(email)); ok {
-		if name, _ := v.(string); name != "" {
-			return name
-		}
+	if name, ok := m.names.load(normalizeEmail(email)); ok && name != "" {
+		return name
 	}
 	return email
 }

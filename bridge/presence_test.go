@@ -294,9 +294,9 @@ func TestPresenceRetryDelay(t *testing.T) {
 }
 
 // Every login keeps one presenceState per contact: it stays in the
-// 112-byte size class (it was 160), a kilobyte per login with 20 contacts.
+// 96-byte size class (it was 160), 1.3 KiB per login with 20 contacts.
 func TestPresenceStateSize(t *testing.T) {
-	if n := unsafe.Sizeof(presenceState{}); n > 112 {
-		t.Errorf("presenceState is %d bytes, want at most 112", n)
+	if n := unsafe.Sizeof(presenceState{}); n > 96 {
+		t.Errorf("presenceState is %d bytes, want at most 96", n)
 	}
 }

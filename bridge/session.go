@@ -19,6 +19,7 @@ type session struct {
 	doneOnce sync.Once
 	done     chan struct{}
 	disc     *msnclient.Disconnected
+	onDone   func() // called once the session has ended (guarded by mu)
 }
 
 func newSession() *session {
@@ -55,7 +56,29 @@ func (s *session) finish(d *msnclient.Disconnected) {
 	s.doneOnce.Do(func() {
 		s.disc = d
 		close(s.done)
+		s.mu.Lock()
+		f := s.onDone
+		s.onDone = nil
+		s.mu.Unlock()
+		if f != nil {
+			go f()
+		}
 	})
+}
+
+// afterDone calls f on a goroutine of its own once the session has ended
+// (at once if it has); only the last f given is called.
+func (s *session) afterDone(f func()) {
+	s.mu.Lock()
+	select {
+	case <-s.done:
+		s.mu.Unlock()
+		go f()
+		return
+	default:
+	}
+	s.onDone = f
+	s.mu.Unlock()
 }
 
 // reason returns why the session ended (valid after done is closed).

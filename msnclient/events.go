@@ -22,6 +22,10 @@ const (
 	// event itself is kept, with RawTruncated set) until the handler
 	// catches up.
 	eventRawBudget = 1 << 20
+	// smallEventRun is the most events delivered in one go after which
+	// the queue keeps its supersede map for the next ones (a Go map of up
+	// to 8 entries is one small table).
+	smallEventRun = 8
 )
 
 // eventQueue delivers events to the handler one at a time, in order, from a
@@ -37,12 +41,13 @@ type eventQueue struct {
 	head    uint64            // position of queue[0] among all events queued
 	latest  map[string]uint64 // supersedeKey -> position of the queued event
 	running bool
-	dropped int // events dropped at the hard limit since the last warning
-	raw     int // bytes of UnknownMessage.Raw queued
+	runFrom uint64 // head when the delivery goroutine started
+	dropped int    // events dropped at the hard limit since the last warning
+	raw     int    // bytes of UnknownMessage.Raw queued
 }
 
 func newEventQueue(handler EventHandler, log zerolog.Logger) *eventQueue {
-	return &eventQueue{handler: handler, log: log, latest: make(map[string]uint64)}
+	return &eventQueue{handler: handler, log: log}
 }
 
 // push queues evt and starts the delivery goroutine if none is running.
@@ -59,11 +64,16 @@ func (q *eventQueue) push(evt any) {
 		q.budgetRaw(um)
 	}
 	if key := supersedeKey(evt); key != "" {
+		if q.latest == nil {
+			q.latest = make(map[string]uint64)
+		}
 		q.latest[key] = q.head + uint64(len(q.queue))
 	}
 	q.queue = append(q.queue, evt)
 	start := !q.running
-	q.running = true
+	if start {
+		q.running, q.runFrom = true, q.head
+	}
 	q.mu.Unlock()
 	if start {
 		go q.drain()
@@ -139,7 +149,13 @@ func (q *eventQueue) drain() {
 		if len(q.queue) == 0 {
 			q.running = false
 			q.queue = nil // release the backing array of a burst
-			clear(q.latest)
+			// A map keeps the room it grew to: after a burst (the login's
+			// presence) it is released; after a few events it is reused.
+			if q.head-q.runFrom > smallEventRun {
+				q.latest = nil
+			} else {
+				clear(q.latest)
+			}
 			if q.dropped > 0 {
 				q.log.Warn().Int("dropped", q.dropped).Msg("event handler caught up; typing and presence events were dropped")
 				q.dropped = 0

@@ -193,3 +193,52 @@ func TestEventQueueBoundsRawPayloads(t *testing.T) {
 		t.Errorf("raw byte count %d after the queue drained", b.q.raw)
 	}
 }
+
+// TestEventQueueReleasesBurstMap: after the login's presence burst is
+// delivered, the queue no longer holds the supersede map it grew for it
+// (an idle session keeps it for hours); after a few events it keeps the
+// small one. Presence still supersedes under a flood afterwards.
+func TestEventQueueReleasesBurstMap(t *testing.T) {
+	b := newBlockedQueue(zerolog.Nop())
+	for i := range 40 {
+		b.q.push(&ContactPresence{Email: fmt.Sprintf("c%d@example.com", i), Status: StatusOnline})
+	}
+	close(b.release)
+	idle := func() bool {
+		b.q.mu.Lock()
+		defer b.q.mu.Unlock()
+		return !b.q.running
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !idle() {
+		if time.Now().After(deadline) {
+			t.Fatal("the burst was not delivered")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.q.mu.Lock()
+	kept := b.q.latest
+	b.q.mu.Unlock()
+	if kept != nil {
+		t.Errorf("the queue keeps the supersede map of a %d-event burst", 40)
+	}
+	b.q.push(&ContactPresence{Email: "bob@example.com", Status: StatusBusy})
+	for !idle() {
+		if time.Now().After(deadline) {
+			t.Fatal("the event was not delivered")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.q.mu.Lock()
+	kept = b.q.latest
+	b.q.mu.Unlock()
+	if kept == nil {
+		t.Error("the queue dropped its small supersede map after one event")
+	}
+	b.mu.Lock()
+	n := len(b.got)
+	b.mu.Unlock()
+	if n != 41 {
+		t.Errorf("%d events delivered, want 41", n)
+	}
+}

@@ -37,11 +37,18 @@ const maxNSPayload = 256 << 10
 // read in pieces and payloads go straight into their own slice.
 const nsReadBuffer = 512
 
+// nsKeptBuffer is the largest command buffer the notification server
+// connection keeps between commands: presence and keep-alives fit; the
+// contact list sent at sign-in (ADL) is not held for the session.
+const nsKeptBuffer = 256
+
 func newNSConn(conn net.Conn, log *zerolog.Logger, requestTimeout time.Duration) *nsConn {
 	r := msnp.NewReaderSize(conn, msnp.FromServer, nsReadBuffer)
 	r.MaxPayload = maxNSPayload
 	nc := &nsConn{conn: conn, r: r, log: log, requestTimeout: requestTimeout}
-	nc.eng = msnp.NewEngine(msnp.NewWriter(msnp.DeadlineWriter{Conn: conn, Deadline: nc.writeDeadline}), 1)
+	w := msnp.NewWriter(msnp.DeadlineWriter{Conn: conn, Deadline: nc.writeDeadline})
+	w.MaxKeptBuffer = nsKeptBuffer
+	nc.eng = msnp.NewEngine(w, 1)
 	nc.done = nc.eng.Done()
 	return nc
 }

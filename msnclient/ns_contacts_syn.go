@@ -40,7 +40,7 @@ func (o *synOps) load(ctx context.Context) error {
 	c, s := o.c, o.s
 	st := &synState{expected: -1, done: make(chan struct{})}
 	c.mu.Lock()
-	c.list.replace(make(map[string]*Contact), nil)
+	c.list.replace(make(map[string]*listEntry), nil)
 	s.syn = st
 	c.mu.Unlock()
 
@@ -124,8 +124,8 @@ func (c *Client) handleLST(s *session, cmd *msnp.Command) {
 
 // parseLST parses "LST email name lists [groups]" (MSNP8-9) or
 // "LST N=email F=name C=guid lists [1] [groups]" (MSNP10-12).
-func parseLST(d *dialect, args []string) (*Contact, error) {
-	ct := &Contact{Network: NetworkMSN}
+func parseLST(d *dialect, args []string) (*listEntry, error) {
+	ct := &listEntry{Network: NetworkMSN}
 	rest := args
 	if !d.contactGUIDs {
 		if len(args) < 3 {

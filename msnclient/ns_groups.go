@@ -352,7 +352,7 @@ func (c *Client) RefreshContacts(ctx context.Context) error {
 
 // groupsChanged reports whether the groups or any contact's group
 // membership differ between two lists.
-func groupsChanged(oldGroups, newGroups []Group, oldContacts, newContacts map[string]*Contact) bool {
+func groupsChanged(oldGroups, newGroups []Group, oldContacts, newContacts map[string]*listEntry) bool {
 	if !slices.Equal(oldGroups, newGroups) {
 		return true
 	}

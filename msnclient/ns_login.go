@@ -246,8 +246,9 @@ func (c *Client) ssoFinal(ctx context.Context, s *session, hc *http.Client, poli
 		abTicket = mc.Ticket
 	}
 	s.mu.Lock()
-	s.abTicket = strings.Clone(abTicket)
+	s.abTicket = abTicket
 	s.web = ssoWebTickets(tokens, mc.Ticket)
+	keepTickets(&s.abTicket, &s.web.rsi, &s.web.store)
 	s.mu.Unlock()
 	iv := make([]byte, 8)
 	_, _ = rand.Read(iv)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,7 +71,8 @@ type webTickets struct {
 }
 
 // ssoWebTickets picks the service tickets of an RST response; any ticket
-// works on Escargot, so the NS ticket is the fallback.
+// works on Escargot, so the NS ticket is the fallback. The tickets still
+// point into the response (see keepTickets).
 func ssoWebTickets(tokens *passport.Tokens, fallback string) webTickets {
 	t := webTickets{rsi: tokens.Ticket(passport.AddrMessenger), store: tokens.Ticket(passport.AddrMessengerSecure)}
 	if t.rsi == "" {
@@ -79,7 +81,23 @@ func ssoWebTickets(tokens *passport.Tokens, fallback string) webTickets {
 	if t.store == "" {
 		t.store = fallback
 	}
-	return webTickets{rsi: strings.Clone(t.rsi), store: strings.Clone(t.store)}
+	return t
+}
+
+// keepTickets copies the tickets kept for the session out of the response
+// they were parsed from, one copy per distinct ticket: Escargot gives
+// every service the same ticket, which a session then holds once instead
+// of three times (about 1 KiB each).
+func keepTickets(tickets ...*string) {
+	var kept []string
+	for _, t := range tickets {
+		i := slices.Index(kept, *t)
+		if i < 0 {
+			i = len(kept)
+			kept = append(kept, strings.Clone(*t))
+		}
+		*t = kept[i]
+	}
 }
 
 // handleMailData handles the Hotmail notifications about offline messages.

@@ -169,7 +169,7 @@ func TestWriterDropsLargeBuffer(t *testing.T) {
 	if err := w.WriteCommand(NewPayload("ADL", bytes.Repeat([]byte("c"), 8000), "3")); err != nil {
 		t.Fatal(err)
 	}
-	if cap(w.buf) > maxKeptBuffer {
+	if cap(w.buf) > DefaultMaxKeptBuffer {
 		t.Errorf("the writer keeps %d bytes after a large command", cap(w.buf))
 	}
 	if err := w.WriteCommand(New("PNG")); err != nil {
@@ -177,5 +177,29 @@ func TestWriterDropsLargeBuffer(t *testing.T) {
 	}
 	if cap(w.buf) == 0 {
 		t.Error("the writer does not keep a small buffer for the next command")
+	}
+}
+
+// A Writer keeps no buffer above its MaxKeptBuffer: the notification
+// server's, which sends little but keep-alives once signed in, does not
+// hold the contact list it sent at sign-in.
+func TestWriterMaxKeptBuffer(t *testing.T) {
+	var out bytes.Buffer
+	w := NewWriter(&out)
+	w.MaxKeptBuffer = 256
+	if err := w.WriteCommand(NewPayload("ADL", bytes.Repeat([]byte("c"), 600), "3")); err != nil {
+		t.Fatal(err)
+	}
+	if cap(w.buf) != 0 {
+		t.Errorf("the writer keeps %d bytes after a command above its limit", cap(w.buf))
+	}
+	if err := w.WriteCommand(New("PNG")); err != nil {
+		t.Fatal(err)
+	}
+	if cap(w.buf) == 0 || cap(w.buf) > 256 {
+		t.Errorf("the writer keeps %d bytes after a small command", cap(w.buf))
+	}
+	if !strings.HasSuffix(out.String(), "PNG\r\n") || !strings.HasPrefix(out.String(), "ADL 3 600\r\n") {
+		t.Errorf("written %q", out.String())
 	}
 }
