@@ -3,7 +3,8 @@ package msntest
 import "fmt"
 
 // Membership changes and who hears of them: the member's own sessions get
-// a circle NOT (their client re-fetches the address book); an accepted
+// a circle NOT (their client re-fetches the address book; one who left
+// gets the plain address-book NOT, as from Escargot); an accepted
 // membership also gets the "new circle" NFY on authenticated sessions;
 // the other members get a circle NOT too (their client re-fetches the
 // circle's member list), and NFY DEL when someone leaves.
@@ -67,7 +68,13 @@ func (s *Server) removeCircleMemberLocked(c *circle, k string) {
 		}
 	}
 	delete(c.members, k)
-	s.notifyCircleChangedLocked(c, a.email)
+	// As Escargot's on_left_groupchat: the plain address-book NOT (not the
+	// circle one), to MSNP18 sessions only.
+	for _, sess := range s.sessionsOf(a) {
+		if sess.dialect >= 18 {
+			sess.sendPayload("NOT", abchNotification(a))
+		}
+	}
 	if !wasAccepted {
 		return
 	}

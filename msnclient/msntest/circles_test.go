@@ -263,6 +263,17 @@ func TestCircleSDGRelayAndPresence(t *testing.T) {
 	if !sawDel || !sawFLN {
 		t.Errorf("after bob left: NFY DEL %v, FLN %v", sawDel, sawFLN)
 	}
+	// Bob's own session gets Escargot's plain address-book NOT (it names
+	// no circle: his client re-reads the address book, not the circle's).
+	var bobNOT []byte
+	for _, l := range bob.sync() {
+		if l.Name == "NOT" {
+			bobNOT = l.Payload
+		}
+	}
+	if bobNOT == nil || !bytes.Contains(bobNOT, []byte("ABCHInternal")) || bytes.Contains(bobNOT, []byte("CircleId")) {
+		t.Errorf("bob's NOT after leaving: %q", bobNOT)
+	}
 	// His messages no longer go anywhere.
 	trid = bob.sendPayload("SDG", msg)
 	if cmd := bob.skipUntil("201"); cmd.Arg(0) != trid {
