@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/mautrix-msn/mautrix-msn/database/sqlitelock"
 )
 
 // SQLiteStatementCache is how many prepared statements each SQLite
@@ -33,4 +35,18 @@ func TuneDatabaseURI(dbType, uri string) string {
 		sep = "&"
 	}
 	return uri + sep + "_stmt_cache_size=" + strconv.Itoa(SQLiteStatementCache)
+}
+
+// SerializeSQLiteWrites returns the database type to open instead of
+// dbType: for bridgev2's SQLite drivers, the same driver with writers taking
+// turns through a lock in Go (package sqlitelock), so that a burst of
+// messages does not leave writers sleeping in SQLite's busy handler. Other
+// types are returned unchanged.
+func SerializeSQLiteWrites(dbType string) (string, error) {
+	switch dbType {
+	case "sqlite3-fk-wal", "sqlite3-fk-wal-fullsync", "litestream":
+		return sqlitelock.Register(dbType)
+	default:
+		return dbType, nil
+	}
 }

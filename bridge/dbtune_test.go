@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"go.mau.fi/util/dbutil"
 	_ "go.mau.fi/util/dbutil/litestream" // registers sqlite3-fk-wal
 )
 
@@ -49,5 +50,35 @@ func TestTunedSQLiteURIOpens(t *testing.T) {
 		if n != i+1 {
 			t.Fatalf("after %d inserts: count %d", i+1, n)
 		}
+	}
+}
+
+func TestSerializeSQLiteWrites(t *testing.T) {
+	got, err := SerializeSQLiteWrites("sqlite3-fk-wal")
+	if err != nil || got != "sqlite3-fk-wal+writelock" {
+		t.Fatalf("sqlite3-fk-wal: %q, %v", got, err)
+	}
+	if got, err := SerializeSQLiteWrites("postgres"); err != nil || got != "postgres" {
+		t.Fatalf("postgres: %q, %v", got, err)
+	}
+	// bridgev2 opens the tuned type and URI; the database works as SQLite.
+	uri := TuneDatabaseURI("sqlite3-fk-wal", "file:"+filepath.Join(t.TempDir(), "t.db")+"?_txlock=immediate")
+	db, err := dbutil.NewWithDialect(uri, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.Dialect != dbutil.SQLite {
+		t.Fatalf("dialect %v", db.Dialect)
+	}
+	ctx := context.Background()
+	if _, err := db.Exec(ctx, "CREATE TABLE m (id INTEGER PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DoTxn(ctx, nil, func(ctx context.Context) error {
+		_, err := db.Exec(ctx, "INSERT INTO m (id) VALUES (1)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -40,6 +40,11 @@ func main() {
 	// and opening the database.
 	m.PreInit()
 	m.Config.Database.URI = bridge.TuneDatabaseURI(m.Config.Database.Type, m.Config.Database.URI)
+	if dbType, err := bridge.SerializeSQLiteWrites(m.Config.Database.Type); err != nil {
+		m.Log.Warn().Err(err).Msg("SQLite writes are not serialized in Go")
+	} else {
+		m.Config.Database.Type = dbType
+	}
 	m.Init()
 	m.Start()
 	exitCode := m.WaitForInterrupt()

@@ -45,6 +45,11 @@ type account struct {
 	media  string
 
 	oims []*storedOIM // offline messages waiting for this account (oim.go)
+
+	// sessions are the account's logged-in NS sessions in login order
+	// (finishLogin adds, endSession removes), so that finding them does
+	// not walk every session of the server.
+	sessions []*nsSession
 }
 
 type contactEntry struct {

@@ -235,6 +235,7 @@ func (sess *nsSession) finishLogin(trid string, a *account, tok, guid string) {
 	s.loginSeq++
 	sess.loginSeq = s.loginSeq
 	sess.acct, sess.token, sess.machineGUID = a, tok, guid
+	a.sessions = append(a.sessions, sess)
 	if sess.dialect <= 9 {
 		sess.send("USR", trid, "OK", a.email, msnp.EncodeParam(a.name), "1", "0")
 	} else {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -273,6 +274,7 @@ func (s *Server) endSession(sess *nsSession) {
 		return
 	}
 	a := sess.acct
+	a.sessions = slices.DeleteFunc(a.sessions, func(o *nsSession) bool { return o == sess })
 	s.endCircleSession(sess)
 	if len(s.sessionsOf(a)) == 0 {
 		wasShown := a.status != ""
@@ -291,12 +293,5 @@ func (s *Server) sessionsOf(a *account) []*nsSession {
 	if a == nil {
 		return nil
 	}
-	var out []*nsSession
-	for sess := range s.sessions {
-		if sess.acct == a && !sess.gone {
-			out = append(out, sess)
-		}
-	}
-	sortSessions(out)
-	return out
+	return slices.Clone(a.sessions)
 }
