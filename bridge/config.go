@@ -25,7 +25,7 @@ var ExampleConfig string
 // fullExampleConfig is the network section of the example config, with the
 // metrics part kept next to its code in metrics.go.
 func fullExampleConfig() string {
-	return ExampleConfig + "\n" + MetricsExampleConfig + "\n" + LoginRateExampleConfig
+	return ExampleConfig + "\n" + MetricsExampleConfig + "\n" + LoginRateExampleConfig + "\n" + SignInGCExampleConfig
 }
 
 // ServerConfig is one MSN server users can log in to.
@@ -94,6 +94,10 @@ type Config struct {
 	// LoginRate caps sign-ins per second (loginrate.go).
 	LoginRate LoginRateConfig `yaml:"login_rate"`
 
+	// SignInGCPercent is the GOGC percentage while sign-ins run; 0 leaves
+	// the garbage collector alone (gcpacer.go).
+	SignInGCPercent int `yaml:"sign_in_gc_percent"`
+
 	displaynameTemplate *template.Template
 	credentialsKey      []byte
 }
@@ -154,6 +158,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.LoginRate.Validate(); err != nil {
 		return fmt.Errorf("network.%w", err)
+	}
+	if c.SignInGCPercent < 0 {
+		return fmt.Errorf("network.sign_in_gc_percent must not be negative, got %d", c.SignInGCPercent)
 	}
 	if err := c.CustomEmoticons.validate(); err != nil {
 		return err
@@ -309,6 +316,7 @@ func upgradeConfig(helper up.Helper) (generatedKey string) {
 	helper.Copy(up.Int, "contact_groups", "refresh_interval_seconds")
 	helper.Copy(up.Bool, "circles", "leave_on_room_leave")
 	upgradeLoginRate(helper)
+	helper.Copy(up.Int, "sign_in_gc_percent")
 	if key, ok := helper.Get(up.Str, "credentials_key"); !ok || key == "generate" {
 		generatedKey = generateCredentialsKey()
 		helper.Set(up.Str, generatedKey, "credentials_key")

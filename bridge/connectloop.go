@@ -69,7 +69,9 @@ func (r *connectRun) run(sess *session) {
 		r.cfg.InitialStatus = m.ownProfile().initialStatus() // never online first when invisible
 		r.cfg.DisplayPicture = m.ownPicture()
 		var err error
+		signedIn := m.connector.gc.begin()
 		sess, err = dialSession(ctx, r.cfg)
+		signedIn()
 		if err == nil {
 			break
 		}
@@ -109,7 +111,11 @@ func (r *connectRun) connected(sess *session) {
 	sessCtx, endSession := context.WithCancel(ctx)
 	m.setSession(sessCtx, sess)
 	m.sendState(status.StateConnected, "", nil)
-	m.bg.Go(func() { m.syncAfterConnect(sessCtx, sess) })
+	m.bg.Go(func() {
+		synced := m.connector.gc.begin()
+		defer synced()
+		m.syncAfterConnect(sessCtx, sess)
+	})
 	m.bg.Go(func() { m.afterSignIn(sessCtx, sess) })
 
 	var fired atomic.Bool

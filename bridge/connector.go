@@ -30,6 +30,13 @@ type Connector struct {
 	early earlyNotices
 	// logins spaces out sign-ins (nil: no cap); made in Start.
 	logins *loginLimiter
+	// gc collects more often while sign-ins run (nil: not at all); made
+	// in Start.
+	gc *gcPacer
+
+	// ReleaseCMemory, if set (by main), gives memory the C side keeps free
+	// back to the system; it runs after a burst of sign-ins.
+	ReleaseCMemory func()
 
 	// ConfigPath is the bridge's config file (set by main), read back at
 	// startup to check that a generated credentials key was saved.
@@ -105,6 +112,7 @@ func (c *Connector) Start(ctx context.Context) error {
 		return fmt.Errorf("convert stored passwords: %w", err)
 	}
 	c.logins = newLoginLimiter(c.Config.LoginRate)
+	c.gc = newGCPacer(c.Config.SignInGCPercent, c.ReleaseCMemory)
 	if c.Config.Metrics.Enabled {
 		metrics := NewMetrics(c.openSwitchboards)
 		if err := metrics.Start(c.Config.Metrics, c.Bridge.Log.With().Str("component", "metrics").Logger()); err != nil {
@@ -115,8 +123,10 @@ func (c *Connector) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop implements bridgev2.StoppableNetwork: it closes the metrics endpoint.
+// Stop implements bridgev2.StoppableNetwork: it gives the garbage collector
+// its percentage back and closes the metrics endpoint.
 func (c *Connector) Stop() {
+	c.gc.stop()
 	if c.metrics == nil {
 		return
 	}

@@ -144,7 +144,9 @@ func (pl *PasswordLogin) SubmitUserInput(ctx context.Context, input map[string]s
 	cfg.InitialStatus = prev.Profile.initialStatus()
 	cfg.MaxPictureSize = pl.connector.Config.Pictures.maxSize()
 	cfg.EndpointName = pl.connector.Config.EndpointName
+	signedIn := pl.connector.gc.begin()
 	sess, err := authenticate(ctx, cfg)
+	signedIn()
 	if errors.Is(err, ErrLoginWrongPassword) {
 		// Keep the login going with a new prompt, so that the next message
 		// (often the password typed again) is read as a login answer.

@@ -19,6 +19,7 @@ var (
 func main() {
 	limitMallocArenas()
 	connector := bridge.NewConnector()
+	connector.ReleaseCMemory = trimMalloc
 	m := mxmain.BridgeMain{
 		Name:        "mautrix-msn",
 		URL:         "https://github.com/mautrix-msn/mautrix-msn",

@@ -15,6 +15,16 @@ static int limit_arenas(int n) {
 #endif
 }
 
+// trim gives the C heap's free memory back to the system; it returns 0
+// where the C library cannot (musl).
+static int trim(void) {
+#ifdef __GLIBC__
+	return malloc_trim(0);
+#else
+	return 0;
+#endif
+}
+
 // arena_limit_supported reports whether the C library has the setting.
 static int arena_limit_supported(void) {
 #ifdef M_ARENA_MAX
@@ -48,3 +58,7 @@ func limitMallocArenas() bool {
 // mallocArenasSupported reports whether the C library can limit its arenas
 // (glibc can, musl has no arenas to limit).
 func mallocArenasSupported() bool { return C.arena_limit_supported() == 1 }
+
+// trimMalloc gives the memory glibc keeps free back to the system (SQLite's
+// page caches of closed connections, mostly).
+func trimMalloc() { C.trim() }

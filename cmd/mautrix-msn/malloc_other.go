@@ -4,3 +4,6 @@ package main
 
 // limitMallocArenas does nothing outside Linux with cgo.
 func limitMallocArenas() bool { return false }
+
+// trimMalloc does nothing outside Linux with cgo.
+func trimMalloc() {}

@@ -25,7 +25,7 @@ type connector struct {
 }
 
 func (c connector) Connect(context.Context) (driver.Conn, error) { return c.d.Open(c.dsn) }
-func (c connector) Driver() driver.Driver                       { return c.d }
+func (c connector) Driver() driver.Driver                        { return c.d }
 
 // openDB opens a WAL database in which SQLite itself does not wait for a
 // busy write lock (busy timeout 0), so any writer that is not kept in turn
