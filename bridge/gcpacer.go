@@ -14,8 +14,8 @@ const SignInGCExampleConfig = `# While logins sign in, Go's garbage collector ru
 # given back to the system. What a sign-in keeps (contact list, presence,
 # connection) is then packed densely instead of spread among the
 # sign-in's garbage: an idle login takes about a quarter less memory, for
-# about a third more CPU per sign-in (docs/performance.md). 0 leaves the
-# garbage collector alone.
+# a third to a half more CPU per sign-in (docs/performance.md). 0 leaves
+# the garbage collector alone.
 sign_in_gc_percent: 20
 `
 
