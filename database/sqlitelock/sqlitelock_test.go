@@ -107,6 +107,27 @@ func count(t *testing.T, db *sql.DB) int {
 	return n
 }
 
+// heldBack starts write on its own goroutine, checks that it is still
+// waiting 200 ms later, and returns where its result will arrive.
+func heldBack(t *testing.T, what string, write func() error) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- write() }()
+	select {
+	case err := <-done:
+		t.Fatalf("%s went ahead (err %v)", what, err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	return done
+}
+
+func exec(db *sql.DB, query string) func() error {
+	return func() error {
+		_, err := db.Exec(query)
+		return err
+	}
+}
+
 func TestConcurrentWritersTakeTurns(t *testing.T) {
 	// Without the lock the same load fails: SQLite refuses writers that
 	// find the write lock taken.
@@ -135,16 +156,7 @@ func TestTransactionKeepsOtherWritersWaiting(t *testing.T) {
 	if _, err := tx.Exec("INSERT INTO item (v) VALUES ('tx')"); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := db.Exec("INSERT INTO item (v) VALUES ('after')")
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		t.Fatalf("a write went ahead during a write transaction (err %v)", err)
-	case <-time.After(200 * time.Millisecond):
-	}
+	done := heldBack(t, "a write during a write transaction", exec(db, "INSERT INTO item (v) VALUES ('after')"))
 	// Reads are not held up by the writer.
 	readCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -169,16 +181,7 @@ func TestReturningKeepsLockUntilRowsClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := db.Exec("INSERT INTO item (v) VALUES ('after')")
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		t.Fatalf("a write went ahead of an open INSERT … RETURNING (err %v)", err)
-	case <-time.After(200 * time.Millisecond):
-	}
+	done := heldBack(t, "a write during an open INSERT … RETURNING", exec(db, "INSERT INTO item (v) VALUES ('after')"))
 	for rows.Next() {
 	}
 	if err := rows.Close(); err != nil {
@@ -232,16 +235,10 @@ func TestPreparedStatements(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
+	done := heldBack(t, "a prepared write during a write transaction", func() error {
 		_, err := ins.Exec("prepared")
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		t.Fatalf("a prepared write went ahead during a write transaction (err %v)", err)
-	case <-time.After(200 * time.Millisecond):
-	}
+		return err
+	})
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
