@@ -1,11 +1,14 @@
 package bridge
 
 import (
+	"context"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
 	"testing"
 	"time"
+
+	"maunium.net/go/mautrix/bridgev2/status"
 )
 
 // fakeGC records what a gcPacer does to the garbage collector.
@@ -13,6 +16,7 @@ type fakeGC struct {
 	mu      sync.Mutex
 	percent int
 	frees   int
+	history []int // every percentage set
 }
 
 func newTestPacer(percent, processPercent int) (*gcPacer, *fakeGC) {
@@ -24,6 +28,7 @@ func newTestPacer(percent, processPercent int) (*gcPacer, *fakeGC) {
 		defer f.mu.Unlock()
 		prev := f.percent
 		f.percent = v
+		f.history = append(f.history, v)
 		return prev
 	}
 	p.freeOS = func() {
@@ -160,4 +165,45 @@ func runtimeGOGC() int {
 	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
 	metrics.Read(s)
 	return int(s[0].Value.Uint64())
+}
+
+// TestSignInIsOneGCWindow checks the connect loop's use of the pacer: the
+// percentage is lowered while a login signs in and syncs its contacts,
+// and every window it opened is closed again, so that the process does
+// not stay at the low percentage; a sign-in that fails closes its window
+// too.
+func TestSignInIsOneGCWindow(t *testing.T) {
+	_, c := testServer(t)
+	p, f := newTestPacer(20, 100)
+	c.gc = p
+	m, states := testClient(t, c, testPassword)
+	m.Connect(context.Background())
+	expectState(t, states, status.StateConnected, "")
+	waitGC(t, f, 100, 0)
+	f.mu.Lock()
+	history := append([]int(nil), f.history...)
+	f.mu.Unlock()
+	if len(history) < 2 || history[0] != 20 || history[len(history)-1] != 100 {
+		t.Fatalf("GC percentages set: %v, want 20 first and 100 last", history)
+	}
+	p.mu.Lock()
+	active := p.active
+	p.mu.Unlock()
+	if active != 0 {
+		t.Fatalf("%d sign-in windows left open", active)
+	}
+
+	_, c2 := testServer(t)
+	p2, f2 := newTestPacer(20, 100)
+	c2.gc = p2
+	m2, states2 := testClient(t, c2, "wrong password")
+	m2.Connect(context.Background())
+	expectState(t, states2, status.StateBadCredentials, "")
+	waitGC(t, f2, 100, 0)
+	p2.mu.Lock()
+	active = p2.active
+	p2.mu.Unlock()
+	if active != 0 {
+		t.Fatalf("%d sign-in windows left open after a failed sign-in", active)
+	}
 }
