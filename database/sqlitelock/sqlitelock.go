@@ -11,9 +11,8 @@
 // waits for the previous one in Go and starts the moment it is done.
 //
 // Writes are the statements run with Exec, queries that do not start with
-// SELECT (INSERT … RETURNING), and transactions that are not read-only;
-// the lock is held until the statement's rows are closed or the
-// transaction ends. A writer that cannot get the lock within the wait limit
+// SELECT (INSERT … RETURNING), and transactions; the lock is held until
+// the statement's rows are closed or the transaction ends. A writer that cannot get the lock within the wait limit
 // goes ahead without it, so a connection that keeps the lock (a
 // transaction waiting for another connection) is no worse off than
 // before: SQLite's own busy timeout still applies.
@@ -217,12 +216,11 @@ func (c *conn) Begin() (driver.Tx, error) {
 }
 
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	release := func() {}
-	if !opts.ReadOnly {
-		var err error
-		if release, err = c.lock.acquire(ctx); err != nil {
-			return nil, err
-		}
+	// Read-only ones too: with _txlock=immediate (bridgev2's URIs) every
+	// BEGIN takes SQLite's write lock.
+	release, err := c.lock.acquire(ctx)
+	if err != nil {
+		return nil, err
 	}
 	tx, err := c.SQLiteConn.BeginTx(ctx, opts)
 	if err != nil {
