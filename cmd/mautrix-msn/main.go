@@ -2,6 +2,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"maunium.net/go/mautrix/bridgev2/matrix/mxmain"
@@ -42,7 +43,8 @@ func main() {
 	m.PreInit()
 	m.Config.Database.URI = bridge.TuneDatabaseURI(m.Config.Database.Type, m.Config.Database.URI)
 	if dbType, err := bridge.SerializeSQLiteWrites(m.Config.Database.Type); err != nil {
-		m.Log.Warn().Err(err).Msg("SQLite writes are not serialized in Go")
+		// The logger is made by Init, after the database type is final.
+		fmt.Fprintln(os.Stderr, "SQLite writes are not serialized in Go:", err)
 	} else {
 		m.Config.Database.Type = dbType
 	}
