@@ -20,9 +20,7 @@ const SQLiteStatementCache = 64
 // _stmt_cache_size itself. URIs of other database types are returned
 // unchanged.
 func TuneDatabaseURI(dbType, uri string) string {
-	switch dbType {
-	case "sqlite3-fk-wal", "sqlite3-fk-wal-fullsync", "litestream":
-	default:
+	if !isBridgeSQLite(dbType) {
 		return uri
 	}
 	if _, query, ok := strings.Cut(uri, "?"); ok {
@@ -43,10 +41,18 @@ func TuneDatabaseURI(dbType, uri string) string {
 // messages does not leave writers sleeping in SQLite's busy handler. Other
 // types are returned unchanged.
 func SerializeSQLiteWrites(dbType string) (string, error) {
-	switch dbType {
-	case "sqlite3-fk-wal", "sqlite3-fk-wal-fullsync", "litestream":
-		return sqlitelock.Register(dbType)
-	default:
+	if !isBridgeSQLite(dbType) {
 		return dbType, nil
 	}
+	return sqlitelock.Register(dbType)
+}
+
+// isBridgeSQLite reports whether dbType is one of the go-sqlite3 drivers
+// bridgev2's dbutil registers.
+func isBridgeSQLite(dbType string) bool {
+	switch dbType {
+	case "sqlite3-fk-wal", "sqlite3-fk-wal-fullsync", "litestream":
+		return true
+	}
+	return false
 }
