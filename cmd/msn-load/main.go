@@ -52,7 +52,7 @@ func run() error {
 		convs     = flag.Int("conversations", 200, "conversations carrying the traffic")
 		messages  = flag.Int("messages", 20000, "MSN -> Matrix messages of the throughput phase (0: skip)")
 		reverse   = flag.Int("reverse", 5000, "Matrix -> MSN messages (sink only; 0: skip)")
-		probes    = flag.Int("probes", 200, "sequential messages of the idle latency phase (0: skip)")
+		probes    = flag.Int("probes", 1000, "sequential messages of the idle latency phase; its p99 is the 10th slowest of 1,000 (0: skip)")
 		presence  = flag.Duration("presence-storm", 30*time.Second, "length of the presence storm (sink only; 0: skip)")
 		flap      = flag.Duration("flap-every", time.Second, "each online contact changes status this often during the presence storm")
 		interval  = flag.Int("presence-interval", 10, "bridge config network.presence.min_interval_seconds")

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -190,6 +191,59 @@ func TestReturningKeepsLockUntilRowsClosed(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("the waiting write failed: %v", err)
 	}
+}
+
+// TestCheckpointRunsAfterTheWrite: SQLite's automatic checkpoint of a
+// commit made by INSERT … RETURNING read with QueryRow runs right after the
+// write, not in whatever statement the connection runs next. The checkpoint
+// copies the new pages into the database file, so the file's size tells
+// whether it has run. The control run with the plain driver shows SQLite
+// leaving it to the next statement.
+func TestCheckpointRunsAfterTheWrite(t *testing.T) {
+	for _, locked := range []bool{true, false} {
+		t.Run(fmt.Sprintf("locked=%v", locked), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.db")
+			dsn := "file:" + path + "?_journal_mode=WAL&_txlock=immediate"
+			var d driver.Driver = &sqlite3.SQLiteDriver{}
+			if locked {
+				d = NewDriver(&sqlite3.SQLiteDriver{}, DefaultWait)
+			}
+			db := sql.OpenDB(connector{d: d, dsn: dsn})
+			db.SetMaxOpenConns(1) // the pragma below is per connection
+			defer db.Close()
+			for _, q := range []string{
+				"CREATE TABLE item (id INTEGER PRIMARY KEY, v BLOB)",
+				"PRAGMA wal_autocheckpoint=1", // every commit owes a checkpoint
+				"SELECT 1 WHERE 0",            // the CREATE's checkpoint, on the plain driver
+			} {
+				if _, err := db.Exec(q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := fileSize(t, path)
+			var id int64
+			blob := make([]byte, 256<<10)
+			if err := db.QueryRow("INSERT INTO item (v) VALUES (?) RETURNING id", blob).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			grew := fileSize(t, path) - before
+			if locked && grew < int64(len(blob)) {
+				t.Fatalf("the database file grew by %d bytes after the write: its checkpoint has not run", grew)
+			}
+			if !locked && grew != 0 {
+				t.Fatalf("control: the plain driver checkpointed in the write (grew %d bytes); the test no longer shows SQLite deferring it", grew)
+			}
+		})
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }
 
 func TestWaitIsBounded(t *testing.T) {
