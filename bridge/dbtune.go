@@ -38,8 +38,9 @@ func TuneDatabaseURI(dbType, uri string) string {
 // SerializeSQLiteWrites returns the database type to open instead of
 // dbType: for bridgev2's SQLite drivers, the same driver with writers taking
 // turns through a lock in Go (package sqlitelock), so that a burst of
-// messages does not leave writers sleeping in SQLite's busy handler. Other
-// types are returned unchanged.
+// messages does not leave writers sleeping in SQLite's busy handler, and
+// the automatic checkpoint a write owes runs right after it instead of in
+// the lookup of a later message. Other types are returned unchanged.
 func SerializeSQLiteWrites(dbType string) (string, error) {
 	if !isBridgeSQLite(dbType) {
 		return dbType, nil
