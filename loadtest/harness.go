@@ -55,6 +55,13 @@ type Options struct {
 	FlapEvery       time.Duration // each online contact's status change period in the storm
 	Storm           bool          // restart the MSN server under all logins
 
+	// PacedShare is the share of the measured MSN -> Matrix rate offered,
+	// evenly spaced, in the paced phase that measures the latency under a
+	// load the bridge carries (0: skip); PacedFor is its length (default
+	// 10 s).
+	PacedShare float64
+	PacedFor   time.Duration
+
 	PresenceInterval int     // network.presence.min_interval_seconds
 	LoginRate        float64 // network.login_rate.max_per_second (negative: config default)
 	LoginWorkers     int     // parallel provisioning logins (default 4)
@@ -99,6 +106,9 @@ func (o *Options) defaults() {
 	}
 	if o.FlapEvery == 0 {
 		o.FlapEvery = time.Second
+	}
+	if o.PacedFor == 0 {
+		o.PacedFor = 10 * time.Second
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
@@ -165,6 +175,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		{"memory", h.memoryPhase, false},
 		{"latency", h.latencyPhase, opts.LatencyProbes == 0},
 		{"throughput", h.throughputPhase, opts.Messages == 0},
+		{"paced", h.pacedPhase, opts.Messages == 0 || opts.PacedShare <= 0},
 		{"reverse", h.reversePhase, opts.ReverseMessages == 0 || h.sink == nil},
 		{"presence", h.presencePhase, opts.PresenceStorm == 0 || h.sink == nil},
 		{"storm", h.stormPhase, !opts.Storm},
@@ -593,6 +604,25 @@ func (h *harness) latencyHistograms(ctx context.Context) (issued, delivered hist
 		ms.histogram("mautrix_msn_message_delivered_seconds", "", ""), nil
 }
 
+// startMark is where a timed phase starts: the bridge's latency
+// histograms and the messages arrived so far.
+type startMark struct {
+	latency, delivered histogram
+	arrived            int64
+}
+
+func (h *harness) mark(ctx context.Context) (startMark, error) {
+	lat, del, err := h.latencyHistograms(ctx)
+	if err != nil {
+		return startMark{}, err
+	}
+	arrived, err := h.arrived(ctx)
+	if err != nil {
+		return startMark{}, err
+	}
+	return startMark{latency: lat, delivered: del, arrived: arrived}, nil
+}
+
 func latencyOf(h histogram) Latency {
 	return Latency{Samples: h.count, P50: h.quantile(0.5), P99: h.quantile(0.99)}
 }
@@ -608,14 +638,11 @@ func (h *harness) latencyPhase(ctx context.Context) error {
 	if err := h.warmUp(ctx, convs); err != nil {
 		return err
 	}
-	before, beforeDel, err := h.latencyHistograms(ctx)
+	begin, err := h.mark(ctx)
 	if err != nil {
 		return err
 	}
-	arrived, err := h.arrived(ctx)
-	if err != nil {
-		return err
-	}
+	arrived := begin.arrived
 	for i := range h.opts.LatencyProbes {
 		if err := h.send(ctx, convs[i%len(convs)], nil); err != nil {
 			return err
@@ -630,10 +657,10 @@ func (h *harness) latencyPhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d := after.sub(before)
+	d := after.sub(begin.latency)
 	h.report.LatencyIdle = latencyOf(d)
 	h.report.LatencyIdle.WithinGoal = d.shareAtMost(h.report.LatencyGoalP99.Seconds())
-	h.report.DeliveredIdle = latencyOf(afterDel.sub(beforeDel))
+	h.report.DeliveredIdle = latencyOf(afterDel.sub(begin.delivered))
 	h.logf("latency idle: p50 %s p99 %s (%d samples); end to end p50 %s p99 %s", h.report.LatencyIdle.P50, h.report.LatencyIdle.P99, d.count,
 		h.report.DeliveredIdle.P50, h.report.DeliveredIdle.P99)
 	return nil
@@ -652,11 +679,7 @@ func (h *harness) throughputPhase(ctx context.Context) error {
 	}
 	per := (h.opts.Messages + len(convs) - 1) / len(convs)
 	total := per * len(convs)
-	before, beforeDel, err := h.latencyHistograms(ctx)
-	if err != nil {
-		return err
-	}
-	startArrived, err := h.arrived(ctx)
+	begin, err := h.mark(ctx)
 	if err != nil {
 		return err
 	}
@@ -696,7 +719,7 @@ func (h *harness) throughputPhase(ctx context.Context) error {
 		return err
 	}
 	sendDone := time.Now()
-	end, err := h.waitArrived(ctx, startArrived+int64(total), 10*time.Minute)
+	end, err := h.waitArrived(ctx, begin.arrived+int64(total), 10*time.Minute)
 	if err != nil {
 		return err
 	}
@@ -715,7 +738,7 @@ func (h *harness) throughputPhase(ctx context.Context) error {
 		h.report.Profiles = append(h.report.Profiles, path)
 	}
 	elapsed := end.Sub(start)
-	d := after.sub(before)
+	d := after.sub(begin.latency)
 	tp := Throughput{
 		Messages:      total,
 		Conversations: len(convs),
@@ -727,25 +750,109 @@ func (h *harness) throughputPhase(ctx context.Context) error {
 	}
 	h.report.ToMatrix = tp
 	h.report.LatencyLoaded = latencyOf(d)
-	h.report.DeliveredLoaded = latencyOf(afterDel.sub(beforeDel))
+	h.report.DeliveredLoaded = latencyOf(afterDel.sub(begin.delivered))
 	h.logf("MSN->Matrix: %d messages in %.2fs = %.0f/s, %s CPU per message; latency under load p50 %s p99 %s",
 		total, tp.Seconds, tp.PerSecond, tp.CPUPerMessage, h.report.LatencyLoaded.P50, h.report.LatencyLoaded.P99)
 	if h.opts.Verify && h.sink != nil {
-		var missing, dup []string
-		for _, list := range sent {
-			for _, b := range list {
-				switch n := h.sink.BodyCount(b); {
-				case n == 0:
-					missing = append(missing, b)
-				case n > 1:
-					dup = append(dup, b)
-				}
+		return h.verifyArrived("MSN->Matrix", sent, total)
+	}
+	return nil
+}
+
+// verifyArrived checks that the sink received each sent body exactly
+// once and records it in the report.
+func (h *harness) verifyArrived(what string, sent [][]string, total int) error {
+	var missing, dup []string
+	for _, list := range sent {
+		for _, b := range list {
+			switch n := h.sink.BodyCount(b); {
+			case n == 0:
+				missing = append(missing, b)
+			case n > 1:
+				dup = append(dup, b)
 			}
 		}
-		if len(missing)+len(dup) > 0 {
-			return fmt.Errorf("MSN->Matrix: %d messages missing (e.g. %q), %d duplicated", len(missing), first(missing), len(dup))
+	}
+	if len(missing)+len(dup) > 0 {
+		return fmt.Errorf("%s: %d messages missing (e.g. %q), %d duplicated", what, len(missing), first(missing), len(dup))
+	}
+	h.report.Verified = append(h.report.Verified, fmt.Sprintf("%d %s messages arrived exactly once", total, what))
+	return nil
+}
+
+// pacedPhase offers MSN->Matrix messages at PacedShare of the rate the
+// throughput phase measured, evenly spaced over the conversations for
+// PacedFor, and reads the latency the bridge added from its histogram: the
+// latency under a load it carries, where the throughput phase's is the
+// wait in a backlog.
+func (h *harness) pacedPhase(ctx context.Context) error {
+	convs := h.conversations()
+	rate := h.opts.PacedShare * h.report.ToMatrix.PerSecond
+	if len(convs) == 0 || rate <= 0 {
+		return errors.New("no conversations or no measured rate")
+	}
+	// Each conversation sends every interval, the conversations spread
+	// evenly over it.
+	interval := time.Duration(float64(len(convs)) / rate * float64(time.Second))
+	per := max(1, int(h.opts.PacedFor/interval))
+	total := per * len(convs)
+	begin, err := h.mark(ctx)
+	if err != nil {
+		return err
+	}
+	h.logf("offering %d messages at %.0f/s (%.0f%% of the measured rate) over %d conversations", total, rate, 100*h.opts.PacedShare, len(convs))
+	sent := make([][]string, len(convs))
+	var lateSends atomic.Int64
+	start := time.Now()
+	g, gctx := errgroup.WithContext(ctx)
+	for k, c := range convs {
+		offset := interval * time.Duration(k) / time.Duration(len(convs))
+		g.Go(func() error {
+			for i := range per {
+				due := start.Add(offset + interval*time.Duration(i))
+				if wait := time.Until(due); wait > 0 {
+					sleep(gctx, wait)
+				} else if wait < -interval {
+					lateSends.Add(1)
+				}
+				var list *[]string
+				if h.opts.Verify {
+					list = &sent[k]
+				}
+				if err := h.send(gctx, c, list); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	offeredFor := time.Since(start)
+	if _, err := h.waitArrived(ctx, begin.arrived+int64(total), 5*time.Minute); err != nil {
+		return err
+	}
+	after, afterDel, err := h.latencyHistograms(ctx)
+	if err != nil {
+		return err
+	}
+	d := after.sub(begin.latency)
+	h.report.Paced = PacedLoad{
+		Share:            h.opts.PacedShare,
+		OfferedPerSecond: float64(total) / offeredFor.Seconds(),
+		Messages:         total,
+		LateSends:        lateSends.Load(),
+		Latency:          latencyOf(d),
+		Delivered:        latencyOf(afterDel.sub(begin.delivered)),
+	}
+	h.report.Paced.Latency.WithinGoal = d.shareAtMost(h.report.LatencyGoalP99.Seconds())
+	h.logf("paced: %.0f msg/s offered, latency p50 %s p99 %s (%d samples)", h.report.Paced.OfferedPerSecond,
+		h.report.Paced.Latency.P50, h.report.Paced.Latency.P99, d.count)
+	if h.opts.Verify && h.sink != nil {
+		if err := h.verifyArrived("paced MSN->Matrix", sent, total); err != nil {
+			return err
 		}
-		h.report.Verified = append(h.report.Verified, fmt.Sprintf("%d MSN->Matrix messages arrived exactly once", total))
 	}
 	return nil
 }

@@ -8,8 +8,8 @@ import (
 )
 
 // TestSmallRun is the harness' CI run: 20 logins with 20 contacts each on
-// the sink homeserver, a few hundred messages each way, a presence storm
-// and an MSN server restart. It asserts that everything sent arrived
+// the sink homeserver, a few hundred messages each way (and a paced
+// second of them), a presence storm and an MSN server restart. It asserts that everything sent arrived
 // exactly once, the presence cap held and every login came back, never
 // speed (figures come from `make bench`).
 func TestSmallRun(t *testing.T) {
@@ -27,6 +27,8 @@ func TestSmallRun(t *testing.T) {
 		Messages:         300,
 		ReverseMessages:  200,
 		LatencyProbes:    20,
+		PacedShare:       0.5,
+		PacedFor:         2 * time.Second,
 		PresenceStorm:    3 * time.Second,
 		FlapEvery:        500 * time.Millisecond,
 		PresenceInterval: 2,
@@ -43,8 +45,11 @@ func TestSmallRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Verified) != 3 {
-		t.Errorf("verified %q, want both directions and the reconnect", rep.Verified)
+	if len(rep.Verified) != 4 {
+		t.Errorf("verified %q, want both directions, the paced messages and the reconnect", rep.Verified)
+	}
+	if rep.Paced.Messages == 0 || rep.Paced.Latency.Samples != uint64(rep.Paced.Messages) {
+		t.Errorf("paced phase: %d messages, %d latency samples; want every message timed once", rep.Paced.Messages, rep.Paced.Latency.Samples)
 	}
 	if len(rep.Memory) != 3 || rep.Memory[2].Logins != 20 {
 		t.Errorf("memory points %+v", rep.Memory)

@@ -34,6 +34,7 @@ type Report struct {
 	LatencyLoaded      Latency        `json:"latency_under_load"` // the same under the throughput load
 	DeliveredIdle      Latency        `json:"delivered_idle"`     // read off the switchboard -> homeserver answered, row stored
 	DeliveredLoaded    Latency        `json:"delivered_under_load"`
+	Paced              PacedLoad      `json:"paced_load"`
 	ToMatrix           Throughput     `json:"msn_to_matrix"`
 	ToMSN              Throughput     `json:"matrix_to_msn"`
 	Presence           PresenceStorm  `json:"presence_storm"`
@@ -79,6 +80,19 @@ type Throughput struct {
 	SendSeconds   float64       `json:"send_seconds,omitempty"`
 	CPUPerMessage time.Duration `json:"cpu_per_message_ns"`
 	CPUCores      float64       `json:"cpu_cores"` // bridge CPU time / wall time
+}
+
+// PacedLoad is the paced phase's result: the latency under a load the
+// bridge carries.
+type PacedLoad struct {
+	Share            float64 `json:"share_of_measured_rate"`
+	OfferedPerSecond float64 `json:"offered_per_second"`
+	Messages         int     `json:"messages"`
+	// LateSends counts sends the harness made more than one interval after
+	// they were due (the harness itself fell behind).
+	LateSends int64   `json:"late_sends"`
+	Latency   Latency `json:"latency"`   // read off the switchboard -> send request issued
+	Delivered Latency `json:"delivered"` // -> homeserver answered, row stored
 }
 
 // PresenceStorm is the presence phase's result.
@@ -187,12 +201,28 @@ func (r *Report) Print(w io.Writer) {
 		p("  idle:       p50 %s, p99 %s, %.1f%% within %s (%d samples; goal p99 <= %s: %s)", r.LatencyIdle.P50, r.LatencyIdle.P99,
 			100*r.LatencyIdle.WithinGoal, r.LatencyGoalP99, r.LatencyIdle.Samples, r.LatencyGoalP99, goal(r.LatencyIdle.P99 <= r.LatencyGoalP99))
 	}
-	if r.LatencyLoaded.Samples > 0 {
-		p("  under load: p50 %s, p99 %s (%d samples)", r.LatencyLoaded.P50, r.LatencyLoaded.P99, r.LatencyLoaded.Samples)
+	if r.Paced.Latency.Samples > 0 {
+		p("  paced:      p50 %s, p99 %s, %.1f%% within %s (%d samples; %.0f msg/s offered evenly, %.0f%% of the measured rate)", r.Paced.Latency.P50, r.Paced.Latency.P99,
+			100*r.Paced.Latency.WithinGoal, r.LatencyGoalP99, r.Paced.Latency.Samples, r.Paced.OfferedPerSecond, 100*r.Paced.Share)
+		if r.Paced.LateSends > 0 {
+			p("              (the harness sent %d of them more than an interval late)", r.Paced.LateSends)
+		}
 	}
-	if r.DeliveredIdle.Samples > 0 || r.DeliveredLoaded.Samples > 0 {
+	if r.LatencyLoaded.Samples > 0 {
+		p("  flood:      p50 %s, p99 %s (%d samples, all offered at once: mostly the wait in the backlog)", r.LatencyLoaded.P50, r.LatencyLoaded.P99, r.LatencyLoaded.Samples)
+	}
+	var e2e []string
+	for _, l := range []struct {
+		name string
+		lat  Latency
+	}{{"idle", r.DeliveredIdle}, {"paced", r.Paced.Delivered}, {"flood", r.DeliveredLoaded}} {
+		if l.lat.Samples > 0 || l.lat.P50 > 0 {
+			e2e = append(e2e, fmt.Sprintf("%s: p50 %s, p99 %s", l.name, l.lat.P50, l.lat.P99))
+		}
+	}
+	if len(e2e) > 0 {
 		p("End to end, MSN -> Matrix (read off the switchboard -> homeserver answered and message stored):")
-		p("  idle:       p50 %s, p99 %s; under load: p50 %s, p99 %s", r.DeliveredIdle.P50, r.DeliveredIdle.P99, r.DeliveredLoaded.P50, r.DeliveredLoaded.P99)
+		p("  %s", strings.Join(e2e, "; "))
 	}
 	if r.ToMatrix.Messages > 0 {
 		t := r.ToMatrix
@@ -287,6 +317,12 @@ func Median(runs []*Report) *Report {
 	out.DeliveredIdle.P99 = md(func(r *Report) time.Duration { return r.DeliveredIdle.P99 })
 	out.DeliveredLoaded.P50 = md(func(r *Report) time.Duration { return r.DeliveredLoaded.P50 })
 	out.DeliveredLoaded.P99 = md(func(r *Report) time.Duration { return r.DeliveredLoaded.P99 })
+	out.Paced.OfferedPerSecond = mf(func(r *Report) float64 { return r.Paced.OfferedPerSecond })
+	out.Paced.Latency.P50 = md(func(r *Report) time.Duration { return r.Paced.Latency.P50 })
+	out.Paced.Latency.P99 = md(func(r *Report) time.Duration { return r.Paced.Latency.P99 })
+	out.Paced.Latency.WithinGoal = mf(func(r *Report) float64 { return r.Paced.Latency.WithinGoal })
+	out.Paced.Delivered.P50 = md(func(r *Report) time.Duration { return r.Paced.Delivered.P50 })
+	out.Paced.Delivered.P99 = md(func(r *Report) time.Duration { return r.Paced.Delivered.P99 })
 	if runs[0].MemoryAfterStorm != nil {
 		ms := *runs[0].MemoryAfterStorm
 		get := func(r *Report) MemoryPoint {

@@ -53,6 +53,8 @@ func run() error {
 		messages  = flag.Int("messages", 20000, "MSN -> Matrix messages of the throughput phase (0: skip)")
 		reverse   = flag.Int("reverse", 5000, "Matrix -> MSN messages (sink only; 0: skip)")
 		probes    = flag.Int("probes", 1000, "sequential messages of the idle latency phase; its p99 is the 10th slowest of 1,000 (0: skip)")
+		paced     = flag.Float64("paced", 0.5, "share of the measured MSN -> Matrix rate offered evenly in the paced latency phase (0: skip)")
+		pacedFor  = flag.Duration("paced-for", 10*time.Second, "length of the paced latency phase")
 		presence  = flag.Duration("presence-storm", 30*time.Second, "length of the presence storm (sink only; 0: skip)")
 		flap      = flag.Duration("flap-every", time.Second, "each online contact changes status this often during the presence storm")
 		interval  = flag.Int("presence-interval", 10, "bridge config network.presence.min_interval_seconds")
@@ -105,6 +107,8 @@ func run() error {
 		Messages:         *messages,
 		ReverseMessages:  *reverse,
 		LatencyProbes:    *probes,
+		PacedShare:       *paced,
+		PacedFor:         *pacedFor,
 		PresenceStorm:    *presence,
 		FlapEvery:        *flap,
 		PresenceInterval: *interval,
