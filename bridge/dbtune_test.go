@@ -4,10 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"go.mau.fi/util/dbutil"
 	_ "go.mau.fi/util/dbutil/litestream" // registers sqlite3-fk-wal
+
+	"github.com/mautrix-msn/mautrix-msn/database/sqlitelock"
 )
 
 func TestTuneDatabaseURI(t *testing.T) {
@@ -80,5 +84,64 @@ func TestSerializeSQLiteWrites(t *testing.T) {
 		return err
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A SQLite pool keeps the connections a burst opened, so the next burst
+// does not open (and warm) them again; other pools keep their settings.
+func TestKeepSQLiteConnections(t *testing.T) {
+	cfg := dbutil.Config{PoolConfig: dbutil.PoolConfig{
+		Type:         "sqlite3-fk-wal",
+		URI:          TuneDatabaseURI("sqlite3-fk-wal", "file:"+filepath.Join(t.TempDir(), "k.db")+"?_txlock=immediate"),
+		MaxOpenConns: 5, MaxIdleConns: 1, // bridgev2's defaults
+	}}
+	KeepSQLiteConnections(&cfg)
+	db, err := dbutil.NewFromConfig("test", cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Configure(cfg); err != nil {
+		t.Fatal(err)
+	}
+	// Five readers at once, each holding its connection until all have one.
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	all := make(chan struct{})
+	var started atomic.Int32
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := db.RawDB.Conn(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close()
+			if started.Add(1) == 5 {
+				close(all)
+			}
+			<-all
+		}()
+	}
+	wg.Wait()
+	if st := db.RawDB.Stats(); st.Idle != 5 || st.MaxIdleClosed != 0 {
+		t.Fatalf("after a burst of 5: %d idle connections, %d closed as surplus; want all 5 kept", st.Idle, st.MaxIdleClosed)
+	}
+
+	for _, other := range []dbutil.Config{
+		{PoolConfig: dbutil.PoolConfig{Type: "postgres", MaxOpenConns: 5, MaxIdleConns: 1}},
+		{PoolConfig: dbutil.PoolConfig{Type: "sqlite3-fk-wal", MaxOpenConns: 0, MaxIdleConns: 2}}, // no limit
+	} {
+		want := other
+		KeepSQLiteConnections(&other)
+		if other != want {
+			t.Errorf("%s with %d open: idle %d, want %d", other.Type, other.MaxOpenConns, other.MaxIdleConns, want.MaxIdleConns)
+		}
+	}
+	wrapped := dbutil.Config{PoolConfig: dbutil.PoolConfig{Type: "sqlite3-fk-wal" + sqlitelock.Suffix, MaxOpenConns: 8, MaxIdleConns: 1}}
+	if KeepSQLiteConnections(&wrapped); wrapped.MaxIdleConns != 8 {
+		t.Errorf("the lock-wrapped SQLite type keeps %d idle of 8", wrapped.MaxIdleConns)
 	}
 }

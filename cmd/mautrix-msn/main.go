@@ -42,6 +42,7 @@ func main() {
 	// and opening the database.
 	m.PreInit()
 	m.Config.Database.URI = bridge.TuneDatabaseURI(m.Config.Database.Type, m.Config.Database.URI)
+	bridge.KeepSQLiteConnections(&m.Config.Database)
 	if dbType, err := bridge.SerializeSQLiteWrites(m.Config.Database.Type); err != nil {
 		// The logger is made by Init, after the database type is final.
 		fmt.Fprintln(os.Stderr, "SQLite writes are not serialized in Go:", err)
