@@ -815,11 +815,7 @@ func (h *harness) pacedPhase(ctx context.Context) error {
 				} else if wait < -interval {
 					lateSends.Add(1)
 				}
-				var list *[]string
-				if h.opts.Verify {
-					list = &sent[k]
-				}
-				if err := h.send(gctx, c, list); err != nil {
+				if err := h.send(gctx, c, &sent[k]); err != nil {
 					return err
 				}
 			}

@@ -8,10 +8,10 @@ import (
 )
 
 // TestSmallRun is the harness' CI run: 20 logins with 20 contacts each on
-// the sink homeserver, a few hundred messages each way (and a paced
-// second of them), a presence storm and an MSN server restart. It asserts that everything sent arrived
-// exactly once, the presence cap held and every login came back, never
-// speed (figures come from `make bench`).
+// the sink homeserver, a few hundred messages each way, two seconds of
+// paced messages, a presence storm and an MSN server restart. It asserts
+// that everything sent arrived exactly once, the presence cap held and
+// every login came back, never speed (figures come from `make bench`).
 func TestSmallRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the bridge binary")
